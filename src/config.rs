@@ -1,0 +1,371 @@
+//! Settings read once from the environment (CONTRACT §1) and passed by value.
+//!
+//! `Settings::from_lookup` takes any variable source, so tests build settings from a map
+//! without touching the process environment.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use url::Url;
+
+use crate::crypto::derive_key;
+
+pub const DEV_API_KEY: &str = "atelier-dev-api-key";
+pub const DEV_API_SECRET: &str = "atelier-dev-api-secret-do-not-use-in-production";
+pub const DEFAULT_API_VERSION: &str = "2026-10";
+pub const DEFAULT_SCOPES: &str = "read_products,read_orders,read_customers";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// A value that must never reach a log line or a response.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub env: Environment,
+    pub database_url: Secret,
+    pub bind_addr: String,
+    pub app_url: Url,
+    pub api_key: String,
+    pub api_secret: Secret,
+    pub scopes: Vec<String>,
+    pub api_version: String,
+    pub shop_origin_template: String,
+    pub token_encryption_key: [u8; 32],
+    /// Timeout of every call to a store (OAuth, Admin API).
+    pub store_timeout: Duration,
+    /// Allowed clock difference for signed `timestamp` parameters (OAuth callback, app proxy).
+    pub signature_max_age: Duration,
+    pub db_pool_size: u32,
+    /// Run background workers in this process (switch off to run HTTP-only instances).
+    pub run_workers: bool,
+    pub log_json: bool,
+    /// Values defaulted in development that would be refused in production, for the start-up warning.
+    pub dev_defaults: Vec<&'static str>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration error: {} {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let env = match get("ATELIER_ENV").as_deref() {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                return Err(err(
+                    "ATELIER_ENV",
+                    format!("must be `development` or `production`, got `{other}`"),
+                ));
+            }
+        };
+        let production = env == Environment::Production;
+        let mut dev_defaults = Vec::new();
+        let mut required = |name: &'static str, dev_default: &str| -> Result<String, ConfigError> {
+            match get(name) {
+                Some(v) => Ok(v),
+                None if production => Err(err(name, "is required when ATELIER_ENV=production")),
+                None => {
+                    dev_defaults.push(name);
+                    Ok(dev_default.to_owned())
+                }
+            }
+        };
+
+        let api_key = required("SHOPIFY_API_KEY", DEV_API_KEY)?;
+        let api_secret = Secret::new(required("SHOPIFY_API_SECRET", DEV_API_SECRET)?);
+        let token_key_b64 = required("TOKEN_ENCRYPTION_KEY", "")?;
+        let token_encryption_key = if token_key_b64.is_empty() {
+            // Development only: a key derived from the (dev) API secret, stable across restarts.
+            derive_key(
+                api_secret.expose().as_bytes(),
+                b"atelier/dev-token-encryption-key/v1",
+            )
+        } else {
+            let bytes = STANDARD
+                .decode(token_key_b64.as_bytes())
+                .map_err(|_| err("TOKEN_ENCRYPTION_KEY", "must be base64 (standard alphabet)"))?;
+            bytes.try_into().map_err(|b: Vec<u8>| {
+                err(
+                    "TOKEN_ENCRYPTION_KEY",
+                    format!("must decode to 32 bytes, got {}", b.len()),
+                )
+            })?
+        };
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://atelier.db".into());
+        crate::db::Backend::from_url(&database_url).map_err(|m| err("DATABASE_URL", m))?;
+
+        let bind_addr = get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into());
+        if bind_addr
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse::<u16>().ok())
+            .is_none()
+        {
+            return Err(err("BIND_ADDR", "must be HOST:PORT"));
+        }
+
+        let app_url_raw = get("APP_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into());
+        let app_url = Url::parse(app_url_raw.trim_end_matches('/'))
+            .map_err(|e| err("APP_URL", format!("is not a URL ({e})")))?;
+        if !matches!(app_url.scheme(), "http" | "https") || app_url.host_str().is_none() {
+            return Err(err("APP_URL", "must be an http(s) URL with a host"));
+        }
+        if app_url.query().is_some() || app_url.fragment().is_some() {
+            return Err(err("APP_URL", "must not carry a query or fragment"));
+        }
+
+        let scopes: Vec<String> = get("SHOPIFY_SCOPES")
+            .unwrap_or_else(|| DEFAULT_SCOPES.into())
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if scopes
+            .iter()
+            .any(|s| !s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        {
+            return Err(err(
+                "SHOPIFY_SCOPES",
+                "must be comma-separated scope names like read_orders",
+            ));
+        }
+
+        let api_version = get("SHOPIFY_API_VERSION").unwrap_or_else(|| DEFAULT_API_VERSION.into());
+        if !is_api_version(&api_version) {
+            return Err(err(
+                "SHOPIFY_API_VERSION",
+                "must look like 2026-10 (or `unstable`)",
+            ));
+        }
+
+        let shop_origin_template =
+            get("SHOP_ORIGIN_TEMPLATE").unwrap_or_else(|| "https://{shop}".into());
+        if !shop_origin_template.contains("{shop}") {
+            return Err(err(
+                "SHOP_ORIGIN_TEMPLATE",
+                "must contain the placeholder {shop}",
+            ));
+        }
+        Url::parse(&shop_origin_template.replace("{shop}", "example.myshopify.com")).map_err(
+            |e| {
+                err(
+                    "SHOP_ORIGIN_TEMPLATE",
+                    format!("is not a URL template ({e})"),
+                )
+            },
+        )?;
+
+        let store_timeout =
+            Duration::from_millis(parse_num(&get, "ATELIER_STORE_TIMEOUT_MS", 10_000)?);
+        let signature_max_age =
+            Duration::from_secs(parse_num(&get, "ATELIER_SIGNATURE_MAX_AGE_SECS", 90)?);
+        let db_pool_size = parse_num(&get, "ATELIER_DB_POOL_SIZE", 16)? as u32;
+        if db_pool_size == 0 {
+            return Err(err("ATELIER_DB_POOL_SIZE", "must be at least 1"));
+        }
+        let run_workers = parse_bool(&get, "ATELIER_WORKERS", true)?;
+        let log_json = match get("LOG_FORMAT").as_deref() {
+            None => production,
+            Some("json") => true,
+            Some("text") => false,
+            Some(_) => return Err(err("LOG_FORMAT", "must be `json` or `text`")),
+        };
+
+        Ok(Settings {
+            env,
+            database_url: Secret::new(database_url),
+            bind_addr,
+            app_url,
+            api_key,
+            api_secret,
+            scopes,
+            api_version,
+            shop_origin_template,
+            token_encryption_key,
+            store_timeout,
+            signature_max_age,
+            db_pool_size,
+            run_workers,
+            log_json,
+            dev_defaults,
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == Environment::Production
+    }
+
+    /// `APP_URL` without a trailing slash, for building absolute URLs.
+    pub fn app_base(&self) -> &str {
+        self.app_url.as_str().trim_end_matches('/')
+    }
+
+    /// The origin used for every call to `shop` (CONTRACT §1 `SHOP_ORIGIN_TEMPLATE`).
+    pub fn shop_origin(&self, shop: &str) -> String {
+        self.shop_origin_template
+            .replace("{shop}", shop)
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+fn is_api_version(v: &str) -> bool {
+    if v == "unstable" {
+        return true;
+    }
+    let b = v.as_bytes();
+    b.len() == 7
+        && b[4] == b'-'
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[5..].iter().all(u8::is_ascii_digit)
+}
+
+fn parse_num(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| err(name, "must be a whole number")),
+    }
+}
+
+fn parse_bool(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(name).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "on" | "yes") => Ok(true),
+        Some("0" | "false" | "off" | "no") => Ok(false),
+        Some(_) => Err(err(name, "must be true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn development_defaults_work_without_any_variable() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.env, Environment::Development);
+        assert_eq!(s.database_url.expose(), "sqlite://atelier.db");
+        assert_eq!(s.bind_addr, "127.0.0.1:8080");
+        assert_eq!(s.app_base(), "http://127.0.0.1:8080");
+        assert_eq!(s.scopes, ["read_products", "read_orders", "read_customers"]);
+        assert_eq!(
+            s.dev_defaults,
+            [
+                "SHOPIFY_API_KEY",
+                "SHOPIFY_API_SECRET",
+                "TOKEN_ENCRYPTION_KEY"
+            ]
+        );
+        assert_eq!(s.shop_origin("a.myshopify.com"), "https://a.myshopify.com");
+    }
+
+    #[test]
+    fn production_names_each_missing_variable() {
+        let e = settings(&[("ATELIER_ENV", "production")]).unwrap_err();
+        assert_eq!(e.variable, "SHOPIFY_API_KEY");
+        let e = settings(&[("ATELIER_ENV", "production"), ("SHOPIFY_API_KEY", "k")]).unwrap_err();
+        assert_eq!(e.variable, "SHOPIFY_API_SECRET");
+        let e = settings(&[
+            ("ATELIER_ENV", "production"),
+            ("SHOPIFY_API_KEY", "k"),
+            ("SHOPIFY_API_SECRET", "s"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.variable, "TOKEN_ENCRYPTION_KEY");
+        assert!(
+            e.to_string().contains("TOKEN_ENCRYPTION_KEY is required"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rejects_bad_values_with_the_variable_name() {
+        for (var, value) in [
+            ("TOKEN_ENCRYPTION_KEY", "c2hvcnQ="),
+            ("TOKEN_ENCRYPTION_KEY", "not base64!"),
+            ("DATABASE_URL", "mysql://x"),
+            ("APP_URL", "ftp://x"),
+            ("SHOPIFY_API_VERSION", "latest"),
+            ("SHOP_ORIGIN_TEMPLATE", "https://example.com"),
+            ("ATELIER_ENV", "staging"),
+            ("BIND_ADDR", "localhost"),
+        ] {
+            let e = settings(&[(var, value)]).unwrap_err();
+            assert_eq!(e.variable, var, "{var}={value}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let s = settings(&[("SHOPIFY_API_SECRET", "super-secret-value")]).unwrap();
+        assert!(!format!("{s:?}").contains("super-secret-value"));
+    }
+}

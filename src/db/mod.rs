@@ -1,0 +1,269 @@
+//! One binary, two databases: a `MultiConnection` over SQLite and PostgreSQL, an r2d2 pool that
+//! picks the backend from the URL scheme (never by trial), and embedded migrations per backend.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use crate::error::{AppError, AppResult};
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Key of the PostgreSQL advisory lock that serializes migrations across app instances.
+const MIGRATION_LOCK_KEY: i64 = 0x4154_454c_4945_5201; // "ATELIER" + 1
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// `sqlite://PATH` (or `sqlite:PATH`) and `postgres://…` / `postgresql://…`; nothing else.
+    pub fn from_url(url: &str) -> Result<Backend, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else if let Some(path) = url.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() || path == ":memory:" {
+                Err(
+                    "sqlite needs a file path (an in-memory database cannot be shared by a pool)"
+                        .into(),
+                )
+            } else {
+                Ok(Backend::Sqlite)
+            }
+        } else {
+            Err("must start with sqlite:// or postgres://".into())
+        }
+    }
+}
+
+fn sqlite_path(url: &str) -> &str {
+    let path = url.strip_prefix("sqlite:").unwrap_or(url);
+    path.strip_prefix("//").unwrap_or(path)
+}
+
+#[derive(Debug)]
+pub struct ConnManager {
+    url: String,
+    backend: Backend,
+}
+
+impl ConnManager {
+    pub fn new(url: &str) -> Result<Self, String> {
+        Ok(ConnManager {
+            url: url.to_owned(),
+            backend: Backend::from_url(url)?,
+        })
+    }
+
+    fn establish(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Postgres),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(sqlite_path(&self.url))?;
+                // Per-connection settings: WAL for concurrent readers, a busy timeout instead of
+                // immediate SQLITE_BUSY, foreign keys enforced, fsync only at checkpoints.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000;
+                     PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA temp_store = MEMORY;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for ConnManager {
+    type Connection = DbConnection;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        self.establish()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        // A connection given back while still inside a transaction (a panic mid-transaction)
+        // is not reused.
+        let depth = match conn {
+            DbConnection::Postgres(c) => {
+                AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()
+            }
+            DbConnection::Sqlite(c) => {
+                AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()
+            }
+        };
+        !matches!(depth, Ok(None))
+    }
+}
+
+pub type Pool = r2d2::Pool<ConnManager>;
+pub type PooledConn = r2d2::PooledConnection<ConnManager>;
+
+/// Handle to the database shared by HTTP handlers, workers and commands.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens the pool and applies pending migrations (serialized across instances).
+    pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Db> {
+        let manager = ConnManager::new(url).map_err(|m| anyhow::anyhow!("DATABASE_URL {m}"))?;
+        let backend = manager.backend;
+        let mut conn = manager
+            .establish()
+            .map_err(|e| anyhow::anyhow!("could not open the database: {e}"))?;
+        run_migrations(&mut conn)?;
+        drop(conn);
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1.min(pool_size)))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|e| anyhow::anyhow!("could not open the database pool: {e}"))?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A pooled connection for synchronous callers (commands, tests, blocking workers).
+    pub fn conn(&self) -> AppResult<PooledConn> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` on a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("database task failed: {e}")))?
+    }
+}
+
+fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<()> {
+    let applied = match conn {
+        DbConnection::Postgres(c) => {
+            // Several instances may start at once on one database: one migrates, the others wait.
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                .execute(c)?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len());
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                .execute(c)?;
+            result
+        }
+        DbConnection::Sqlite(c) => {
+            // An exclusive transaction makes a second process wait (busy_timeout) and then find
+            // the migrations applied.
+            c.exclusive_transaction(|c| {
+                c.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|v| v.len())
+                    .map_err(diesel::result::Error::QueryBuilderError)
+            })
+            .map_err(|e| e.into())
+        }
+    }
+    .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(())
+}
+
+/// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so two writers queue on the
+/// busy timeout instead of failing when a read lock cannot be upgraded; on PostgreSQL it is a
+/// plain transaction.
+pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(f);
+    };
+    if AnsiTransactionManager::transaction_manager_status_mut(sqlite)
+        .transaction_depth()?
+        .is_some()
+    {
+        // Already inside a transaction: a savepoint keeps the outer lock.
+        return conn.transaction(f);
+    }
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    match f(conn) {
+        Ok(value) => {
+            let DbConnection::Sqlite(sqlite) = conn else {
+                unreachable!()
+            };
+            match AnsiTransactionManager::commit_transaction(sqlite) {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    let _ = AnsiTransactionManager::rollback_transaction(sqlite);
+                    Err(e.into())
+                }
+            }
+        }
+        Err(e) => {
+            let DbConnection::Sqlite(sqlite) = conn else {
+                unreachable!()
+            };
+            let _ = AnsiTransactionManager::rollback_transaction(sqlite);
+            Err(e)
+        }
+    }
+}
+
+/// Now, in UTC, cut to microseconds so a value reads back equal on both backends.
+pub fn now() -> PrimitiveDateTime {
+    let now = OffsetDateTime::now_utc();
+    let now = now
+        .replace_nanosecond(now.nanosecond() / 1000 * 1000)
+        .expect("valid nanosecond");
+    PrimitiveDateTime::new(now.date(), now.time())
+}
+
+/// RFC 3339 (UTC, `Z`) for JSON responses.
+pub fn rfc3339(t: PrimitiveDateTime) -> String {
+    t.assume_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("a UTC timestamp always formats")
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

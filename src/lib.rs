@@ -1,0 +1,14 @@
+//! Atelier: the backend of a Shopify app for product personalization, a customer preference
+//! center and recommendations. `main.rs` is a thin shell over this library; the tests build the
+//! same application.
+
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod routes;
+pub mod shopify;
+pub mod shops;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,76 @@
+use std::process::ExitCode;
+
+use atelier::config::Settings;
+use atelier::startup::Application;
+
+const USAGE: &str = "\
+atelier — Shopify app backend (personalization, preferences, recommendations)
+
+USAGE:
+    atelier [serve]     start the HTTP server (default)
+    atelier migrate     apply database migrations and exit
+    atelier help        this text
+
+Configuration comes from the environment; see README.md.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().map(String::as_str).unwrap_or("serve");
+    if matches!(command, "help" | "--help" | "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    // A configuration problem is a clear one-line error naming the variable, not a panic.
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("atelier: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    atelier::telemetry::init(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("atelier: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match command {
+        "serve" => runtime.block_on(serve(settings)),
+        "migrate" => atelier::db::Db::connect(settings.database_url.expose(), 1).map(|_| {
+            println!("migrations applied");
+        }),
+        other => {
+            eprintln!("atelier: unknown command `{other}`\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "atelier stopped with an error");
+            eprintln!("atelier: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let production = settings.is_production();
+    let app_url = settings.app_base().to_owned();
+    let app = Application::build(settings).await?;
+    tracing::info!(port = app.port(), "Atelier is listening");
+    if !production {
+        println!(
+            "\nAtelier is running (development, demo shop {}). Health: {app_url}/healthz\n",
+            atelier::startup::DEMO_SHOP
+        );
+    }
+    app.run_until_stopped().await?;
+    tracing::info!("Atelier stopped");
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! HTTP surfaces only: extract, call a domain operation, shape the response.
+
+pub mod api;
+pub mod auth;
+pub mod health;
+pub mod session;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpRequest, HttpResponse, ResponseError, web};
+
+use crate::error::AppError;
+
+pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+pub const API_JSON_LIMIT: usize = 1024 * 1024;
+pub const PROXY_JSON_LIMIT: usize = 256 * 1024;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(query_config())
+        .app_data(path_config())
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/auth", web::get().to(auth::begin))
+        .route("/auth/callback", web::get().to(auth::callback))
+        .service(
+            web::scope("/api")
+                .app_data(json_config(API_JSON_LIMIT))
+                .route("/shop", web::get().to(api::get_shop)),
+        );
+}
+
+/// `414` for query strings over the contract's limit, before any handler parses them.
+pub async fn limits(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    if req.query_string().len() > MAX_QUERY_BYTES {
+        let err = AppError::new(
+            StatusCode::URI_TOO_LONG,
+            "query_too_long",
+            format!("The query string exceeds {MAX_QUERY_BYTES} bytes."),
+        );
+        return Ok(req
+            .into_response(err.error_response())
+            .map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    AppError::not_found(format!("No route for {} {}.", req.method(), req.path())).error_response()
+}
+
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |err, _req| {
+            use actix_web::error::JsonPayloadError as E;
+            let app = match &err {
+                E::Overflow { .. } | E::OverflowKnownLength { .. } => {
+                    AppError::payload_too_large(limit)
+                }
+                E::ContentType => AppError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "The body must be JSON (Content-Type: application/json).",
+                ),
+                E::Deserialize(e) if e.is_data() => AppError::bad_request(
+                    "invalid_body",
+                    format!("The JSON body has the wrong shape: {e}"),
+                ),
+                E::Deserialize(_) => {
+                    AppError::bad_request("invalid_json", "The body is not valid JSON.")
+                }
+                _ => AppError::bad_request("invalid_body", "The request body could not be read."),
+            };
+            app.into()
+        })
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        AppError::bad_request("invalid_query", format!("Invalid query parameters: {err}")).into()
+    })
+}
+
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _req| {
+        AppError::bad_request("invalid_path", format!("Invalid path parameter: {err}")).into()
+    })
+}

@@ -1,0 +1,325 @@
+//! Calls from Atelier to a store: OAuth grants and the GraphQL Admin API, all at
+//! `SHOP_ORIGIN_TEMPLATE`, with a timeout on every call.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ShopDomain;
+use crate::config::{Secret, Settings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store refused the request (4xx): a bad or used code, an invalid subject token…
+    #[error("the store refused the request (HTTP {status})")]
+    Rejected { status: u16, error: Option<String> },
+    /// The store failed (5xx), could not be reached, or answered something unreadable.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the store did not answer in time")]
+    Timeout,
+}
+
+impl StoreError {
+    fn from_reqwest(e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            StoreError::Timeout
+        } else {
+            // No URL in the message: it can carry a shop's admin path; the kind is enough.
+            StoreError::Unavailable(if e.is_connect() {
+                "connection failed".into()
+            } else {
+                "request failed".into()
+            })
+        }
+    }
+}
+
+/// Result of an OAuth grant (authorization code, token exchange or refresh).
+#[derive(Debug, Clone)]
+pub struct AccessGrant {
+    pub access_token: Secret,
+    pub scope: String,
+    /// Expiring offline tokens only.
+    pub expires_in: Option<i64>,
+    pub refresh_token: Option<Secret>,
+    pub refresh_token_expires_in: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct GrantResponse {
+    access_token: String,
+    #[serde(default)]
+    scope: String,
+    expires_in: Option<i64>,
+    refresh_token: Option<String>,
+    refresh_token_expires_in: Option<i64>,
+}
+
+#[derive(Clone)]
+pub struct StoreClient {
+    http: reqwest::Client,
+    origin_template: String,
+    api_key: String,
+    api_secret: Secret,
+    api_version: String,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RegistrationReport {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+impl StoreClient {
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(settings.store_timeout)
+            .connect_timeout(settings.store_timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Atelier/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(StoreClient {
+            http,
+            origin_template: settings.shop_origin_template.clone(),
+            api_key: settings.api_key.clone(),
+            api_secret: settings.api_secret.clone(),
+            api_version: settings.api_version.clone(),
+        })
+    }
+
+    pub fn origin(&self, shop: &ShopDomain) -> String {
+        self.origin_template
+            .replace("{shop}", shop.as_str())
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    async fn grant(&self, shop: &ShopDomain, body: Value) -> Result<AccessGrant, StoreError> {
+        let url = format!("{}/admin/oauth/access_token", self.origin(shop));
+        let resp = self
+            .http
+            .post(url)
+            .header("Accept", "application/json")
+            .json(&body)
+            .send()
+            .await
+            .map_err(StoreError::from_reqwest)?;
+        let status = resp.status();
+        if status.is_client_error() {
+            // Shopify answers e.g. {"error":"invalid_subject_token"}; keep only the code.
+            let error = resp
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+                .filter(|e| {
+                    e.len() <= 64 && e.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                });
+            return Err(StoreError::Rejected {
+                status: status.as_u16(),
+                error,
+            });
+        }
+        if !status.is_success() {
+            return Err(StoreError::Unavailable(format!("HTTP {}", status.as_u16())));
+        }
+        let parsed: GrantResponse = resp.json().await.map_err(|e| {
+            if e.is_timeout() {
+                StoreError::Timeout
+            } else {
+                StoreError::Unavailable("unreadable token response".into())
+            }
+        })?;
+        if parsed.access_token.is_empty() {
+            return Err(StoreError::Unavailable("empty access token".into()));
+        }
+        Ok(AccessGrant {
+            access_token: Secret::new(parsed.access_token),
+            scope: parsed.scope,
+            expires_in: parsed.expires_in,
+            refresh_token: parsed.refresh_token.map(Secret::new),
+            refresh_token_expires_in: parsed.refresh_token_expires_in,
+        })
+    }
+
+    /// Authorization-code grant (reference §2.5).
+    pub async fn exchange_code(
+        &self,
+        shop: &ShopDomain,
+        code: &str,
+    ) -> Result<AccessGrant, StoreError> {
+        self.grant(
+            shop,
+            json!({
+                "client_id": self.api_key,
+                "client_secret": self.api_secret.expose(),
+                "code": code,
+            }),
+        )
+        .await
+    }
+
+    /// Token exchange of an App Bridge session token for an offline token (reference §3).
+    pub async fn token_exchange(
+        &self,
+        shop: &ShopDomain,
+        session_token: &str,
+    ) -> Result<AccessGrant, StoreError> {
+        self.grant(
+            shop,
+            json!({
+                "client_id": self.api_key,
+                "client_secret": self.api_secret.expose(),
+                "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "subject_token": session_token,
+                "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+                "requested_token_type": "urn:shopify:params:oauth:token-type:offline-access-token",
+            }),
+        )
+        .await
+    }
+
+    /// Refresh of an expiring offline token.
+    pub async fn refresh(
+        &self,
+        shop: &ShopDomain,
+        refresh_token: &str,
+    ) -> Result<AccessGrant, StoreError> {
+        self.grant(
+            shop,
+            json!({
+                "client_id": self.api_key,
+                "client_secret": self.api_secret.expose(),
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+            }),
+        )
+        .await
+    }
+
+    /// One GraphQL Admin API call. Top-level `errors` are reported as `Unavailable`.
+    pub async fn graphql(
+        &self,
+        shop: &ShopDomain,
+        access_token: &str,
+        query: &str,
+        variables: Value,
+    ) -> Result<Value, StoreError> {
+        let url = format!(
+            "{}/admin/api/{}/graphql.json",
+            self.origin(shop),
+            self.api_version
+        );
+        let resp = self
+            .http
+            .post(url)
+            .header("X-Shopify-Access-Token", access_token)
+            .header("Accept", "application/json")
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .map_err(StoreError::from_reqwest)?;
+        let status = resp.status();
+        if status.is_client_error() {
+            return Err(StoreError::Rejected {
+                status: status.as_u16(),
+                error: None,
+            });
+        }
+        if !status.is_success() {
+            return Err(StoreError::Unavailable(format!("HTTP {}", status.as_u16())));
+        }
+        let body: Value = resp
+            .json()
+            .await
+            .map_err(|_| StoreError::Unavailable("unreadable GraphQL response".into()))?;
+        if let Some(errors) = body.get("errors").filter(|e| !e.is_null()) {
+            let first = errors
+                .pointer("/0/message")
+                .and_then(Value::as_str)
+                .unwrap_or("GraphQL error");
+            return Err(StoreError::Unavailable(first.chars().take(200).collect()));
+        }
+        Ok(body.get("data").cloned().unwrap_or(Value::Null))
+    }
+
+    /// Makes the shop's subscriptions match `topics` → `callback_uri`: existing ones are kept,
+    /// ones pointing elsewhere are moved, missing ones created. Safe to repeat (reinstall).
+    pub async fn register_webhooks(
+        &self,
+        shop: &ShopDomain,
+        access_token: &str,
+        topics: &[&str],
+        callback_uri: &str,
+    ) -> Result<RegistrationReport, StoreError> {
+        const LIST: &str = "query atelierWebhooks($after: String) { webhookSubscriptions(first: 250, after: $after) { nodes { id topic uri } pageInfo { hasNextPage endCursor } } }";
+        const CREATE: &str = "mutation webhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) { webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) { webhookSubscription { id topic uri } userErrors { field message } } }";
+        const UPDATE: &str = "mutation webhookSubscriptionUpdate($id: ID!, $webhookSubscription: WebhookSubscriptionInput!) { webhookSubscriptionUpdate(id: $id, webhookSubscription: $webhookSubscription) { webhookSubscription { id topic uri } userErrors { field message } } }";
+
+        let mut existing: Vec<(String, String, String)> = Vec::new();
+        let mut after = Value::Null;
+        for _page in 0..20 {
+            let data = self
+                .graphql(shop, access_token, LIST, json!({ "after": after }))
+                .await?;
+            let conn = &data["webhookSubscriptions"];
+            for node in conn["nodes"].as_array().into_iter().flatten() {
+                let field = |k: &str| node[k].as_str().unwrap_or_default().to_owned();
+                existing.push((field("id"), field("topic"), field("uri")));
+            }
+            if conn["pageInfo"]["hasNextPage"].as_bool() != Some(true) {
+                break;
+            }
+            after = conn["pageInfo"]["endCursor"].clone();
+        }
+
+        let mut report = RegistrationReport::default();
+        for topic in topics {
+            let gql_topic = super::graphql_topic(topic);
+            let same_topic: Vec<_> = existing
+                .iter()
+                .filter(|(_, t, _)| *t == gql_topic)
+                .collect();
+            let (query, variables, field, bucket) = if same_topic
+                .iter()
+                .any(|(_, _, uri)| uri == callback_uri)
+            {
+                report.unchanged.push(topic.to_string());
+                continue;
+            } else if let Some((id, _, _)) = same_topic.first() {
+                (
+                    UPDATE,
+                    json!({ "id": id, "webhookSubscription": { "uri": callback_uri } }),
+                    "webhookSubscriptionUpdate",
+                    &mut report.updated,
+                )
+            } else {
+                (
+                    CREATE,
+                    json!({ "topic": gql_topic, "webhookSubscription": { "uri": callback_uri } }),
+                    "webhookSubscriptionCreate",
+                    &mut report.created,
+                )
+            };
+            let data = self.graphql(shop, access_token, query, variables).await?;
+            let user_errors = data[field]["userErrors"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if let Some(first) = user_errors.first() {
+                let message: String = first["message"]
+                    .as_str()
+                    .unwrap_or("userError")
+                    .chars()
+                    .take(200)
+                    .collect();
+                return Err(StoreError::Unavailable(format!("{topic}: {message}")));
+            }
+            bucket.push(topic.to_string());
+        }
+        Ok(report)
+    }
+}

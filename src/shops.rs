@@ -1,0 +1,317 @@
+//! The shop record: install state and the store access token, encrypted at rest.
+
+use diesel::prelude::*;
+use time::{Duration, PrimitiveDateTime};
+
+use crate::crypto::TokenCipher;
+use crate::db::schema::shops;
+use crate::db::{DbConnection, new_id, now, write_tx};
+use crate::error::{AppError, AppResult};
+use crate::shopify::{AccessGrant, ShopDomain, StoreError};
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = shops, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct Shop {
+    pub id: String,
+    pub domain: String,
+    pub scopes: String,
+    pub access_token_enc: Option<String>,
+    pub access_token_expires_at: Option<PrimitiveDateTime>,
+    pub refresh_token_enc: Option<String>,
+    pub refresh_token_expires_at: Option<PrimitiveDateTime>,
+    pub installed: bool,
+    pub installed_at: Option<PrimitiveDateTime>,
+    pub uninstalled_at: Option<PrimitiveDateTime>,
+    pub webhooks_registered_at: Option<PrimitiveDateTime>,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+impl Shop {
+    pub fn scope_list(&self) -> Vec<String> {
+        crate::shopify::split_scopes(&self.scopes)
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.installed && self.access_token_enc.is_some()
+    }
+}
+
+/// Encrypted token columns of a grant.
+#[derive(AsChangeset)]
+#[diesel(table_name = shops, treat_none_as_null = true)]
+struct TokenChanges {
+    scopes: String,
+    access_token_enc: Option<String>,
+    access_token_expires_at: Option<PrimitiveDateTime>,
+    refresh_token_enc: Option<String>,
+    refresh_token_expires_at: Option<PrimitiveDateTime>,
+    updated_at: PrimitiveDateTime,
+}
+
+impl TokenChanges {
+    fn from_grant(cipher: &TokenCipher, domain: &str, grant: &AccessGrant) -> Self {
+        let at = now();
+        TokenChanges {
+            scopes: grant.scope.clone(),
+            access_token_enc: Some(cipher.encrypt(grant.access_token.expose(), domain)),
+            access_token_expires_at: grant.expires_in.map(|s| at + Duration::seconds(s)),
+            refresh_token_enc: grant
+                .refresh_token
+                .as_ref()
+                .map(|t| cipher.encrypt(t.expose(), domain)),
+            refresh_token_expires_at: grant
+                .refresh_token
+                .as_ref()
+                .and(grant.refresh_token_expires_in)
+                .map(|s| at + Duration::seconds(s)),
+            updated_at: at,
+        }
+    }
+}
+
+pub fn find_by_domain(conn: &mut DbConnection, domain: &str) -> QueryResult<Option<Shop>> {
+    shops::table
+        .filter(shops::domain.eq(domain))
+        .select(Shop::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Shop> {
+    shops::table.find(id).select(Shop::as_select()).first(conn)
+}
+
+/// Stores a fresh grant: creates the shop, reinstalls an uninstalled one, or replaces the token
+/// of an installed one (keeping its `installed_at`).
+pub fn save_grant(
+    conn: &mut DbConnection,
+    cipher: &TokenCipher,
+    domain: &ShopDomain,
+    grant: &AccessGrant,
+) -> QueryResult<Shop> {
+    let attempt = |conn: &mut DbConnection| {
+        write_tx(conn, |conn| {
+            let changes = TokenChanges::from_grant(cipher, domain.as_str(), grant);
+            let at = changes.updated_at;
+            match find_by_domain(conn, domain.as_str())? {
+                Some(shop) => {
+                    diesel::update(shops::table.find(&shop.id))
+                        .set((
+                            &changes,
+                            shops::installed.eq(true),
+                            shops::installed_at.eq(if shop.installed {
+                                shop.installed_at
+                            } else {
+                                Some(at)
+                            }),
+                            shops::uninstalled_at.eq(None::<PrimitiveDateTime>),
+                        ))
+                        .execute(conn)?;
+                    find_by_id(conn, &shop.id)
+                }
+                None => {
+                    let id = new_id();
+                    diesel::insert_into(shops::table)
+                        .values((
+                            shops::id.eq(&id),
+                            shops::domain.eq(domain.as_str()),
+                            shops::installed.eq(true),
+                            shops::installed_at.eq(Some(at)),
+                            shops::created_at.eq(at),
+                            shops::updated_at.eq(at),
+                        ))
+                        .execute(conn)?;
+                    diesel::update(shops::table.find(&id))
+                        .set(&changes)
+                        .execute(conn)?;
+                    find_by_id(conn, &id)
+                }
+            }
+        })
+    };
+    match attempt(conn) {
+        // Two instances installing the same shop at once on PostgreSQL: the loser updates.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => attempt(conn),
+        other => other,
+    }
+}
+
+/// `app/uninstalled`: the token is deleted (Shopify has revoked it); data stays until
+/// `shop/redact`. Idempotent.
+pub fn mark_uninstalled(conn: &mut DbConnection, domain: &str) -> QueryResult<bool> {
+    let at = now();
+    let n = diesel::update(
+        shops::table
+            .filter(shops::domain.eq(domain))
+            .filter(shops::installed.eq(true)),
+    )
+    .set((
+        shops::installed.eq(false),
+        shops::uninstalled_at.eq(Some(at)),
+        shops::access_token_enc.eq(None::<String>),
+        shops::access_token_expires_at.eq(None::<PrimitiveDateTime>),
+        shops::refresh_token_enc.eq(None::<String>),
+        shops::refresh_token_expires_at.eq(None::<PrimitiveDateTime>),
+        shops::webhooks_registered_at.eq(None::<PrimitiveDateTime>),
+        shops::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+pub fn mark_webhooks_registered(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::update(shops::table.find(id))
+        .set(shops::webhooks_registered_at.eq(Some(now())))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Seeds the development demo shop (CONTRACT §8) on first start.
+pub fn ensure_demo_shop(
+    conn: &mut DbConnection,
+    cipher: &TokenCipher,
+    domain: &ShopDomain,
+) -> QueryResult<Shop> {
+    if let Some(shop) = find_by_domain(conn, domain.as_str())? {
+        return Ok(shop);
+    }
+    let grant = AccessGrant {
+        access_token: crate::config::Secret::new("demo-store-has-no-real-token"),
+        scope: crate::config::DEFAULT_SCOPES.into(),
+        expires_in: None,
+        refresh_token: None,
+        refresh_token_expires_in: None,
+    };
+    save_grant(conn, cipher, domain, &grant)
+}
+
+/// Maps a failed call to a store onto the response Atelier gives.
+pub fn map_store_error(e: StoreError) -> AppError {
+    match e {
+        StoreError::Rejected { status, .. } => AppError::new(
+            actix_web::http::StatusCode::BAD_GATEWAY,
+            "store_rejected",
+            format!(
+                "The store refused Atelier's request (HTTP {status}); the merchant may need to reopen the app."
+            ),
+        ),
+        StoreError::Unavailable(_) => AppError::new(
+            actix_web::http::StatusCode::BAD_GATEWAY,
+            "store_unavailable",
+            "The store is not answering properly; try again shortly.",
+        )
+        .with_source(e),
+        StoreError::Timeout => AppError::new(
+            actix_web::http::StatusCode::GATEWAY_TIMEOUT,
+            "store_timeout",
+            "The store did not answer in time.",
+        ),
+    }
+}
+
+/// The shop's usable access token for Admin API calls, refreshing an expiring offline token
+/// within five minutes of its expiry.
+pub async fn access_token(state: &AppState, shop: &Shop) -> AppResult<String> {
+    let domain = ShopDomain::parse(&shop.domain).map_err(AppError::internal)?;
+    let enc = shop
+        .access_token_enc
+        .as_deref()
+        .filter(|_| shop.installed)
+        .ok_or_else(|| {
+            AppError::conflict("not_installed", "Atelier is not installed on this shop.")
+        })?;
+    let expiring_soon = shop
+        .access_token_expires_at
+        .is_some_and(|t| t <= now() + Duration::minutes(5));
+    if !expiring_soon {
+        return Ok(state.cipher.decrypt(enc, &shop.domain)?);
+    }
+    let refresh = shop.refresh_token_enc.as_deref().ok_or_else(|| {
+        AppError::conflict(
+            "token_expired",
+            "The store access token expired; the merchant must reopen the app.",
+        )
+    })?;
+    let refresh = state.cipher.decrypt(refresh, &shop.domain)?;
+    let grant = state
+        .store
+        .refresh(&domain, &refresh)
+        .await
+        .map_err(map_store_error)?;
+    let token = grant.access_token.expose().to_owned();
+    let cipher = state.cipher.clone();
+    state
+        .db
+        .run(move |c| Ok(save_grant(c, &cipher, &domain, &grant)?))
+        .await?;
+    Ok(token)
+}
+
+/// Registers the app's webhook topics for a freshly installed shop. A failure does not undo the
+/// install: it is logged and `webhooks_registered_at` stays empty so it can be retried.
+pub async fn register_webhooks(state: &AppState, shop: &Shop) -> bool {
+    let domain = match ShopDomain::parse(&shop.domain) {
+        Ok(d) => d,
+        Err(_) => return false,
+    };
+    let token = match access_token(state, shop).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(shop = %shop.domain, error = %e, "webhook registration skipped");
+            return false;
+        }
+    };
+    let uri = format!("{}/webhooks", state.settings.app_base());
+    match state
+        .store
+        .register_webhooks(&domain, &token, crate::shopify::WEBHOOK_TOPICS, &uri)
+        .await
+    {
+        Ok(report) => {
+            tracing::info!(shop = %shop.domain, created = report.created.len(), updated = report.updated.len(), unchanged = report.unchanged.len(), "webhook subscriptions registered");
+            let id = shop.id.clone();
+            state
+                .db
+                .run(move |c| Ok(mark_webhooks_registered(c, &id)?))
+                .await
+                .is_ok()
+        }
+        Err(e) => {
+            tracing::warn!(shop = %shop.domain, error = %e, "webhook registration failed; will retry");
+            false
+        }
+    }
+}
+
+/// Stores a grant and registers webhooks: the end of every install path (OAuth, token exchange).
+pub async fn complete_install(
+    state: &AppState,
+    domain: &ShopDomain,
+    grant: AccessGrant,
+) -> AppResult<Shop> {
+    let cipher = state.cipher.clone();
+    let d = domain.clone();
+    let shop = state
+        .db
+        .run(move |c| Ok(save_grant(c, &cipher, &d, &grant)?))
+        .await?;
+    tracing::info!(shop = %shop.domain, "shop installed");
+    if !register_webhooks(state, &shop).await {
+        return Ok(shop);
+    }
+    let id = shop.id.clone();
+    state.db.run(move |c| Ok(find_by_id(c, &id)?)).await
+}
+
+/// Row counts shown by `GET /api/shop`. Each capability adds its own tables here.
+pub fn counts(
+    _conn: &mut DbConnection,
+    _shop_id: &str,
+) -> AppResult<std::collections::BTreeMap<&'static str, i64>> {
+    Ok(std::collections::BTreeMap::new())
+}

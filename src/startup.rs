@@ -1,0 +1,108 @@
+//! Builds the application: database (migrations applied), shared state, HTTP server, workers.
+//! Tests build the very same thing on port 0.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpServer, web};
+use tokio::sync::watch;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::routes;
+use crate::shopify::ShopDomain;
+use crate::state::AppState;
+use crate::telemetry::RequestSpan;
+
+pub const DEMO_SHOP: &str = "atelier-demo.myshopify.com";
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+}
+
+fn install_crypto_provider() {
+    // reqwest is built without a default rustls provider; pick ring once per process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        install_crypto_provider();
+        if !settings.dev_defaults.is_empty() {
+            tracing::warn!(
+                variables = %settings.dev_defaults.join(", "),
+                "DEVELOPMENT DEFAULTS IN USE: these values are public demo credentials; set them before serving a real store"
+            );
+        }
+        let url = settings.database_url.clone();
+        let pool_size = settings.db_pool_size;
+        let db =
+            tokio::task::spawn_blocking(move || Db::connect(url.expose(), pool_size)).await??;
+        let state = AppState::new(settings, db)?;
+
+        if !state.settings.is_production() {
+            let st = state.clone();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                let demo = ShopDomain::parse(DEMO_SHOP).expect("valid demo shop");
+                crate::shops::ensure_demo_shop(&mut *st.db.conn()?, &st.cipher, &demo)?;
+                Ok(())
+            })
+            .await??;
+        }
+
+        let listener = TcpListener::bind(&state.settings.bind_addr)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", state.settings.bind_addr))?;
+        let port = listener.local_addr()?.port();
+        let server = build_server(listener, state.clone())?;
+        let (shutdown, _) = watch::channel(false);
+        Ok(Application {
+            port,
+            server,
+            state,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT/SIGTERM: in-flight requests finish (up to 10 s), then background
+    /// workers are told to stop and awaited.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Application {
+            server, shutdown, ..
+        } = self;
+        let result = server.await;
+        let _ = shutdown.send(true);
+        result
+    }
+}
+
+fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(routes::limits))
+            .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+            .wrap(TracingLogger::<RequestSpan>::new())
+            .app_data(data.clone())
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(10)
+    .client_request_timeout(Duration::from_secs(10))
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,8 @@
+//! One integration-test binary: every test starts the real server on a random port against its
+//! own database and talks HTTP to it.
+
+mod auth;
+mod health;
+mod helpers;
+mod session;
+mod startup;
