@@ -50,6 +50,8 @@ pub struct Settings {
     pub app_url: Url,
     pub api_key: String,
     pub api_secret: Secret,
+    /// The secret before a rotation: Shopify may sign with it for up to an hour afterwards.
+    pub api_secret_previous: Option<Secret>,
     pub scopes: Vec<String>,
     pub api_version: String,
     pub shop_origin_template: String,
@@ -61,6 +63,10 @@ pub struct Settings {
     pub db_pool_size: u32,
     /// Run background workers in this process (switch off to run HTTP-only instances).
     pub run_workers: bool,
+    /// How long a worker owns a claimed webhook event before another may take it over.
+    pub inbox_lease: Duration,
+    /// Pause after each processed event (testing aid; 0 in production).
+    pub worker_throttle: Duration,
     pub log_json: bool,
     /// Values defaulted in development that would be refused in production, for the start-up warning.
     pub dev_defaults: Vec<&'static str>,
@@ -215,6 +221,10 @@ impl Settings {
             return Err(err("ATELIER_DB_POOL_SIZE", "must be at least 1"));
         }
         let run_workers = parse_bool(&get, "ATELIER_WORKERS", true)?;
+        let inbox_lease =
+            Duration::from_secs(parse_num(&get, "ATELIER_INBOX_LEASE_SECS", 60)?.max(1));
+        let worker_throttle =
+            Duration::from_millis(parse_num(&get, "ATELIER_WORKER_THROTTLE_MS", 0)?);
         let log_json = match get("LOG_FORMAT").as_deref() {
             None => production,
             Some("json") => true,
@@ -229,6 +239,7 @@ impl Settings {
             app_url,
             api_key,
             api_secret,
+            api_secret_previous: get("SHOPIFY_API_SECRET_PREVIOUS").map(Secret::new),
             scopes,
             api_version,
             shop_origin_template,
@@ -237,6 +248,8 @@ impl Settings {
             signature_max_age,
             db_pool_size,
             run_workers,
+            inbox_lease,
+            worker_throttle,
             log_json,
             dev_defaults,
         })

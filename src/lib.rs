@@ -2,13 +2,20 @@
 //! center and recommendations. `main.rs` is a thin shell over this library; the tests build the
 //! same application.
 
+pub mod compliance;
 pub mod config;
 pub mod crypto;
+pub mod customers;
 pub mod db;
 pub mod error;
+pub mod inbox;
+pub mod money;
+pub mod orders;
+pub mod products;
 pub mod routes;
 pub mod shopify;
 pub mod shops;
 pub mod startup;
 pub mod state;
+pub mod sync;
 pub mod telemetry;

@@ -310,8 +310,48 @@ pub async fn complete_install(
 
 /// Row counts shown by `GET /api/shop`. Each capability adds its own tables here.
 pub fn counts(
-    _conn: &mut DbConnection,
-    _shop_id: &str,
+    conn: &mut DbConnection,
+    shop_id: &str,
 ) -> AppResult<std::collections::BTreeMap<&'static str, i64>> {
-    Ok(std::collections::BTreeMap::new())
+    use crate::db::schema::{customers, orders, products, webhook_inbox};
+    let domain: String = shops::table
+        .find(shop_id)
+        .select(shops::domain)
+        .first(conn)?;
+    let mut out = std::collections::BTreeMap::new();
+    out.insert(
+        "orders",
+        orders::table
+            .filter(orders::shop_id.eq(shop_id))
+            .count()
+            .get_result(conn)?,
+    );
+    out.insert(
+        "products",
+        products::table
+            .filter(products::shop_id.eq(shop_id))
+            .filter(products::deleted.eq(false))
+            .count()
+            .get_result(conn)?,
+    );
+    out.insert(
+        "customers",
+        customers::table
+            .filter(customers::shop_id.eq(shop_id))
+            .count()
+            .get_result(conn)?,
+    );
+    let inbox = |state: &'static str, conn: &mut DbConnection| -> QueryResult<i64> {
+        webhook_inbox::table
+            .filter(webhook_inbox::shop_domain.eq(&domain))
+            .filter(webhook_inbox::state.eq(state))
+            .count()
+            .get_result(conn)
+    };
+    out.insert(
+        "webhooks_pending",
+        inbox(crate::inbox::STATE_PENDING, conn)? + inbox(crate::inbox::STATE_PROCESSING, conn)?,
+    );
+    out.insert("webhooks_failed", inbox(crate::inbox::STATE_DEAD, conn)?);
+    Ok(out)
 }

@@ -12,6 +12,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::inbox::WorkerOptions;
 use crate::routes;
 use crate::shopify::ShopDomain;
 use crate::state::AppState;
@@ -24,6 +25,7 @@ pub struct Application {
     server: Server,
     state: AppState,
     shutdown: watch::Sender<bool>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 fn install_crypto_provider() {
@@ -61,11 +63,28 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = build_server(listener, state.clone())?;
         let (shutdown, _) = watch::channel(false);
+        let mut workers = Vec::new();
+        if state.settings.run_workers {
+            let options = WorkerOptions {
+                lease: state.settings.inbox_lease,
+                batch: 32,
+                poll: Duration::from_millis(500),
+                throttle: state.settings.worker_throttle,
+            };
+            workers.push(tokio::spawn(crate::inbox::run_worker(
+                state.db.clone(),
+                state.sync.clone(),
+                state.wake.clone(),
+                options,
+                shutdown.subscribe(),
+            )));
+        }
         Ok(Application {
             port,
             server,
             state,
             shutdown,
+            workers,
         })
     }
 
@@ -81,10 +100,21 @@ impl Application {
     /// workers are told to stop and awaited.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Application {
-            server, shutdown, ..
+            server,
+            shutdown,
+            workers,
+            ..
         } = self;
         let result = server.await;
         let _ = shutdown.send(true);
+        for worker in workers {
+            if tokio::time::timeout(Duration::from_secs(10), worker)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a background worker did not stop within 10 s");
+            }
+        }
         result
     }
 }

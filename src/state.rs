@@ -5,7 +5,9 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::crypto::{TokenCipher, derive_key};
 use crate::db::Db;
+use crate::inbox::InboxWriter;
 use crate::shopify::StoreClient;
+use crate::sync::SyncContext;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,6 +18,10 @@ pub struct AppState {
     /// Key of the OAuth state cookie signature, derived from the API secret the way Shopify's
     /// library derives it, so a cookie signature can never double as a webhook HMAC.
     pub cookie_key: [u8; 32],
+    pub inbox: InboxWriter,
+    /// Wakes this instance's inbox worker when a delivery is stored.
+    pub wake: Arc<tokio::sync::Notify>,
+    pub sync: SyncContext,
 }
 
 pub const COOKIE_KEY_INFO: &[u8] = b"shopify-app-js/cookie-signing/v1";
@@ -25,13 +31,37 @@ impl AppState {
         let store = StoreClient::new(&settings)?;
         let cipher = TokenCipher::new(&settings.token_encryption_key);
         let cookie_key = derive_key(settings.api_secret.expose().as_bytes(), COOKIE_KEY_INFO);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let inbox = InboxWriter::start(db.clone(), wake.clone());
+        let sync = SyncContext {
+            customer_ref_key: derive_key(
+                &settings.token_encryption_key,
+                b"atelier/customer-ref/v1",
+            ),
+        };
         Ok(AppState {
             settings: Arc::new(settings),
             db,
             store,
             cipher,
             cookie_key,
+            inbox,
+            wake,
+            sync,
         })
+    }
+
+    /// Webhook HMAC against the current secret and, during a rotation, the previous one.
+    pub fn verify_webhook_hmac(&self, body: &[u8], header: &str) -> bool {
+        let current = crate::shopify::hmac::verify_webhook(self.api_secret(), body, header);
+        let previous = self
+            .settings
+            .api_secret_previous
+            .as_ref()
+            .is_some_and(|old| {
+                crate::shopify::hmac::verify_webhook(old.expose().as_bytes(), body, header)
+            });
+        current | previous
     }
 
     pub fn api_secret(&self) -> &[u8] {

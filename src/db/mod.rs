@@ -267,3 +267,16 @@ pub fn rfc3339(t: PrimitiveDateTime) -> String {
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// Runs the same diesel code against the concrete connection, for what the multi-backend
+/// connection cannot express (`ON CONFLICT`, `FOR UPDATE SKIP LOCKED`). The body is compiled
+/// once per backend.
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgres($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}

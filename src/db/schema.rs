@@ -18,3 +18,159 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    webhook_inbox (id) {
+        id -> Text,
+        webhook_id -> Text,
+        shop_domain -> Text,
+        topic -> Text,
+        api_version -> Nullable<Text>,
+        event_id -> Nullable<Text>,
+        triggered_at -> Nullable<Text>,
+        payload -> Binary,
+        received_at -> Timestamp,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        note -> Nullable<Text>,
+        processed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    orders (shop_id, order_id) {
+        shop_id -> Text,
+        order_id -> BigInt,
+        name -> Text,
+        customer_id -> Nullable<BigInt>,
+        financial_status -> Nullable<Text>,
+        fulfillment_status -> Nullable<Text>,
+        cancelled -> Bool,
+        cancelled_at -> Nullable<Timestamp>,
+        currency -> Text,
+        total_price_cents -> BigInt,
+        source_name -> Nullable<Text>,
+        test -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version_triggered_at -> Nullable<Timestamp>,
+        synced_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_line_items (shop_id, line_item_id) {
+        shop_id -> Text,
+        line_item_id -> BigInt,
+        order_id -> BigInt,
+        position -> Integer,
+        product_id -> Nullable<BigInt>,
+        variant_id -> Nullable<BigInt>,
+        title -> Text,
+        variant_title -> Nullable<Text>,
+        sku -> Nullable<Text>,
+        quantity -> Integer,
+        current_quantity -> Integer,
+        refunded_quantity -> Integer,
+        price_cents -> BigInt,
+        gift_card -> Bool,
+        properties -> Text,
+    }
+}
+
+diesel::table! {
+    products (shop_id, product_id) {
+        shop_id -> Text,
+        product_id -> BigInt,
+        title -> Text,
+        handle -> Text,
+        product_type -> Text,
+        vendor -> Text,
+        tags -> Text,
+        status -> Text,
+        published -> Bool,
+        available -> Bool,
+        price_min_cents -> Nullable<BigInt>,
+        price_max_cents -> Nullable<BigInt>,
+        image_url -> Nullable<Text>,
+        deleted -> Bool,
+        updated_at -> Timestamp,
+        version_triggered_at -> Nullable<Timestamp>,
+        synced_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    product_variants (shop_id, variant_id) {
+        shop_id -> Text,
+        variant_id -> BigInt,
+        product_id -> BigInt,
+        position -> Integer,
+        title -> Text,
+        sku -> Nullable<Text>,
+        price_cents -> BigInt,
+        available -> Bool,
+        inventory_quantity -> Nullable<BigInt>,
+        option1 -> Nullable<Text>,
+        option2 -> Nullable<Text>,
+        option3 -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    customers (shop_id, customer_id) {
+        shop_id -> Text,
+        customer_id -> BigInt,
+        email_marketing_state -> Nullable<Text>,
+        email_marketing_updated_at -> Nullable<Timestamp>,
+        sms_marketing_state -> Nullable<Text>,
+        sms_marketing_updated_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+        version_triggered_at -> Nullable<Timestamp>,
+        synced_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    compliance_requests (id) {
+        id -> Text,
+        shop_domain -> Text,
+        topic -> Text,
+        customer_id -> Nullable<BigInt>,
+        customer_ref -> Nullable<Text>,
+        shopify_request_id -> Nullable<BigInt>,
+        webhook_id -> Text,
+        received_at -> Timestamp,
+        state -> Text,
+        completed_at -> Nullable<Timestamp>,
+        export -> Nullable<Text>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    redacted_customers (shop_domain, customer_ref) {
+        shop_domain -> Text,
+        customer_ref -> Text,
+        redacted_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(orders -> shops (shop_id));
+diesel::joinable!(products -> shops (shop_id));
+diesel::joinable!(customers -> shops (shop_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    shops,
+    webhook_inbox,
+    orders,
+    order_line_items,
+    products,
+    product_variants,
+    customers,
+    compliance_requests,
+    redacted_customers,
+);

@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
+use super::pagination::{ListOut, PageQuery, time_cursor};
 use super::session::ShopSession;
 use crate::db::rfc3339;
 use crate::error::AppResult;
@@ -30,5 +31,30 @@ pub async fn get_shop(session: ShopSession, state: web::Data<AppState>) -> AppRe
         webhooks_registered: shop.webhooks_registered_at.is_some(),
         shop: shop.domain,
         counts,
+    }))
+}
+
+/// `GET /api/compliance/requests`: the shop's data requests and erasures, newest first.
+pub async fn list_compliance_requests(
+    session: ShopSession,
+    query: web::Query<PageQuery>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let limit = query.limit()?;
+    let after = query.time_cursor()?;
+    let domain = session.shop.domain.clone();
+    let mut rows = state
+        .db
+        .run(move |c| Ok(crate::compliance::list(c, &domain, after, limit + 1)?))
+        .await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|(r, at)| time_cursor(*at, &r.id))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(ListOut {
+        items: rows.into_iter().map(|(r, _)| r).collect(),
+        next_cursor,
     }))
 }

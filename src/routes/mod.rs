@@ -3,7 +3,9 @@
 pub mod api;
 pub mod auth;
 pub mod health;
+pub mod pagination;
 pub mod session;
+pub mod webhooks;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -23,10 +25,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/auth", web::get().to(auth::begin))
         .route("/auth/callback", web::get().to(auth::callback))
+        .route("/webhooks", web::post().to(webhooks::receive))
         .service(
             web::scope("/api")
                 .app_data(json_config(API_JSON_LIMIT))
-                .route("/shop", web::get().to(api::get_shop)),
+                .route("/shop", web::get().to(api::get_shop))
+                .route(
+                    "/compliance/requests",
+                    web::get().to(api::list_compliance_requests),
+                ),
         );
 }
 

@@ -490,3 +490,152 @@ pub fn jwt(claims: &Value, secret: &str) -> String {
         b64.encode(mac.finalize().into_bytes())
     )
 }
+
+// ---------------------------------------------------------------- webhooks
+
+/// `X-Shopify-Hmac-Sha256` as Shopify computes it: base64 HMAC-SHA256 of the raw body.
+pub fn webhook_hmac(body: &[u8], secret: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+pub struct Delivery<'a> {
+    pub topic: &'a str,
+    pub shop: &'a str,
+    pub body: Vec<u8>,
+    pub webhook_id: String,
+    pub triggered_at: Option<String>,
+}
+
+impl<'a> Delivery<'a> {
+    pub fn new(topic: &'a str, shop: &'a str, body: &Value) -> Self {
+        Delivery {
+            topic,
+            shop,
+            body: serde_json::to_vec(body).unwrap(),
+            webhook_id: uuid::Uuid::new_v4().to_string(),
+            triggered_at: None,
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn post_webhook(&self, d: &Delivery<'_>) -> reqwest::Response {
+        self.post_webhook_signed(d, &webhook_hmac(&d.body, API_SECRET))
+            .await
+    }
+
+    pub async fn post_webhook_signed(&self, d: &Delivery<'_>, hmac: &str) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(self.url("/webhooks"))
+            .header("Content-Type", "application/json")
+            .header("X-Shopify-Topic", d.topic)
+            .header("X-Shopify-Hmac-Sha256", hmac)
+            .header("X-Shopify-Shop-Domain", d.shop)
+            .header("X-Shopify-Webhook-Id", &d.webhook_id)
+            .header("X-Shopify-Event-Id", uuid::Uuid::new_v4().to_string())
+            .header("X-Shopify-API-Version", "2026-10")
+            .body(d.body.clone());
+        if let Some(t) = &d.triggered_at {
+            req = req.header("X-Shopify-Triggered-At", t);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Posts and expects a 200.
+    pub async fn deliver(&self, d: &Delivery<'_>) {
+        let resp = self.post_webhook(d).await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    }
+
+    /// Waits until the inbox has nothing pending or in flight.
+    pub async fn drain(&self) {
+        drain_db(&self.state.db).await
+    }
+
+    /// `(topic, state, attempts, last_error, payload)` in arrival order.
+    pub fn inbox_rows(&self) -> Vec<InboxRow> {
+        use atelier::db::schema::webhook_inbox as w;
+        use diesel::prelude::*;
+        let mut conn = self.state.db.conn().unwrap();
+        w::table
+            .order(w::received_at)
+            .select((w::topic, w::state, w::attempts, w::last_error, w::payload))
+            .load(&mut *conn)
+            .unwrap()
+    }
+}
+
+pub type InboxRow = (String, String, i32, Option<String>, Vec<u8>);
+
+pub async fn drain_db(db: &atelier::db::Db) {
+    use atelier::db::schema::webhook_inbox as w;
+    use diesel::prelude::*;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let open: i64 = {
+            let mut conn = db.conn().unwrap();
+            w::table
+                .filter(w::state.eq_any(["pending", "processing"]))
+                .count()
+                .get_result(&mut *conn)
+                .unwrap()
+        };
+        if open == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{open} inbox events still open after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A Shopify-shaped order (REST `orders/create` payload), about 5 KB with three lines.
+pub fn order_payload(
+    order_id: i64,
+    customer_id: Option<i64>,
+    updated_at: &str,
+    lines: &[(i64, i64, i64, &str)],
+) -> Value {
+    let address = json!({
+        "first_name": "Anna", "last_name": "Lindqvist", "address1": "Storgatan 12", "address2": null,
+        "city": "Uppsala", "zip": "753 20", "province": null, "country": "Sweden", "country_code": "SE",
+        "phone": "+46 70 123 45 67", "company": null, "latitude": 59.8586, "longitude": 17.6389,
+        "name": "Anna Lindqvist", "province_code": null
+    });
+    let line_items: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (line_id, product_id, qty, price))| json!({
+            "id": line_id, "admin_graphql_api_id": format!("gid://shopify/LineItem/{line_id}"),
+            "product_id": product_id, "variant_id": product_id * 10 + 1, "title": format!("Product {product_id}"),
+            "variant_title": "Default", "name": format!("Product {product_id} - Default"), "sku": format!("SKU-{product_id}"),
+            "vendor": "Atelier Demo", "quantity": qty, "current_quantity": qty, "fulfillable_quantity": qty,
+            "price": price, "price_set": {"shop_money": {"amount": price, "currency_code": "USD"}, "presentment_money": {"amount": price, "currency_code": "USD"}},
+            "total_discount": "0.00", "gift_card": false, "requires_shipping": true, "taxable": true, "grams": 250,
+            "fulfillment_service": "manual", "fulfillment_status": null, "product_exists": true,
+            "properties": if i == 0 { json!([{"name": "Engraving", "value": "Für Anna ❤️"}, {"name": "_atelier", "value": "sig"}]) } else { json!([]) },
+            "tax_lines": [{"price": "1.20", "rate": 0.06, "title": "State Tax"}], "discount_allocations": [], "duties": []
+        }))
+        .collect();
+    json!({
+        "id": order_id, "admin_graphql_api_id": format!("gid://shopify/Order/{order_id}"),
+        "name": format!("#{}", 1000 + order_id % 100000), "order_number": 1000 + order_id % 100000,
+        "email": "anna@example.com", "contact_email": "anna@example.com", "phone": null,
+        "created_at": "2026-11-01T10:00:00-05:00", "updated_at": updated_at, "processed_at": "2026-11-01T10:00:00-05:00",
+        "cancelled_at": null, "cancel_reason": null, "closed_at": null,
+        "financial_status": "paid", "fulfillment_status": null, "currency": "USD", "presentment_currency": "USD",
+        "total_price": "129.90", "subtotal_price": "119.90", "total_tax": "10.00", "total_discounts": "0.00",
+        "total_line_items_price": "119.90", "taxes_included": false, "test": false, "source_name": "web",
+        "tags": "", "note": null, "note_attributes": [], "browser_ip": "203.0.113.9",
+        "customer": customer_id.map(|id| json!({"id": id, "email": "anna@example.com", "first_name": "Anna", "last_name": "Lindqvist", "state": "enabled", "verified_email": true, "currency": "USD", "default_address": address})),
+        "billing_address": address, "shipping_address": address,
+        "shipping_lines": [{"id": 1, "title": "Standard", "price": "9.90", "code": "STD", "source": "shopify"}],
+        "discount_codes": [], "discount_applications": [], "fulfillments": [], "refunds": [], "payment_gateway_names": ["shopify_payments"],
+        "line_items": line_items,
+    })
+}

@@ -6,3 +6,4 @@ mod health;
 mod helpers;
 mod session;
 mod startup;
+mod webhooks;

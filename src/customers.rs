@@ -1,0 +1,120 @@
+//! The store's customer record, reduced to what the preference center needs: marketing
+//! consent states. No name, email, phone or address is kept.
+
+use diesel::prelude::*;
+use time::PrimitiveDateTime;
+
+use crate::db::schema::customers;
+use crate::db::{DbConnection, now};
+use crate::per_backend;
+use crate::shops::Shop;
+use crate::sync::payload::{CustomerPayload, parse_time};
+use crate::sync::{Outcome, SyncContext, SyncError, Version, is_stale};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = customers, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite), treat_none_as_null = true)]
+pub struct Customer {
+    pub shop_id: String,
+    pub customer_id: i64,
+    pub email_marketing_state: Option<String>,
+    pub email_marketing_updated_at: Option<PrimitiveDateTime>,
+    pub sms_marketing_state: Option<String>,
+    pub sms_marketing_updated_at: Option<PrimitiveDateTime>,
+    pub updated_at: PrimitiveDateTime,
+    pub version_triggered_at: Option<PrimitiveDateTime>,
+    pub synced_at: PrimitiveDateTime,
+}
+
+pub fn find(
+    c: &mut DbConnection,
+    shop_id: &str,
+    customer_id: i64,
+) -> QueryResult<Option<Customer>> {
+    customers::table
+        .filter(customers::shop_id.eq(shop_id))
+        .filter(customers::customer_id.eq(customer_id))
+        .select(Customer::as_select())
+        .first(c)
+        .optional()
+}
+
+/// `customers/update`.
+pub fn apply_update(
+    c: &mut DbConnection,
+    ctx: &SyncContext,
+    shop: &Shop,
+    body: &[u8],
+    triggered: Option<PrimitiveDateTime>,
+) -> Result<Outcome, SyncError> {
+    let p: CustomerPayload =
+        serde_json::from_slice(body).map_err(|e| SyncError::malformed("customers/update", e))?;
+    if crate::compliance::is_redacted(c, ctx, &shop.domain, p.id)? {
+        return Ok(Outcome::Ignored("customer was redacted".into()));
+    }
+    let updated_at = p
+        .updated_at
+        .as_deref()
+        .and_then(parse_time)
+        .or(triggered)
+        .ok_or_else(|| SyncError::malformed("customers/update", "no updated_at"))?;
+    let q = customers::table
+        .filter(customers::shop_id.eq(&shop.id))
+        .filter(customers::customer_id.eq(p.id))
+        .select((customers::updated_at, customers::version_triggered_at));
+    let stored: Option<Version> = match c {
+        DbConnection::Postgres(pg) => q.for_update().first(pg).optional()?,
+        DbConnection::Sqlite(_) => q.first(c).optional()?,
+    };
+    if stored.is_some_and(|s| is_stale(&(updated_at, triggered), &s)) {
+        return Ok(Outcome::Stale);
+    }
+    let (email_state, email_at) = match &p.email_marketing_consent {
+        Some(consent) => (
+            consent.state.clone(),
+            consent.consent_updated_at.as_deref().and_then(parse_time),
+        ),
+        None => (
+            p.accepts_marketing
+                .map(|b| if b { "subscribed" } else { "not_subscribed" }.to_owned()),
+            p.accepts_marketing_updated_at
+                .as_deref()
+                .and_then(parse_time),
+        ),
+    };
+    let customer = Customer {
+        shop_id: shop.id.clone(),
+        customer_id: p.id,
+        email_marketing_state: email_state.map(|s| s.to_ascii_lowercase()),
+        email_marketing_updated_at: email_at.or(Some(updated_at)),
+        sms_marketing_state: p
+            .sms_marketing_consent
+            .as_ref()
+            .and_then(|s| s.state.clone())
+            .map(|s| s.to_ascii_lowercase()),
+        sms_marketing_updated_at: p
+            .sms_marketing_consent
+            .as_ref()
+            .and_then(|s| s.consent_updated_at.as_deref())
+            .and_then(parse_time),
+        updated_at,
+        version_triggered_at: triggered,
+        synced_at: now(),
+    };
+    per_backend!(c, |c| diesel::insert_into(customers::table)
+        .values(&customer)
+        .on_conflict((customers::shop_id, customers::customer_id))
+        .do_update()
+        .set(&customer)
+        .execute(c))?;
+    Ok(Outcome::Applied)
+}
+
+pub fn redact(c: &mut DbConnection, shop_id: &str, customer_id: i64) -> QueryResult<()> {
+    diesel::delete(
+        customers::table
+            .filter(customers::shop_id.eq(shop_id))
+            .filter(customers::customer_id.eq(customer_id)),
+    )
+    .execute(c)?;
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! Money is integer minor units. Shopify sends amounts as decimal strings in the shop's
+//! currency ("89.99", "1000", "1.250"); they are converted exactly, never through a float.
+
+/// Digits after the decimal point of an ISO 4217 currency.
+pub fn minor_unit_digits(currency: &str) -> u32 {
+    match currency.to_ascii_uppercase().as_str() {
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
+        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+        _ => 2,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a decimal amount")]
+pub struct InvalidAmount(pub String);
+
+/// Parses a decimal amount into minor units of `currency`. Extra decimals beyond the currency's
+/// precision are rounded half away from zero (Shopify pads, it does not add precision).
+pub fn parse_minor(amount: &str, currency: &str) -> Result<i64, InvalidAmount> {
+    let bad = || InvalidAmount(amount.chars().take(40).collect());
+    let s = amount.trim();
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
+    if int_part.is_empty() && frac_part.is_empty()
+        || !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+        || int_part.len() > 15
+    {
+        return Err(bad());
+    }
+    let scale = minor_unit_digits(currency) as usize;
+    let mut value: i64 = if int_part.is_empty() {
+        0
+    } else {
+        int_part.parse().map_err(|_| bad())?
+    };
+    for i in 0..scale {
+        let d = frac_part.as_bytes().get(i).map_or(0, |b| (b - b'0') as i64);
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(d))
+            .ok_or_else(bad)?;
+    }
+    if frac_part.as_bytes().get(scale).is_some_and(|b| *b >= b'5') {
+        value = value.checked_add(1).ok_or_else(bad)?;
+    }
+    Ok(if negative { -value } else { value })
+}
+
+/// A JSON amount that may arrive as a string ("12.50") or a number (12.5, 12).
+pub fn parse_minor_json(value: &serde_json::Value, currency: &str) -> Result<i64, InvalidAmount> {
+    match value {
+        serde_json::Value::String(s) => parse_minor(s, currency),
+        // A JSON number's literal text (serde_json keeps it as written for integers and short
+        // decimals), never arithmetic on an f64.
+        serde_json::Value::Number(n) => parse_minor(&n.to_string(), currency),
+        serde_json::Value::Null => Ok(0),
+        other => Err(InvalidAmount(other.to_string().chars().take(40).collect())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_exactly() {
+        assert_eq!(parse_minor("89.99", "USD"), Ok(8999));
+        assert_eq!(parse_minor("0.10", "EUR"), Ok(10));
+        assert_eq!(parse_minor("0.1", "EUR"), Ok(10));
+        assert_eq!(parse_minor("12", "USD"), Ok(1200));
+        assert_eq!(parse_minor("1000", "JPY"), Ok(1000));
+        assert_eq!(parse_minor("1000.00", "JPY"), Ok(1000));
+        assert_eq!(parse_minor("1.250", "KWD"), Ok(1250));
+        assert_eq!(parse_minor("-5.00", "USD"), Ok(-500));
+        assert_eq!(parse_minor(".5", "USD"), Ok(50));
+        // 0.1 + 0.2 style float traps do not exist here.
+        assert_eq!(parse_minor("0.29", "USD"), Ok(29));
+        assert_eq!(parse_minor("19.999", "USD"), Ok(2000));
+        assert_eq!(parse_minor("19.994", "USD"), Ok(1999));
+    }
+
+    #[test]
+    fn rejects_non_amounts() {
+        for bad in [
+            "",
+            ".",
+            "abc",
+            "1,00",
+            "1.2.3",
+            "1e5",
+            "--1",
+            "9999999999999999999",
+        ] {
+            assert!(parse_minor(bad, "USD").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_numbers_and_strings() {
+        assert_eq!(
+            parse_minor_json(&serde_json::json!("29.95"), "USD"),
+            Ok(2995)
+        );
+        assert_eq!(parse_minor_json(&serde_json::json!(29.95), "USD"), Ok(2995));
+        assert_eq!(parse_minor_json(&serde_json::json!(30), "USD"), Ok(3000));
+        assert!(parse_minor_json(&serde_json::json!([1]), "USD").is_err());
+    }
+}

@@ -1,0 +1,118 @@
+//! Lists are `{"items":[…], "next_cursor": STRING|null}` with `?cursor=&limit=` (CONTRACT §5):
+//! `limit` defaults to 50; above 250 it is clamped to 250; zero, negative or non-numeric is a
+//! `422`. Cursors are opaque (base64url of the last row's sort key) and keyset-based, so pages
+//! stay stable while rows are added.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use time::PrimitiveDateTime;
+
+use crate::error::{AppError, AppResult, FieldError};
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 250;
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ListOut<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn limit(&self) -> AppResult<i64> {
+        match self.limit.as_deref().map(str::trim) {
+            None | Some("") => Ok(DEFAULT_LIMIT),
+            Some(raw) => match raw.parse::<i64>() {
+                Ok(n) if n >= 1 => Ok(n.min(MAX_LIMIT)),
+                Ok(_) => Err(AppError::validation(vec![FieldError::new(
+                    "limit",
+                    "out_of_range",
+                    "limit must be at least 1.",
+                )])),
+                Err(_) => Err(AppError::validation(vec![FieldError::new(
+                    "limit",
+                    "not_a_number",
+                    "limit must be a whole number.",
+                )])),
+            },
+        }
+    }
+
+    /// A `(timestamp, id)` cursor.
+    pub fn time_cursor(&self) -> AppResult<Option<(PrimitiveDateTime, String)>> {
+        let Some(raw) = self.cursor.as_deref().filter(|c| !c.is_empty()) else {
+            return Ok(None);
+        };
+        let bad =
+            || AppError::bad_request("invalid_cursor", "The cursor is not one this API returned.");
+        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
+        let (micros, id): (i128, String) = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        let t =
+            time::OffsetDateTime::from_unix_timestamp_nanos(micros * 1000).map_err(|_| bad())?;
+        Ok(Some((PrimitiveDateTime::new(t.date(), t.time()), id)))
+    }
+}
+
+pub fn time_cursor(at: PrimitiveDateTime, id: &str) -> String {
+    let micros = at.assume_utc().unix_timestamp_nanos() / 1000;
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(micros, id)).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(limit: Option<&str>, cursor: Option<&str>) -> PageQuery {
+        PageQuery {
+            limit: limit.map(str::to_owned),
+            cursor: cursor.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(q(None, None).limit().unwrap(), 50);
+        assert_eq!(q(Some("10"), None).limit().unwrap(), 10);
+        assert_eq!(q(Some("10000"), None).limit().unwrap(), 250);
+        for bad in ["0", "-1", "ten", "1.5"] {
+            assert_eq!(
+                q(Some(bad), None).limit().unwrap_err().status.as_u16(),
+                422,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_400() {
+        let at = crate::db::now();
+        let c = time_cursor(at, "abc");
+        assert_eq!(
+            q(None, Some(&c)).time_cursor().unwrap(),
+            Some((at, "abc".to_owned()))
+        );
+        assert_eq!(
+            q(None, Some("!!"))
+                .time_cursor()
+                .unwrap_err()
+                .status
+                .as_u16(),
+            400
+        );
+        assert_eq!(
+            q(None, Some("e30"))
+                .time_cursor()
+                .unwrap_err()
+                .status
+                .as_u16(),
+            400
+        );
+    }
+}

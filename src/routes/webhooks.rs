@@ -1,0 +1,117 @@
+//! `POST /webhooks` (CONTRACT §3): one endpoint for every topic.
+//!
+//! The raw body is read (at most 5 MiB) and its HMAC checked before anything is parsed; then
+//! the delivery is committed to the inbox and acknowledged. Nothing else happens on this path,
+//! so Shopify's 5-second deadline is never at risk.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+
+use crate::db::{new_id, now};
+use crate::error::{AppError, AppResult};
+use crate::inbox::{NewEvent, STATE_PENDING};
+use crate::shopify::{COMPLIANCE_TOPICS, ShopDomain, WEBHOOK_TOPICS};
+use crate::state::AppState;
+
+pub const MAX_WEBHOOK_BYTES: usize = 5 * 1024 * 1024;
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+fn required_header<'a>(
+    req: &'a HttpRequest,
+    name: &'static str,
+    max_len: usize,
+) -> AppResult<&'a str> {
+    let value = header(req, name).ok_or_else(|| {
+        AppError::bad_request("missing_header", format!("The {name} header is required."))
+    })?;
+    if value.len() > max_len {
+        return Err(AppError::bad_request(
+            "invalid_header",
+            format!("The {name} header is too long."),
+        ));
+    }
+    Ok(value)
+}
+
+pub async fn receive(
+    req: HttpRequest,
+    mut payload: web::Payload,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let too_large = || AppError::payload_too_large(MAX_WEBHOOK_BYTES);
+    let declared = header(&req, "content-length").and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_WEBHOOK_BYTES) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(8192).min(MAX_WEBHOOK_BYTES));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            AppError::bad_request("unreadable_body", "The request body could not be read.")
+        })?;
+        if body.len() + chunk.len() > MAX_WEBHOOK_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+
+    // Authenticity first: nothing about the request is believed before the HMAC verifies.
+    let hmac = header(&req, "x-shopify-hmac-sha256").ok_or_else(|| {
+        AppError::unauthorized(
+            "missing_hmac",
+            "The X-Shopify-Hmac-Sha256 header is required.",
+        )
+    })?;
+    if !state.verify_webhook_hmac(&body, hmac) {
+        return Err(AppError::unauthorized(
+            "invalid_hmac",
+            "The webhook signature is not valid.",
+        ));
+    }
+    if body.is_empty() {
+        return Err(AppError::bad_request(
+            "empty_body",
+            "The webhook body is empty.",
+        ));
+    }
+    let topic = required_header(&req, "x-shopify-topic", 100)?;
+    let shop =
+        ShopDomain::parse(required_header(&req, "x-shopify-shop-domain", 255)?).map_err(|_| {
+            AppError::bad_request(
+                "invalid_shop",
+                "X-Shopify-Shop-Domain is not a shop domain.",
+            )
+        })?;
+    let webhook_id = required_header(&req, "x-shopify-webhook-id", 255)?;
+    crate::telemetry::record_shop(shop.as_str());
+
+    if !WEBHOOK_TOPICS.contains(&topic) && !COMPLIANCE_TOPICS.contains(&topic) {
+        tracing::debug!(topic, "webhook topic not handled; acknowledged");
+        return Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ignored" })));
+    }
+    let received_at = now();
+    let event = NewEvent {
+        id: new_id(),
+        webhook_id: webhook_id.to_owned(),
+        shop_domain: shop.as_str().to_owned(),
+        topic: topic.to_owned(),
+        api_version: header(&req, "x-shopify-api-version").map(|v| v.chars().take(20).collect()),
+        event_id: header(&req, "x-shopify-event-id").map(|v| v.chars().take(255).collect()),
+        triggered_at: header(&req, "x-shopify-triggered-at").map(|v| v.chars().take(64).collect()),
+        payload: body.to_vec(),
+        received_at,
+        state: STATE_PENDING.to_owned(),
+        attempts: 0,
+        next_attempt_at: received_at,
+    };
+    let fresh = state.inbox.insert(event).await?;
+    Ok(HttpResponse::build(StatusCode::OK)
+        .json(serde_json::json!({ "status": if fresh { "accepted" } else { "duplicate" } })))
+}
