@@ -639,3 +639,116 @@ pub fn order_payload(
         "line_items": line_items,
     })
 }
+
+// ---------------------------------------------------------------- whole-database scans
+
+#[derive(diesel::QueryableByName)]
+struct NameRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct ColumnRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kind: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+impl TestApp {
+    /// Tables in which any column of any row contains `needle` as text (blobs included).
+    pub fn tables_mentioning(&self, needle: &str) -> Vec<String> {
+        use atelier::db::DbConnection;
+        use diesel::RunQueryDsl;
+        let mut conn = self.state.db.conn().unwrap();
+        let pattern = format!("%{needle}%").replace('\'', "''");
+        let mut hits = Vec::new();
+        match &mut *conn {
+            DbConnection::Sqlite(c) => {
+                let tables: Vec<NameRow> = diesel::sql_query(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations'",
+                )
+                .load(c)
+                .unwrap();
+                for t in tables {
+                    let cols: Vec<ColumnRow> = diesel::sql_query(format!(
+                        "SELECT name, type AS kind FROM pragma_table_info('{}')",
+                        t.name
+                    ))
+                    .load(c)
+                    .unwrap();
+                    let cond = cols
+                        .iter()
+                        .map(|col| format!("CAST(\"{}\" AS TEXT) LIKE '{pattern}'", col.name))
+                        .collect::<Vec<_>>()
+                        .join(" OR ");
+                    let n: Vec<CountRow> = diesel::sql_query(format!(
+                        "SELECT COUNT(*) AS n FROM \"{}\" WHERE {cond}",
+                        t.name
+                    ))
+                    .load(c)
+                    .unwrap();
+                    if n[0].n > 0 {
+                        hits.push(t.name);
+                    }
+                }
+            }
+            DbConnection::Postgres(c) => {
+                let tables: Vec<NameRow> = diesel::sql_query(
+                    "SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> '__diesel_schema_migrations'",
+                )
+                .load(c)
+                .unwrap();
+                for t in tables {
+                    let cols: Vec<ColumnRow> = diesel::sql_query(format!(
+                        "SELECT column_name::text AS name, data_type::text AS kind FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '{}'",
+                        t.name
+                    ))
+                    .load(c)
+                    .unwrap();
+                    let cond = cols
+                        .iter()
+                        .map(|col| {
+                            if col.kind == "bytea" {
+                                format!("encode(\"{}\", 'escape') LIKE '{pattern}'", col.name)
+                            } else {
+                                format!("CAST(\"{}\" AS TEXT) LIKE '{pattern}'", col.name)
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" OR ");
+                    let n: Vec<CountRow> = diesel::sql_query(format!(
+                        "SELECT COUNT(*) AS n FROM \"{}\" WHERE {cond}",
+                        t.name
+                    ))
+                    .load(c)
+                    .unwrap();
+                    if n[0].n > 0 {
+                        hits.push(t.name);
+                    }
+                }
+            }
+        }
+        hits.sort();
+        hits
+    }
+
+    pub fn table_count(&self, table: &str) -> i64 {
+        use atelier::db::DbConnection;
+        use diesel::RunQueryDsl;
+        let mut conn = self.state.db.conn().unwrap();
+        let q = format!("SELECT COUNT(*) AS n FROM {table}");
+        let rows: Vec<CountRow> = match &mut *conn {
+            DbConnection::Sqlite(c) => diesel::sql_query(q).load(c).unwrap(),
+            DbConnection::Postgres(c) => diesel::sql_query(q).load(c).unwrap(),
+        };
+        rows[0].n
+    }
+}

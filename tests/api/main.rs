@@ -2,6 +2,8 @@
 //! own database and talks HTTP to it.
 
 mod auth;
+mod compliance;
+mod crash;
 mod health;
 mod helpers;
 mod session;
