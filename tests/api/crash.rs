@@ -153,7 +153,7 @@ async fn killed_mid_queue_then_restarted_applies_every_event_once() {
     let retried = attempts.iter().filter(|(_, a)| *a == 2).count();
     assert!(attempts.iter().all(|(_, a)| *a <= 2));
     assert!(
-        retried >= 1 && retried <= 32,
+        (1..=32).contains(&retried),
         "only the claimed-but-unfinished batch was taken over ({retried})"
     );
 
