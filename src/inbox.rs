@@ -21,7 +21,6 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use crate::db::schema::{compliance_requests, webhook_inbox};
 use crate::db::{Db, DbConnection, now, write_tx};
 use crate::error::{AppError, AppResult};
-use crate::per_backend;
 use crate::sync::{self, Outcome, SyncContext, SyncError};
 
 pub const STATE_PENDING: &str = "pending";
@@ -65,10 +64,19 @@ pub struct InboxWriter {
 }
 
 impl InboxWriter {
-    /// Starts the writer task on the current runtime.
+    /// Starts the writer tasks on the current runtime: one on SQLite (one writer at a time
+    /// anyway), two on PostgreSQL so one batch fills while the other commits.
     pub fn start(db: Db, wake: std::sync::Arc<Notify>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(writer_loop(db, rx, wake.clone()));
+        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+        let writers = if db.backend() == crate::db::Backend::Postgres {
+            2
+        } else {
+            1
+        };
+        for _ in 0..writers {
+            tokio::spawn(writer_loop(db.clone(), rx.clone()));
+        }
         InboxWriter { tx, wake }
     }
 
@@ -93,13 +101,17 @@ impl InboxWriter {
     }
 }
 
-async fn writer_loop(db: Db, mut rx: mpsc::Receiver<WriteRequest>, _wake: std::sync::Arc<Notify>) {
+async fn writer_loop(db: Db, rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<WriteRequest>>>) {
     let mut buf = Vec::with_capacity(WRITE_BATCH);
-    while rx.recv_many(&mut buf, WRITE_BATCH).await > 0 {
+    loop {
+        let received = rx.lock().await.recv_many(&mut buf, WRITE_BATCH).await;
+        if received == 0 {
+            return;
+        }
         let (events, replies): (Vec<NewEvent>, Vec<_>) =
             buf.drain(..).map(|r| (r.event, r.reply)).unzip();
         let count = events.len();
-        match db.run(move |c| Ok(insert_batch(c, &events))).await {
+        match db.run_write(move |c| Ok(insert_batch(c, &events))).await {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result.map_err(AppError::from));
@@ -117,36 +129,59 @@ async fn writer_loop(db: Db, mut rx: mpsc::Receiver<WriteRequest>, _wake: std::s
     }
 }
 
-/// One transaction for the batch; if it fails, each event alone, so one bad row cannot take
-/// the others down.
+/// One multi-row insert in one transaction for the batch; if that fails, each event alone, so
+/// one bad row cannot take the others down.
 fn insert_batch(conn: &mut DbConnection, events: &[NewEvent]) -> Vec<QueryResult<bool>> {
-    let batch = write_tx(conn, |c| {
-        events
-            .iter()
-            .map(|e| insert_one(c, e))
-            .collect::<QueryResult<Vec<bool>>>()
-    });
-    match batch {
+    match write_tx(conn, |c| insert_rows(c, events)) {
         Ok(v) => v.into_iter().map(Ok).collect(),
         Err(_) if events.len() > 1 => events
             .iter()
-            .map(|e| write_tx(conn, |c| insert_one(c, e)))
+            .map(|e| write_tx(conn, |c| insert_rows(c, std::slice::from_ref(e))).map(|v| v[0]))
             .collect(),
         Err(e) => vec![Err(e)],
     }
 }
 
-fn insert_one(c: &mut DbConnection, event: &NewEvent) -> QueryResult<bool> {
-    let inserted = per_backend!(c, |c| diesel::insert_into(webhook_inbox::table)
-        .values(event)
-        .on_conflict(webhook_inbox::webhook_id)
-        .do_nothing()
-        .execute(c))?;
-    if inserted == 1 && crate::shopify::COMPLIANCE_TOPICS.contains(&event.topic.as_str()) {
-        // The request is on record (state `received`) from the moment Shopify gets its 200.
-        crate::compliance::record_received(c, event)?;
+/// Inserts, skipping webhook ids already stored; says for each event whether it is new. Two
+/// deliveries of one id in the same batch: the first is new, the second a duplicate.
+fn insert_rows(c: &mut DbConnection, events: &[NewEvent]) -> QueryResult<Vec<bool>> {
+    let mut inserted: std::collections::HashSet<String> = match c {
+        // One statement for the batch: one round trip.
+        DbConnection::Postgres(pg) => diesel::insert_into(webhook_inbox::table)
+            .values(events)
+            .on_conflict(webhook_inbox::webhook_id)
+            .do_nothing()
+            .returning(webhook_inbox::webhook_id)
+            .get_results::<String>(pg)?
+            .into_iter()
+            .collect(),
+        // In-process: a statement per row costs microseconds (and diesel runs SQLite batch
+        // inserts row by row anyway).
+        DbConnection::Sqlite(lite) => {
+            let mut set = std::collections::HashSet::new();
+            for event in events {
+                let n = diesel::insert_into(webhook_inbox::table)
+                    .values(event)
+                    .on_conflict(webhook_inbox::webhook_id)
+                    .do_nothing()
+                    .execute(lite)?;
+                if n == 1 {
+                    set.insert(event.webhook_id.clone());
+                }
+            }
+            set
+        }
+    };
+    let mut fresh = Vec::with_capacity(events.len());
+    for event in events {
+        let new = inserted.remove(&event.webhook_id);
+        if new && crate::shopify::COMPLIANCE_TOPICS.contains(&event.topic.as_str()) {
+            // The request is on record (state `received`) from the moment Shopify gets its 200.
+            crate::compliance::record_received(c, event)?;
+        }
+        fresh.push(new);
     }
-    Ok(inserted == 1)
+    Ok(fresh)
 }
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -223,40 +258,124 @@ fn holds_lease(c: &mut DbConnection, id: &str, worker: &str) -> QueryResult<bool
     Ok(found.is_some())
 }
 
-/// Applies one claimed event and marks it done, atomically.
+/// Applies one claimed event and marks it done; call inside a transaction (a savepoint when
+/// batched), so the effect and the mark commit or roll back together.
+fn process_in_tx(
+    c: &mut DbConnection,
+    ctx: &SyncContext,
+    event: &ClaimedEvent,
+    worker: &str,
+) -> Result<Outcome, SyncError> {
+    if !holds_lease(c, &event.id, worker)? {
+        return Err(SyncError::LeaseLost);
+    }
+    if let DbConnection::Postgres(pg) = c {
+        // Deliveries about one resource are applied one at a time across all instances, so the
+        // version check and the write see each other (two first inserts of one order, say).
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(lock_key(event))
+            .execute(pg)?;
+    }
+    let outcome = sync::apply(c, ctx, event)?;
+    let (state, note) = match &outcome {
+        Outcome::Applied => (STATE_DONE, None),
+        Outcome::Stale => (
+            STATE_DONE,
+            Some("stale: a newer version was already applied".to_owned()),
+        ),
+        Outcome::Ignored(why) => (STATE_IGNORED, Some(why.clone())),
+    };
+    diesel::update(webhook_inbox::table.find(&event.id))
+        .set((
+            webhook_inbox::state.eq(state),
+            webhook_inbox::note.eq(note),
+            webhook_inbox::processed_at.eq(Some(now())),
+            // The payload has served its purpose; it carries personal data.
+            webhook_inbox::payload.eq(Vec::<u8>::new()),
+            webhook_inbox::locked_by.eq(None::<String>),
+            webhook_inbox::locked_until.eq(None::<PrimitiveDateTime>),
+            webhook_inbox::last_error.eq(None::<String>),
+        ))
+        .execute(c)?;
+    Ok(outcome)
+}
+
+/// Advisory-lock key of the resource an event is about: `(shop, kind, id)` hashed to 64 bits.
+/// Batches are applied in key order, so two workers always take their locks in the same order
+/// and cannot deadlock.
+pub fn lock_key(event: &ClaimedEvent) -> i64 {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: Option<serde_json::Value>,
+    }
+    let kind = match event.topic.split('/').next() {
+        Some("orders") => "order",
+        Some("products") => "product",
+        Some("customers") if event.topic == "customers/update" => "customer",
+        _ => "shop",
+    };
+    let id = if kind == "shop" {
+        None
+    } else {
+        serde_json::from_slice::<Id>(&event.payload)
+            .ok()
+            .and_then(|v| v.id.as_ref().and_then(crate::sync::payload::parse_id))
+    };
+    let key = match id {
+        Some(id) => format!("{}/{kind}/{id}", event.shop_domain),
+        None if kind == "shop" => format!("{}/shop", event.shop_domain),
+        None => format!("{}/event/{}", event.shop_domain, event.webhook_id),
+    };
+    let digest = crate::crypto::hmac_sha256(b"atelier-lock", key.as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// Applies one claimed event in its own transaction.
 pub fn process(
     c: &mut DbConnection,
     ctx: &SyncContext,
     event: &ClaimedEvent,
     worker: &str,
 ) -> Result<Outcome, SyncError> {
-    write_tx(c, |c| {
-        if !holds_lease(c, &event.id, worker)? {
-            return Err(SyncError::LeaseLost);
+    write_tx(c, |c| process_in_tx(c, ctx, event, worker))
+}
+
+/// Applies a claimed batch in one transaction (one commit, one fsync), each event inside its
+/// own savepoint: a failing event rolls back alone and is recorded after the commit.
+pub fn process_batch(
+    c: &mut DbConnection,
+    ctx: &SyncContext,
+    events: &[ClaimedEvent],
+    worker: &str,
+) -> QueryResult<Vec<Result<Outcome, SyncError>>> {
+    let mut order: Vec<(i64, usize)> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (lock_key(e), i))
+        .collect();
+    order.sort_unstable();
+    let mut results: Vec<Result<Outcome, SyncError>> = Vec::with_capacity(events.len());
+    let batch = write_tx(c, |c| {
+        results.clear();
+        results.extend(events.iter().map(|_| Err(SyncError::LeaseLost)));
+        for &(_, i) in &order {
+            results[i] = c.transaction(|c| process_in_tx(c, ctx, &events[i], worker));
         }
-        let outcome = sync::apply(c, ctx, event)?;
-        let (state, note) = match &outcome {
-            Outcome::Applied => (STATE_DONE, None),
-            Outcome::Stale => (
-                STATE_DONE,
-                Some("stale: a newer version was already applied".to_owned()),
-            ),
-            Outcome::Ignored(why) => (STATE_IGNORED, Some(why.clone())),
-        };
-        diesel::update(webhook_inbox::table.find(&event.id))
-            .set((
-                webhook_inbox::state.eq(state),
-                webhook_inbox::note.eq(note),
-                webhook_inbox::processed_at.eq(Some(now())),
-                // The payload has served its purpose; it carries personal data.
-                webhook_inbox::payload.eq(Vec::<u8>::new()),
-                webhook_inbox::locked_by.eq(None::<String>),
-                webhook_inbox::locked_until.eq(None::<PrimitiveDateTime>),
-                webhook_inbox::last_error.eq(None::<String>),
-            ))
-            .execute(c)?;
-        Ok(outcome)
-    })
+        Ok::<_, diesel::result::Error>(())
+    });
+    if let Err(e) = batch {
+        // The commit itself failed: nothing was applied; every event is retried later.
+        tracing::warn!(error = %e, "inbox batch commit failed; retrying events one by one");
+        return Ok(events.iter().map(|e| process(c, ctx, e, worker)).collect());
+    }
+    for (event, result) in events.iter().zip(&results) {
+        if let Err(e) = result
+            && !matches!(e, SyncError::LeaseLost)
+        {
+            record_failure(c, event, worker, e)?;
+        }
+    }
+    Ok(results)
 }
 
 /// Exponential backoff with jitter: 2 s, 4 s, 8 s … capped at 30 min.
@@ -370,25 +489,41 @@ pub async fn run_worker(
             }
             Ok(events) => {
                 let (w, ctx, throttle) = (worker.clone(), ctx.clone(), options.throttle);
-                let result = db
-                    .run(move |c| {
-                        for event in &events {
-                            let started = std::time::Instant::now();
-                            match process(c, &ctx, event, &w) {
-                                Ok(outcome) => tracing::debug!(topic = %event.topic, shop = %event.shop_domain, webhook_id = %event.webhook_id, ?outcome, elapsed_us = started.elapsed().as_micros() as u64, "webhook applied"),
-                                Err(SyncError::LeaseLost) => tracing::warn!(webhook_id = %event.webhook_id, "lease lost; another worker owns the event"),
-                                Err(e) => {
-                                    tracing::warn!(topic = %event.topic, shop = %event.shop_domain, webhook_id = %event.webhook_id, attempt = event.attempts, error = %e, "webhook processing failed");
-                                    record_failure(c, event, &w, &e)?;
-                                }
-                            }
-                            if !throttle.is_zero() {
-                                std::thread::sleep(throttle);
-                            }
-                        }
+                let result = if throttle.is_zero() {
+                    db.run_write(move |c| {
+                        let results = process_batch(c, &ctx, &events, &w)?;
+                        log_results(&events, &results);
                         Ok(())
                     })
-                    .await;
+                    .await
+                } else {
+                    // Testing aid: one event at a time with a pause (outside the write lock), so
+                    // a kill lands mid-queue.
+                    let mut result = Ok(());
+                    for event in events {
+                        let (w, ctx) = (w.clone(), ctx.clone());
+                        result = db
+                            .run_write(move |c| {
+                                let outcome = process(c, &ctx, &event, &w);
+                                if let Err(e) = &outcome
+                                    && !matches!(e, SyncError::LeaseLost)
+                                {
+                                    record_failure(c, &event, &w, e)?;
+                                }
+                                log_results(
+                                    std::slice::from_ref(&event),
+                                    std::slice::from_ref(&outcome),
+                                );
+                                Ok(())
+                            })
+                            .await;
+                        if result.is_err() {
+                            break;
+                        }
+                        tokio::time::sleep(throttle).await;
+                    }
+                    result
+                };
                 if let Err(e) = result {
                     tracing::error!(error = ?e, "inbox batch failed");
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -409,4 +544,20 @@ pub async fn run_worker(
         }
     }
     tracing::info!(%worker, "inbox worker stopped");
+}
+
+fn log_results(events: &[ClaimedEvent], results: &[Result<Outcome, SyncError>]) {
+    for (event, result) in events.iter().zip(results) {
+        match result {
+            Ok(outcome) => {
+                tracing::debug!(topic = %event.topic, shop = %event.shop_domain, webhook_id = %event.webhook_id, ?outcome, "webhook applied")
+            }
+            Err(SyncError::LeaseLost) => {
+                tracing::warn!(webhook_id = %event.webhook_id, "lease lost; another worker owns the event")
+            }
+            Err(e) => {
+                tracing::warn!(topic = %event.topic, shop = %event.shop_domain, webhook_id = %event.webhook_id, attempt = event.attempts, error = %e, "webhook processing failed")
+            }
+        }
+    }
 }

@@ -129,6 +129,9 @@ pub type PooledConn = r2d2::PooledConnection<ConnManager>;
 pub struct Db {
     pool: Pool,
     backend: Backend,
+    /// SQLite has one writer at a time, and its busy handler *sleeps* between retries: busy
+    /// writers of this process queue on this lock instead (PostgreSQL: none).
+    write_lock: Option<std::sync::Arc<std::sync::Mutex<()>>>,
 }
 
 impl Db {
@@ -147,7 +150,12 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| anyhow::anyhow!("could not open the database pool: {e}"))?;
-        Ok(Db { pool, backend })
+        let write_lock = (backend == Backend::Sqlite).then(Default::default);
+        Ok(Db {
+            pool,
+            backend,
+            write_lock,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -168,6 +176,26 @@ impl Db {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("database task failed: {e}")))?
+    }
+
+    /// Like [`Db::run`] for the busy write paths (inbox, worker): on SQLite they take turns
+    /// through an in-process lock rather than through SQLite's sleeping busy handler.
+    pub async fn run_write<T, F>(&self, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let lock = self.write_lock.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            let _turn = lock
+                .as_ref()
+                .map(|l| l.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
             f(&mut conn)
         })
         .await

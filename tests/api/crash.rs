@@ -81,9 +81,9 @@ async fn killed_mid_queue_then_restarted_applies_every_event_once() {
     }
     let client = reqwest::Client::new();
 
-    // First process: drains slowly, so it is killed with work pending and in flight.
+    // First process takes the deliveries (workers off: everything stays pending).
     let port = free_port();
-    let mut first = start(&db, &store, port, &[("ATELIER_WORKER_THROTTLE_MS", "15")]);
+    let mut intake = start(&db, &store, port, &[("ATELIER_WORKERS", "false")]);
     wait_healthy(&client, port).await;
     const N: i64 = 150;
     for i in 0..N {
@@ -109,6 +109,17 @@ async fn killed_mid_queue_then_restarted_applies_every_event_once() {
             .unwrap();
         assert_eq!(resp.status(), 200);
     }
+    intake.kill().unwrap();
+    intake.wait().unwrap();
+    assert_eq!(
+        count_state(&handle, "pending"),
+        N,
+        "all stored before their 200"
+    );
+
+    // Second process drains slowly and is killed with work claimed and in flight.
+    let port = free_port();
+    let mut first = start(&db, &store, port, &[("ATELIER_WORKER_THROTTLE_MS", "15")]);
     let deadline = Instant::now() + Duration::from_secs(20);
     while count_state(&handle, "done") < 10 {
         assert!(Instant::now() < deadline, "first process made no progress");
@@ -126,7 +137,7 @@ async fn killed_mid_queue_then_restarted_applies_every_event_once() {
         "some events were claimed when the process died"
     );
 
-    // Second process: takes over the expired leases and the rest.
+    // Third process: takes over the expired leases and the rest.
     let port = free_port();
     let mut second = start(&db, &store, port, &[]);
     wait_healthy(&client, port).await;
