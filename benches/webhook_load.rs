@@ -255,6 +255,10 @@ fn start_server(db_url: &str, port: u16) -> Child {
             base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
         )
         .env("RUST_LOG", "warn")
+        .env(
+            "ATELIER_WORKERS",
+            std::env::var("BENCH_WORKERS").unwrap_or_else(|_| "true".into()),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -335,12 +339,11 @@ async fn run_backend(label: &str, db_url: String, cleanup: impl FnOnce()) {
     .await;
     let drain_start = Instant::now();
     let mut fixed = open_loop(&client, &base, bodies.clone(), rate, secs, "fixed").await;
-    loop {
-        let (_, open, _) = inbox_counts(&db);
-        if open == 0 {
-            break;
+    let workers_on = std::env::var("BENCH_WORKERS").map_or(true, |v| v != "false");
+    if workers_on {
+        while inbox_counts(&db).1 > 0 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let drained_after = drain_start.elapsed();
     let (stored, open, lines) = inbox_counts(&db);
@@ -361,13 +364,15 @@ async fn run_backend(label: &str, db_url: String, cleanup: impl FnOnce()) {
         );
     }
     println!(
-        "\nwebhook max / healthz ceiling = {:.2}; accepted {accepted}, stored {stored}, still open {open}, line items {lines} (expect {}); inbox drained {:.1} s after the fixed-rate phase began",
+        "\nwebhook max / healthz ceiling = {:.2}; accepted {accepted}, stored {stored}, still open {open}, line items {lines} (expect {}); backlog of the burst drained {:.1} s after it ended",
         max.rate() / health.rate(),
         accepted.min(2000) * 6 / 2,
         drained_after.as_secs_f64()
     );
     assert_eq!(stored as u64, accepted, "every accepted delivery is stored");
-    assert_eq!(open, 0, "every stored delivery is processed");
+    if workers_on {
+        assert_eq!(open, 0, "every stored delivery is processed");
+    }
     let _ = server.kill();
     let _ = server.wait();
     drop(db);

@@ -65,6 +65,8 @@ pub struct Settings {
     pub run_workers: bool,
     /// How long a worker owns a claimed webhook event before another may take it over.
     pub inbox_lease: Duration,
+    /// Inbox worker tasks per instance (default: 1 on SQLite, 2 on PostgreSQL).
+    pub inbox_workers: Option<usize>,
     /// Pause after each processed event (testing aid; 0 in production).
     pub worker_throttle: Duration,
     pub log_json: bool,
@@ -223,6 +225,10 @@ impl Settings {
         let run_workers = parse_bool(&get, "ATELIER_WORKERS", true)?;
         let inbox_lease =
             Duration::from_secs(parse_num(&get, "ATELIER_INBOX_LEASE_SECS", 60)?.max(1));
+        let inbox_workers = match get("ATELIER_INBOX_WORKERS") {
+            None => None,
+            Some(_) => Some(parse_num(&get, "ATELIER_INBOX_WORKERS", 1)?.clamp(1, 64) as usize),
+        };
         let worker_throttle =
             Duration::from_millis(parse_num(&get, "ATELIER_WORKER_THROTTLE_MS", 0)?);
         let log_json = match get("LOG_FORMAT").as_deref() {
@@ -249,6 +255,7 @@ impl Settings {
             db_pool_size,
             run_workers,
             inbox_lease,
+            inbox_workers,
             worker_throttle,
             log_json,
             dev_defaults,

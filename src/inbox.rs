@@ -32,6 +32,9 @@ pub const STATE_DEAD: &str = "dead";
 /// A delivery dead-letters after this many failed attempts (transient errors).
 pub const MAX_ATTEMPTS: i32 = 8;
 const WRITE_BATCH: usize = 256;
+/// Deliveries per second above which the worker paces itself (steady traffic is far below).
+pub const BURST_RATE: u64 = 2000;
+pub const BURST_PACE: Duration = Duration::from_millis(200);
 const QUEUE_CAPACITY: usize = 16_384;
 
 #[derive(Debug, Clone, Insertable)]
@@ -61,6 +64,8 @@ struct WriteRequest {
 pub struct InboxWriter {
     tx: mpsc::Sender<WriteRequest>,
     wake: std::sync::Arc<Notify>,
+    /// Deliveries received so far: the worker holds back while they arrive in a burst.
+    received: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl InboxWriter {
@@ -77,7 +82,16 @@ impl InboxWriter {
         for _ in 0..writers {
             tokio::spawn(writer_loop(db.clone(), rx.clone()));
         }
-        InboxWriter { tx, wake }
+        InboxWriter {
+            tx,
+            wake,
+            received: Default::default(),
+        }
+    }
+
+    /// Shared count of deliveries received by this instance.
+    pub fn received_counter(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        self.received.clone()
     }
 
     /// Commits the event; `Ok(true)` if it is new, `Ok(false)` if its webhook id was seen before.
@@ -91,6 +105,8 @@ impl InboxWriter {
                     "Too many deliveries are waiting to be stored; retry shortly.",
                 )
             })?;
+        self.received
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let stored = done
             .await
             .map_err(|_| AppError::unavailable("The inbox writer stopped."))??;
@@ -217,7 +233,8 @@ pub fn claim(
         DbConnection::Postgres(c) => diesel::sql_query(format!(
             "UPDATE webhook_inbox SET state = 'processing', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM webhook_inbox \
-                 WHERE (state = 'pending' AND next_attempt_at <= $3) OR (state = 'processing' AND locked_until < $3) \
+                 WHERE state IN ('pending', 'processing') \
+                   AND ((state = 'pending' AND next_attempt_at <= $3) OR (state = 'processing' AND locked_until < $3)) \
                  ORDER BY received_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
              RETURNING {CLAIM_COLUMNS}"
         ))
@@ -230,7 +247,8 @@ pub fn claim(
             diesel::sql_query(format!(
                 "UPDATE webhook_inbox SET state = 'processing', locked_by = ?, locked_until = ?, attempts = attempts + 1 \
                  WHERE id IN (SELECT id FROM webhook_inbox \
-                     WHERE (state = 'pending' AND next_attempt_at <= ?) OR (state = 'processing' AND locked_until < ?) \
+                     WHERE state IN ('pending', 'processing') \
+                       AND ((state = 'pending' AND next_attempt_at <= ?) OR (state = 'processing' AND locked_until < ?)) \
                      ORDER BY received_at LIMIT ?) \
                  RETURNING {CLAIM_COLUMNS}"
             ))
@@ -244,60 +262,69 @@ pub fn claim(
     }
 }
 
-/// Locks the event row and checks the lease is still this worker's.
-fn holds_lease(c: &mut DbConnection, id: &str, worker: &str) -> QueryResult<bool> {
+/// The claimed rows this worker still holds, locked for the rest of the transaction.
+fn held_leases(
+    c: &mut DbConnection,
+    events: &[ClaimedEvent],
+    worker: &str,
+) -> QueryResult<std::collections::HashSet<String>> {
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let query = webhook_inbox::table
-        .filter(webhook_inbox::id.eq(id))
+        .filter(webhook_inbox::id.eq_any(&ids))
         .filter(webhook_inbox::state.eq(STATE_PROCESSING))
         .filter(webhook_inbox::locked_by.eq(worker))
         .select(webhook_inbox::id);
-    let found: Option<String> = match c {
-        DbConnection::Postgres(pg) => query.for_update().first(pg).optional()?,
-        DbConnection::Sqlite(_) => query.first(c).optional()?,
+    let held: Vec<String> = match c {
+        DbConnection::Postgres(pg) => query.for_update().load(pg)?,
+        DbConnection::Sqlite(_) => query.load(c)?,
     };
-    Ok(found.is_some())
+    Ok(held.into_iter().collect())
 }
 
-/// Applies one claimed event and marks it done; call inside a transaction (a savepoint when
-/// batched), so the effect and the mark commit or roll back together.
-fn process_in_tx(
-    c: &mut DbConnection,
-    ctx: &SyncContext,
-    event: &ClaimedEvent,
-    worker: &str,
-) -> Result<Outcome, SyncError> {
-    if !holds_lease(c, &event.id, worker)? {
-        return Err(SyncError::LeaseLost);
-    }
+/// Takes the advisory locks of a batch's resources on PostgreSQL, in key order, in one
+/// statement. Deliveries about one resource are then applied one at a time across all workers
+/// and instances, so the version check and the write see each other; the fixed order means two
+/// workers cannot deadlock.
+fn lock_resources(c: &mut DbConnection, keys: &[i64]) -> QueryResult<()> {
     if let DbConnection::Postgres(pg) = c {
-        // Deliveries about one resource are applied one at a time across all instances, so the
-        // version check and the write see each other (two first inserts of one order, say).
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<BigInt, _>(lock_key(event))
+        diesel::sql_query("SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT unnest($1::bigint[]) AS k ORDER BY 1) AS keys")
+            .bind::<diesel::sql_types::Array<BigInt>, _>(keys)
             .execute(pg)?;
     }
-    let outcome = sync::apply(c, ctx, event)?;
-    let (state, note) = match &outcome {
-        Outcome::Applied => (STATE_DONE, None),
-        Outcome::Stale => (
-            STATE_DONE,
-            Some("stale: a newer version was already applied".to_owned()),
-        ),
-        Outcome::Ignored(why) => (STATE_IGNORED, Some(why.clone())),
-    };
-    diesel::update(webhook_inbox::table.find(&event.id))
-        .set((
-            webhook_inbox::state.eq(state),
-            webhook_inbox::note.eq(note),
-            webhook_inbox::processed_at.eq(Some(now())),
-            // The payload has served its purpose; it carries personal data.
-            webhook_inbox::payload.eq(Vec::<u8>::new()),
-            webhook_inbox::locked_by.eq(None::<String>),
-            webhook_inbox::locked_until.eq(None::<PrimitiveDateTime>),
-            webhook_inbox::last_error.eq(None::<String>),
-        ))
-        .execute(c)?;
-    Ok(outcome)
+    Ok(())
+}
+
+/// Marks applied events done (or ignored), one statement per kind of outcome. The payload goes:
+/// it has served its purpose and carries personal data.
+fn mark_finished(c: &mut DbConnection, finished: &[(&str, Outcome)]) -> QueryResult<()> {
+    let mut groups: std::collections::BTreeMap<(&str, Option<String>), Vec<&str>> =
+        Default::default();
+    for (id, outcome) in finished {
+        let key = match outcome {
+            Outcome::Applied => (STATE_DONE, None),
+            Outcome::Stale => (
+                STATE_DONE,
+                Some("stale: a newer version was already applied".to_owned()),
+            ),
+            Outcome::Ignored(why) => (STATE_IGNORED, Some(why.clone())),
+        };
+        groups.entry(key).or_default().push(id);
+    }
+    let at = now();
+    for ((state, note), ids) in groups {
+        diesel::update(webhook_inbox::table.filter(webhook_inbox::id.eq_any(ids)))
+            .set((
+                webhook_inbox::state.eq(state),
+                webhook_inbox::note.eq(note),
+                webhook_inbox::processed_at.eq(Some(at)),
+                webhook_inbox::payload.eq(Vec::<u8>::new()),
+                webhook_inbox::locked_by.eq(None::<String>),
+                webhook_inbox::locked_until.eq(None::<PrimitiveDateTime>),
+                webhook_inbox::last_error.eq(None::<String>),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
 }
 
 /// Advisory-lock key of the resource an event is about: `(shop, kind, id)` hashed to 64 bits.
@@ -330,44 +357,102 @@ pub fn lock_key(event: &ClaimedEvent) -> i64 {
     i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
-/// Applies one claimed event in its own transaction.
-pub fn process(
-    c: &mut DbConnection,
-    ctx: &SyncContext,
-    event: &ClaimedEvent,
-    worker: &str,
-) -> Result<Outcome, SyncError> {
-    write_tx(c, |c| process_in_tx(c, ctx, event, worker))
+enum BatchAbort {
+    Db(diesel::result::Error),
+    /// An event failed without savepoints: redo the batch with one per event.
+    NeedsIsolation,
 }
 
-/// Applies a claimed batch in one transaction (one commit, one fsync), each event inside its
-/// own savepoint: a failing event rolls back alone and is recorded after the commit.
+impl From<diesel::result::Error> for BatchAbort {
+    fn from(e: diesel::result::Error) -> Self {
+        BatchAbort::Db(e)
+    }
+}
+
+/// Applies a claimed batch in one transaction (one commit, one fsync), in lock-key order; an
+/// event's effect and its `done` mark commit together, and only for events whose lease this
+/// worker still holds. First optimistically without savepoints; if any event fails, the batch
+/// is rolled back and redone with each event inside its own savepoint, so a failing event
+/// rolls back alone.
+fn apply_batch(
+    c: &mut DbConnection,
+    ctx: &SyncContext,
+    events: &[ClaimedEvent],
+    worker: &str,
+) -> QueryResult<Vec<Result<Outcome, SyncError>>> {
+    // SQLite has one writer at a time: no locks to order, and no payload parsed for a key.
+    let postgres = matches!(c, DbConnection::Postgres(_));
+    let mut order: Vec<(i64, usize)> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (if postgres { lock_key(e) } else { 0 }, i))
+        .collect();
+    order.sort_unstable();
+    let keys: Vec<i64> = order.iter().map(|(k, _)| *k).collect();
+    let run = |c: &mut DbConnection, isolated: bool| {
+        write_tx(c, |c| {
+            let held = held_leases(c, events, worker)?;
+            lock_resources(c, &keys)?;
+            let mut results: Vec<Result<Outcome, SyncError>> =
+                events.iter().map(|_| Err(SyncError::LeaseLost)).collect();
+            let mut finished = Vec::with_capacity(events.len());
+            for &(_, i) in &order {
+                let event = &events[i];
+                if !held.contains(&event.id) {
+                    continue;
+                }
+                let result = if isolated {
+                    c.transaction(|c| sync::apply(c, ctx, event))
+                } else {
+                    sync::apply(c, ctx, event)
+                };
+                match &result {
+                    Ok(outcome) => finished.push((event.id.as_str(), outcome.clone())),
+                    Err(_) if !isolated => return Err(BatchAbort::NeedsIsolation),
+                    Err(_) => {}
+                }
+                results[i] = result;
+            }
+            mark_finished(c, &finished)?;
+            Ok(results)
+        })
+    };
+    match run(c, false) {
+        Ok(results) => Ok(results),
+        Err(BatchAbort::NeedsIsolation) => match run(c, true) {
+            Ok(results) => Ok(results),
+            Err(BatchAbort::Db(e)) => Err(e),
+            Err(BatchAbort::NeedsIsolation) => unreachable!("isolated runs keep going"),
+        },
+        Err(BatchAbort::Db(e)) => Err(e),
+    }
+}
+
+/// Applies claimed events and records the failures (retry with backoff, or dead letter).
 pub fn process_batch(
     c: &mut DbConnection,
     ctx: &SyncContext,
     events: &[ClaimedEvent],
     worker: &str,
 ) -> QueryResult<Vec<Result<Outcome, SyncError>>> {
-    let mut order: Vec<(i64, usize)> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (lock_key(e), i))
-        .collect();
-    order.sort_unstable();
-    let mut results: Vec<Result<Outcome, SyncError>> = Vec::with_capacity(events.len());
-    let batch = write_tx(c, |c| {
-        results.clear();
-        results.extend(events.iter().map(|_| Err(SyncError::LeaseLost)));
-        for &(_, i) in &order {
-            results[i] = c.transaction(|c| process_in_tx(c, ctx, &events[i], worker));
+    let results = match apply_batch(c, ctx, events, worker) {
+        Ok(results) => results,
+        Err(e) if events.len() > 1 => {
+            // The batch could not commit: nothing of it was applied. One by one instead.
+            tracing::warn!(error = %e, "inbox batch commit failed; applying its events one by one");
+            let mut results = Vec::with_capacity(events.len());
+            for event in events {
+                results.push(
+                    match apply_batch(c, ctx, std::slice::from_ref(event), worker) {
+                        Ok(mut r) => r.remove(0),
+                        Err(e) => Err(SyncError::Transient(e)),
+                    },
+                );
+            }
+            results
         }
-        Ok::<_, diesel::result::Error>(())
-    });
-    if let Err(e) = batch {
-        // The commit itself failed: nothing was applied; every event is retried later.
-        tracing::warn!(error = %e, "inbox batch commit failed; retrying events one by one");
-        return Ok(events.iter().map(|e| process(c, ctx, e, worker)).collect());
-    }
+        Err(e) => vec![Err(SyncError::Transient(e))],
+    };
     for (event, result) in events.iter().zip(&results) {
         if let Err(e) = result
             && !matches!(e, SyncError::LeaseLost)
@@ -458,6 +543,10 @@ pub struct WorkerOptions {
     pub poll: Duration,
     /// Pause after each event (tests use it to stop a worker mid-queue; 0 in production).
     pub throttle: Duration,
+    /// Deliveries received by this instance. Answering Shopify comes before applying: while
+    /// they arrive faster than [`BURST_RATE`], the worker applies one batch per
+    /// [`BURST_PACE`] and leaves the CPU to intake; the backlog is applied after the burst.
+    pub intake: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// Drains the inbox until `shutdown` turns true.
@@ -471,14 +560,30 @@ pub async fn run_worker(
     let worker = format!("worker-{}", uuid::Uuid::new_v4().simple());
     tracing::info!(%worker, "inbox worker started");
     let mut last_cleanup = std::time::Instant::now();
+    let mut last_batch = std::time::Instant::now() - BURST_PACE;
+    let mut meter = options.intake.clone().map(IntakeMeter::new);
     loop {
         if *shutdown.borrow() {
             break;
         }
-        let (w, opts) = (worker.clone(), options.clone());
-        let claimed = db
-            .run(move |c| Ok(claim(c, &w, opts.batch, opts.lease)?))
-            .await;
+        if let Some(meter) = meter.as_mut() {
+            // In a burst, one batch per BURST_PACE; the pause ends as soon as the burst does.
+            while meter.rate() > BURST_RATE as f64 && last_batch.elapsed() < BURST_PACE {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        // Short batches while deliveries arrive (intake waits behind a batch on SQLite), long
+        // ones to drain a backlog when intake is quiet.
+        let quiet = meter.as_mut().is_some_and(IntakeMeter::quiet);
+        let batch = if quiet {
+            options.batch.max(64)
+        } else {
+            options.batch
+        };
+        let (w, lease) = (worker.clone(), options.lease);
+        // Through the turn-taking lock: on SQLite a claim racing intake for the write lock
+        // would send intake into SQLite's sleeping busy handler.
+        let claimed = db.run_write(move |c| Ok(claim(c, &w, batch, lease)?)).await;
         match claimed {
             Ok(events) if events.is_empty() => {
                 tokio::select! {
@@ -488,6 +593,7 @@ pub async fn run_worker(
                 }
             }
             Ok(events) => {
+                last_batch = std::time::Instant::now();
                 let (w, ctx, throttle) = (worker.clone(), ctx.clone(), options.throttle);
                 let result = if throttle.is_zero() {
                     db.run_write(move |c| {
@@ -504,16 +610,9 @@ pub async fn run_worker(
                         let (w, ctx) = (w.clone(), ctx.clone());
                         result = db
                             .run_write(move |c| {
-                                let outcome = process(c, &ctx, &event, &w);
-                                if let Err(e) = &outcome
-                                    && !matches!(e, SyncError::LeaseLost)
-                                {
-                                    record_failure(c, &event, &w, e)?;
-                                }
-                                log_results(
-                                    std::slice::from_ref(&event),
-                                    std::slice::from_ref(&outcome),
-                                );
+                                let results =
+                                    process_batch(c, &ctx, std::slice::from_ref(&event), &w)?;
+                                log_results(std::slice::from_ref(&event), &results);
                                 Ok(())
                             })
                             .await;
@@ -559,5 +658,49 @@ fn log_results(events: &[ClaimedEvent], results: &[Result<Outcome, SyncError>]) 
                 tracing::warn!(topic = %event.topic, shop = %event.shop_domain, webhook_id = %event.webhook_id, attempt = event.attempts, error = %e, "webhook processing failed")
             }
         }
+    }
+}
+
+/// Rate of deliveries received by this instance, from a shared counter, without sleeping.
+struct IntakeMeter {
+    counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    seen: u64,
+    at: std::time::Instant,
+    rate: f64,
+    last_arrival: std::time::Instant,
+}
+
+impl IntakeMeter {
+    fn new(counter: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
+        let seen = counter.load(std::sync::atomic::Ordering::Relaxed);
+        let now = std::time::Instant::now();
+        IntakeMeter {
+            counter,
+            seen,
+            at: now,
+            rate: 0.0,
+            last_arrival: now - Duration::from_secs(1),
+        }
+    }
+
+    /// Deliveries per second over the last ≥ 5 ms.
+    fn rate(&mut self) -> f64 {
+        let elapsed = self.at.elapsed();
+        if elapsed >= Duration::from_millis(5) {
+            let seen = self.counter.load(std::sync::atomic::Ordering::Relaxed);
+            if seen != self.seen {
+                self.last_arrival = std::time::Instant::now();
+            }
+            self.rate = (seen - self.seen) as f64 / elapsed.as_secs_f64();
+            self.seen = seen;
+            self.at = std::time::Instant::now();
+        }
+        self.rate
+    }
+
+    /// Nothing arrived for 50 ms.
+    fn quiet(&mut self) -> bool {
+        self.rate();
+        self.last_arrival.elapsed() > Duration::from_millis(50)
     }
 }

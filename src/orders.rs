@@ -237,7 +237,7 @@ pub fn apply_webhook(
     for r in p.refunds.iter().flat_map(|r| &r.refund_line_items) {
         *refunded.entry(r.line_item_id).or_default() += r.quantity;
     }
-    let mut keep = Vec::with_capacity(p.line_items.len());
+    let mut lines = Vec::with_capacity(p.line_items.len());
     for (position, li) in p.line_items.iter().enumerate() {
         let price =
             parse_minor_json(&li.price, &currency).map_err(|e| SyncError::malformed(topic, e))?;
@@ -253,7 +253,7 @@ pub fn apply_webhook(
                 .collect()
         };
         let clamp = |v: i64| v.clamp(0, i32::MAX as i64) as i32;
-        let line = LineItem {
+        lines.push(LineItem {
             shop_id: shop.id.clone(),
             line_item_id: li.id,
             order_id: p.id,
@@ -269,23 +269,67 @@ pub fn apply_webhook(
             price_cents: price,
             gift_card: li.gift_card,
             properties: serde_json::to_string(&properties).unwrap_or_else(|_| "[]".into()),
-        };
-        per_backend!(c, |c| diesel::insert_into(order_line_items::table)
-            .values(&line)
-            .on_conflict((order_line_items::shop_id, order_line_items::line_item_id))
-            .do_update()
-            .set(&line)
-            .execute(c))?;
-        keep.push(li.id);
+        });
     }
-    diesel::delete(
-        order_line_items::table
-            .filter(order_line_items::shop_id.eq(&shop.id))
-            .filter(order_line_items::order_id.eq(p.id))
-            .filter(order_line_items::line_item_id.ne_all(&keep)),
-    )
-    .execute(c)?;
+    upsert_lines(c, &lines)?;
+    if stored.is_some() {
+        // Lines removed by an order edit.
+        let keep: Vec<i64> = lines.iter().map(|l| l.line_item_id).collect();
+        diesel::delete(
+            order_line_items::table
+                .filter(order_line_items::shop_id.eq(&shop.id))
+                .filter(order_line_items::order_id.eq(p.id))
+                .filter(order_line_items::line_item_id.ne_all(&keep)),
+        )
+        .execute(c)?;
+    }
     Ok(Outcome::Applied)
+}
+
+/// One statement for all lines. Only the columns synced from the store are overwritten; what
+/// Atelier adds to a line (production state, verification) stays.
+fn upsert_lines(c: &mut DbConnection, lines: &[LineItem]) -> QueryResult<()> {
+    use diesel::upsert::excluded;
+    use order_line_items::dsl as l;
+    if lines.is_empty() {
+        return Ok(());
+    }
+    macro_rules! upsert {
+        ($conn:expr, $values:expr) => {
+            diesel::insert_into(order_line_items::table)
+                .values($values)
+                .on_conflict((l::shop_id, l::line_item_id))
+                .do_update()
+                .set((
+                    l::order_id.eq(excluded(l::order_id)),
+                    l::position.eq(excluded(l::position)),
+                    l::product_id.eq(excluded(l::product_id)),
+                    l::variant_id.eq(excluded(l::variant_id)),
+                    l::title.eq(excluded(l::title)),
+                    l::variant_title.eq(excluded(l::variant_title)),
+                    l::sku.eq(excluded(l::sku)),
+                    l::quantity.eq(excluded(l::quantity)),
+                    l::current_quantity.eq(excluded(l::current_quantity)),
+                    l::refunded_quantity.eq(excluded(l::refunded_quantity)),
+                    l::price_cents.eq(excluded(l::price_cents)),
+                    l::gift_card.eq(excluded(l::gift_card)),
+                    l::properties.eq(excluded(l::properties)),
+                ))
+                .execute($conn)
+        };
+    }
+    match c {
+        DbConnection::Postgres(pg) => {
+            upsert!(pg, lines)?;
+        }
+        // diesel has no multi-row upsert for SQLite; in-process statements are cheap.
+        DbConnection::Sqlite(lite) => {
+            for line in lines {
+                upsert!(lite, line)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// customers/redact: the orders stay (they are the merchant's), the link to the customer and

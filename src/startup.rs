@@ -67,17 +67,35 @@ impl Application {
         if state.settings.run_workers {
             let options = WorkerOptions {
                 lease: state.settings.inbox_lease,
-                batch: 32,
+                // SQLite: intake waits behind one batch, so keep batches short; PostgreSQL: one
+                // commit (fsync) per batch, so make them longer.
+                batch: if state.db.backend() == crate::db::Backend::Sqlite {
+                    8
+                } else {
+                    32
+                },
                 poll: Duration::from_millis(500),
                 throttle: state.settings.worker_throttle,
+                intake: Some(state.inbox.received_counter()),
             };
-            workers.push(tokio::spawn(crate::inbox::run_worker(
-                state.db.clone(),
-                state.sync.clone(),
-                state.wake.clone(),
-                options,
-                shutdown.subscribe(),
-            )));
+            // SQLite has one writer anyway; PostgreSQL applies batches in parallel (advisory
+            // locks keep deliveries about one resource in sequence).
+            let count = state
+                .settings
+                .inbox_workers
+                .unwrap_or(match state.db.backend() {
+                    crate::db::Backend::Sqlite => 1,
+                    crate::db::Backend::Postgres => 2,
+                });
+            for _ in 0..count {
+                workers.push(tokio::spawn(crate::inbox::run_worker(
+                    state.db.clone(),
+                    state.sync.clone(),
+                    state.wake.clone(),
+                    options.clone(),
+                    shutdown.subscribe(),
+                )));
+            }
         }
         Ok(Application {
             port,

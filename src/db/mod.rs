@@ -130,8 +130,9 @@ pub struct Db {
     pool: Pool,
     backend: Backend,
     /// SQLite has one writer at a time, and its busy handler *sleeps* between retries: busy
-    /// writers of this process queue on this lock instead (PostgreSQL: none).
-    write_lock: Option<std::sync::Arc<std::sync::Mutex<()>>>,
+    /// writers of this process queue on this lock instead, first come first served, so the
+    /// inbox intake and the worker alternate (PostgreSQL: none).
+    write_lock: Option<std::sync::Arc<parking_lot::FairMutex<()>>>,
 }
 
 impl Db {
@@ -193,9 +194,7 @@ impl Db {
         let lock = self.write_lock.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
-            let _turn = lock
-                .as_ref()
-                .map(|l| l.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+            let _turn = lock.as_ref().map(|l| l.lock());
             f(&mut conn)
         })
         .await

@@ -20,7 +20,8 @@ CREATE TABLE webhook_inbox (
     note TEXT,
     processed_at TIMESTAMP
 );
-CREATE INDEX webhook_inbox_claim ON webhook_inbox (state, next_attempt_at);
+-- Claims scan only open rows, oldest first.
+CREATE INDEX webhook_inbox_open ON webhook_inbox (received_at) WHERE state IN ('pending', 'processing');
 CREATE INDEX webhook_inbox_shop ON webhook_inbox (shop_domain, state);
 
 CREATE TABLE orders (
