@@ -1,6 +1,7 @@
 //! HTTP surfaces only: extract, call a domain operation, shape the response.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod health;
 pub mod pagination;
@@ -22,6 +23,7 @@ pub const PROXY_JSON_LIMIT: usize = 256 * 1024;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(query_config())
         .app_data(path_config())
+        .route("/", web::get().to(app::launch))
         .route("/healthz", web::get().to(health::healthz))
         .route("/auth", web::get().to(auth::begin))
         .route("/auth/callback", web::get().to(auth::callback))

@@ -453,3 +453,108 @@ async fn embedded_auth_request_leaves_the_iframe_first() {
     );
     assert!(html.contains("app-bridge.js"));
 }
+
+#[tokio::test]
+async fn the_app_url_sends_new_shops_to_oauth_and_shows_installed_ones_the_app() {
+    let app = spawn_app().await;
+    let launch = |embedded: bool| {
+        let mut params = vec![
+            ("shop".to_owned(), SHOP.to_owned()),
+            ("timestamp".to_owned(), now().to_string()),
+        ];
+        if embedded {
+            params.push(("embedded".to_owned(), "1".to_owned()));
+        }
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(sign_params(params, API_SECRET))
+            .finish();
+        format!("/?{q}")
+    };
+    let resp = app.get(&launch(false)).await;
+    assert_eq!(resp.status(), 302);
+    assert_eq!(
+        resp.headers()["location"],
+        format!("{APP_URL}/auth?shop={SHOP}").as_str()
+    );
+    let resp = app.get(&launch(true)).await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains(&format!("\"{APP_URL}/auth?shop={SHOP}\", \"_top\""))
+    );
+
+    let forged = launch(false).replace("shop=candle-co", "shop=other-shop");
+    assert_eq!(app.get(&forged).await.status(), 401);
+    assert_eq!(app.get("/?shop=evil.com").await.status(), 400);
+
+    app.install(SHOP).await;
+    let resp = app.get(&launch(true)).await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("https://admin.shopify.com")
+    );
+    let page = resp.text().await.unwrap();
+    assert!(page.contains(&format!(
+        "<meta name=\"shopify-api-key\" content=\"{API_KEY}\">"
+    )));
+    assert!(page.contains("shopify.idToken()"));
+    assert!(
+        !page.contains(STORE_TOKEN),
+        "the page carries nothing secret"
+    );
+    assert_eq!(app.get("/").await.status(), 200, "landing page");
+}
+
+#[tokio::test]
+async fn an_expiring_offline_token_is_refreshed_before_use() {
+    let app = spawn_app().await;
+    app.store.set_token(TokenBehaviour::Expiring {
+        token: "shpat_short_lived".into(),
+        refresh: "shprt_first".into(),
+    });
+    app.install(SHOP).await;
+
+    let requests = app.store.requests();
+    let refresh = requests
+        .iter()
+        .find(|r| r.body["grant_type"] == "refresh_token")
+        .expect("the 60-second token is refreshed before webhook registration uses it");
+    assert_eq!(refresh.body["refresh_token"], "shprt_first");
+    assert_eq!(refresh.body["client_secret"], API_SECRET);
+    let graphql: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path.ends_with("graphql.json"))
+        .collect();
+    assert!(!graphql.is_empty());
+    assert!(
+        graphql
+            .iter()
+            .all(|r| r.headers["x-shopify-access-token"] == "shpat_refreshed")
+    );
+
+    let shop = app.shop_row(SHOP).unwrap();
+    assert_eq!(
+        app.state
+            .cipher
+            .decrypt(shop.access_token_enc.as_ref().unwrap(), SHOP)
+            .unwrap(),
+        "shpat_refreshed"
+    );
+    let refresh_enc = shop.refresh_token_enc.unwrap();
+    assert!(
+        !refresh_enc.contains("shprt"),
+        "refresh token encrypted too"
+    );
+    assert_eq!(
+        app.state.cipher.decrypt(&refresh_enc, SHOP).unwrap(),
+        "shprt_second"
+    );
+    assert!(
+        shop.access_token_expires_at.unwrap() > atelier::db::now() + time::Duration::minutes(50)
+    );
+}

@@ -99,7 +99,15 @@ pub struct Recorded {
 
 #[derive(Debug, Clone)]
 pub enum TokenBehaviour {
-    Grant { token: String, scope: String },
+    Grant {
+        token: String,
+        scope: String,
+    },
+    /// An expiring offline token (60 s) with a refresh token; refresh grants answer a new pair.
+    Expiring {
+        token: String,
+        refresh: String,
+    },
     Status(u16, Value),
     Hang(Duration),
 }
@@ -198,6 +206,14 @@ async fn fake_store_handler(
             TokenBehaviour::Grant { token, scope } => {
                 HttpResponse::Ok().json(json!({ "access_token": token, "scope": scope }))
             }
+            TokenBehaviour::Expiring { .. } if body_json["grant_type"] == "refresh_token" => HttpResponse::Ok().json(json!({
+                "access_token": "shpat_refreshed", "scope": "read_products,read_orders,read_customers",
+                "expires_in": 3600, "refresh_token": "shprt_second", "refresh_token_expires_in": 7776000
+            })),
+            TokenBehaviour::Expiring { token, refresh } => HttpResponse::Ok().json(json!({
+                "access_token": token, "scope": "read_products,read_orders,read_customers",
+                "expires_in": 60, "refresh_token": refresh, "refresh_token_expires_in": 7776000
+            })),
             TokenBehaviour::Status(s, b) => {
                 HttpResponse::build(actix_web::http::StatusCode::from_u16(s).unwrap()).json(b)
             }

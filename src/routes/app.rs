@@ -1,0 +1,130 @@
+//! `GET /` — the App URL Shopify opens in the admin (reference §2.1, §2.7).
+//!
+//! With a `shop`: the launch `hmac` (when Shopify sends one) must verify and be fresh; a shop
+//! without a stored token is sent through OAuth (leaving the admin iframe first); an installed
+//! shop gets the embedded admin page, whose data comes from `/api/*` with App Bridge session
+//! tokens — the page itself carries nothing secret. Without a `shop`: a short landing page.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::error::{AppError, AppResult};
+use crate::shopify::ShopDomain;
+use crate::shopify::hmac::{parse_query, verify_oauth_query};
+use crate::shops;
+use crate::state::AppState;
+
+fn html(shop: Option<&ShopDomain>, body: String) -> HttpResponse {
+    let ancestors = match shop {
+        Some(shop) => format!("frame-ancestors https://{shop} https://admin.shopify.com;"),
+        None => "frame-ancestors https://admin.shopify.com;".to_owned(),
+    };
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Content-Security-Policy", ancestors))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+pub async fn launch(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let pairs = parse_query(req.query_string());
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let Some(raw_shop) = get("shop") else {
+        return Ok(html(
+            None,
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Atelier</title></head><body>\
+             <h1>Atelier</h1><p>Product personalization, a preference center and recommendations for \
+             Shopify stores. Install it from your Shopify admin.</p></body></html>"
+                .to_owned(),
+        ));
+    };
+    let shop = ShopDomain::parse(raw_shop)
+        .map_err(|e| AppError::bad_request("invalid_shop", format!("{e}.")))?;
+    crate::telemetry::record_shop(shop.as_str());
+    if get("hmac").is_some() {
+        if !verify_oauth_query(state.api_secret(), &pairs) {
+            return Err(AppError::unauthorized(
+                "invalid_hmac",
+                "The request signature (hmac) is not valid.",
+            ));
+        }
+        let fresh = get("timestamp")
+            .and_then(|t| t.parse::<i64>().ok())
+            .is_some_and(|t| {
+                (time::OffsetDateTime::now_utc().unix_timestamp() - t).abs()
+                    <= state.settings.signature_max_age.as_secs() as i64
+            });
+        if !fresh {
+            return Err(AppError::unauthorized(
+                "stale_request",
+                "The request timestamp is too old or in the future.",
+            ));
+        }
+    }
+    let d = shop.clone();
+    let installed = state
+        .db
+        .run(move |c| Ok(shops::find_by_domain(c, d.as_str())?))
+        .await?
+        .is_some_and(|s| s.has_token());
+    let key = escape(&state.settings.api_key);
+    if !installed {
+        let auth = format!("{}/auth?shop={shop}", state.settings.app_base());
+        if get("embedded") == Some("1") {
+            let target = serde_json::to_string(&auth)
+                .unwrap_or_default()
+                .replace('<', "\\u003c");
+            return Ok(html(
+                Some(&shop),
+                format!(
+                    "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"shopify-api-key\" content=\"{key}\">\
+                     <script src=\"https://cdn.shopify.com/shopifycloud/app-bridge.js\"></script></head>\
+                     <body><script>window.open({target}, \"_top\");</script></body></html>"
+                ),
+            ));
+        }
+        return Ok(HttpResponse::Found()
+            .insert_header((header::LOCATION, auth))
+            .finish());
+    }
+    Ok(html(
+        Some(&shop),
+        format!(
+            r#"<!doctype html><html><head><meta charset="utf-8"><title>Atelier</title>
+<meta name="shopify-api-key" content="{key}">
+<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script>
+<style>body{{font:14px/1.5 system-ui,sans-serif;margin:2rem;color:#303030}}dl{{display:grid;grid-template-columns:max-content auto;gap:.25rem 1rem}}</style>
+</head><body><h1>Atelier</h1><p id="status">Loading {shop}…</p><dl id="counts"></dl>
+<script>
+(async () => {{
+  const status = document.getElementById('status');
+  try {{
+    const token = await shopify.idToken();
+    const res = await fetch('/api/shop', {{ headers: {{ Authorization: 'Bearer ' + token }} }});
+    if (!res.ok) throw new Error('HTTP ' + res.status);
+    const data = await res.json();
+    status.textContent = 'Installed on ' + data.shop + (data.webhooks_registered ? '' : ' (webhook registration pending)');
+    const list = document.getElementById('counts');
+    for (const [name, value] of Object.entries(data.counts)) {{
+      const dt = document.createElement('dt'); dt.textContent = name.replace(/_/g, ' ');
+      const dd = document.createElement('dd'); dd.textContent = value;
+      list.append(dt, dd);
+    }}
+  }} catch (e) {{ status.textContent = 'Could not load the shop: ' + e.message; }}
+}})();
+</script></body></html>"#
+        ),
+    ))
+}
