@@ -288,6 +288,31 @@ pub async fn register_webhooks(state: &AppState, shop: &Shop) -> bool {
     }
 }
 
+/// Retries webhook registration for installed shops whose registration failed. Run
+/// periodically by every instance; registration is idempotent (existing subscriptions are
+/// reused), so two instances doing it at once is harmless. Returns how many shops succeeded.
+pub async fn retry_pending_registrations(state: &AppState) -> AppResult<usize> {
+    let pending: Vec<Shop> = state
+        .db
+        .run(|c| {
+            Ok(shops::table
+                .filter(shops::installed.eq(true))
+                .filter(shops::access_token_enc.is_not_null())
+                .filter(shops::webhooks_registered_at.is_null())
+                .select(Shop::as_select())
+                .limit(100)
+                .load(c)?)
+        })
+        .await?;
+    let mut registered = 0;
+    for shop in &pending {
+        if register_webhooks(state, shop).await {
+            registered += 1;
+        }
+    }
+    Ok(registered)
+}
+
 /// Stores a grant and registers webhooks: the end of every install path (OAuth, token exchange).
 pub async fn complete_install(
     state: &AppState,

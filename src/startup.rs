@@ -97,6 +97,12 @@ impl Application {
                 )));
             }
         }
+        if state.settings.run_workers {
+            workers.push(tokio::spawn(maintenance(
+                state.clone(),
+                shutdown.subscribe(),
+            )));
+        }
         Ok(Application {
             port,
             server,
@@ -153,4 +159,19 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
     .client_request_timeout(Duration::from_secs(10))
     .run();
     Ok(server)
+}
+
+/// Periodic upkeep: retry webhook registrations that failed at install.
+async fn maintenance(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(300)) => {}
+            _ = shutdown.changed() => return,
+        }
+        match crate::shops::retry_pending_registrations(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(shops = n, "webhook registration retried successfully"),
+            Err(e) => tracing::warn!(error = ?e, "webhook registration retry failed"),
+        }
+    }
 }

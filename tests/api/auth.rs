@@ -428,6 +428,24 @@ async fn webhook_registration_failure_does_not_undo_the_install() {
     let shop = app.shop_row(SHOP).unwrap();
     assert!(shop.installed);
     assert!(shop.webhooks_registered_at.is_none(), "left for a retry");
+
+    // The periodic retry registers them once the store answers again.
+    app.store.set_graphql_status(200);
+    assert_eq!(
+        atelier::shops::retry_pending_registrations(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(app.shop_row(SHOP).unwrap().webhooks_registered_at.is_some());
+    assert_eq!(app.store.subscriptions().len(), 9);
+    assert_eq!(
+        atelier::shops::retry_pending_registrations(&app.state)
+            .await
+            .unwrap(),
+        0,
+        "nothing left to do"
+    );
 }
 
 #[tokio::test]
