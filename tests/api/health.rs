@@ -66,14 +66,7 @@ async fn a_second_instance_on_the_same_database_starts_and_serves() {
     // Migrations are serialized; the second instance finds them applied.
     let app = spawn_app().await;
     app.install("candle-co.myshopify.com").await;
-    let mut vars = base_vars(&app.db, &app.store);
-    vars.insert("DATABASE_URL".into(), app.db.url.clone());
-    let settings = atelier::config::Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let second = atelier::startup::Application::build(settings)
-        .await
-        .unwrap();
-    let port = second.port();
-    tokio::spawn(second.run_until_stopped());
+    let port = app.spawn_sibling().await;
     let resp = app
         .client
         .get(format!("http://127.0.0.1:{port}/api/shop"))

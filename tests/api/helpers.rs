@@ -336,6 +336,17 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
 }
 
 impl TestApp {
+    /// Starts a second instance on the same database and fake store (several app instances
+    /// behind a load balancer); returns its port.
+    pub async fn spawn_sibling(&self) -> u16 {
+        let vars = base_vars(&self.db, &self.store);
+        let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("sibling settings");
+        let sibling = Application::build(settings).await.expect("sibling builds");
+        let port = sibling.port();
+        tokio::spawn(sibling.run_until_stopped());
+        port
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

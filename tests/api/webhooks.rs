@@ -578,14 +578,7 @@ async fn uninstall_deletes_the_token_and_reinstall_works() {
 async fn two_instances_on_one_database_apply_each_event_once() {
     let app = spawn_app().await;
     app.install(SHOP).await;
-    let mut vars = base_vars(&app.db, &app.store);
-    vars.insert("DATABASE_URL".into(), app.db.url.clone());
-    let settings = atelier::config::Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let second = atelier::startup::Application::build(settings)
-        .await
-        .unwrap();
-    let second_url = format!("http://127.0.0.1:{}/webhooks", second.port());
-    tokio::spawn(second.run_until_stopped());
+    let second_url = format!("http://127.0.0.1:{}/webhooks", app.spawn_sibling().await);
 
     let mut deliveries = Vec::new();
     for i in 0..60i64 {
