@@ -11,6 +11,7 @@ pub mod error;
 pub mod inbox;
 pub mod money;
 pub mod orders;
+pub mod personalization;
 pub mod products;
 pub mod routes;
 pub mod shopify;

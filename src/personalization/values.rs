@@ -1,0 +1,688 @@
+//! Validation of a shopper's values against a template (CONTRACT §4), the line item
+//! properties they become, and the price add-on in integer cents. Every problem is reported at
+//! once, one per field.
+//!
+//! Text rules, stated once: values are Unicode-normalized to NFC, `\r\n` becomes `\n`, outer
+//! white space is trimmed, then lengths are counted in user-perceived characters (extended
+//! grapheme clusters): an emoji ZWJ sequence or a letter with combining accents is one. Control
+//! characters are refused (a textarea allows `\n` and `\t`), and so are bidirectional override
+//! and isolate controls, which can make a text display differently from what is produced.
+
+use serde_json::{Map, Value};
+use unicode_normalization::UnicodeNormalization;
+use unicode_segmentation::UnicodeSegmentation;
+
+use super::decimal::Dec;
+use super::template::{Charset, FieldDef, FieldType, parse_date};
+use crate::error::FieldError;
+
+/// Bytes accepted for one text value before any processing (longer is refused outright).
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// Bytes of one user-perceived character: the longest real emoji sequences (ZWJ families, tag
+/// flags) stay under 32; a letter buried under hundreds of combining marks does not.
+pub const MAX_GRAPHEME_BYTES: usize = 64;
+
+/// A template ready to validate against: patterns compiled once.
+#[derive(Debug, Clone)]
+pub struct CompiledTemplate {
+    pub fields: Vec<FieldDef>,
+    patterns: Vec<Option<regex::Regex>>,
+}
+
+impl CompiledTemplate {
+    pub fn new(fields: Vec<FieldDef>) -> Result<Self, String> {
+        let patterns = fields
+            .iter()
+            .map(|f| {
+                f.pattern
+                    .as_deref()
+                    .map(super::template::compile_pattern)
+                    .transpose()
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(CompiledTemplate { fields, patterns })
+    }
+}
+
+/// Words a shop refuses anywhere in shopper text (case-insensitive, whole words).
+#[derive(Debug, Clone, Default)]
+pub struct BlockedWords(Option<regex::Regex>);
+
+impl BlockedWords {
+    pub fn new(words: &[String]) -> Self {
+        let alts: Vec<String> = words
+            .iter()
+            .map(|w| w.trim().nfc().collect::<String>())
+            .filter(|w| !w.is_empty())
+            .map(|w| regex::escape(&w))
+            .collect();
+        if alts.is_empty() {
+            return BlockedWords(None);
+        }
+        let re = regex::RegexBuilder::new(&format!(r"(?i)(?:^|\W)(?:{})(?:\W|$)", alts.join("|")))
+            .size_limit(4 << 20)
+            .build()
+            .ok();
+        BlockedWords(re)
+    }
+
+    fn hits(&self, text: &str) -> bool {
+        self.0.as_ref().is_some_and(|re| re.is_match(text))
+    }
+}
+
+/// A valid submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    /// `(name, value)` line item properties in field order: visible, filled fields only.
+    pub properties: Vec<(String, String)>,
+    pub price_cents: i64,
+    /// The normalized values of visible, filled fields (what a saved personalization stores).
+    pub values: Map<String, Value>,
+}
+
+fn bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+fn latin(c: char) -> bool {
+    c.is_ascii()
+        || matches!(c,
+            '\u{00A0}'..='\u{024F}'   // Latin-1 Supplement, Extended-A/B
+            | '\u{0300}'..='\u{036F}' // combining diacritics
+            | '\u{1E00}'..='\u{1EFF}' // Latin Extended Additional
+            | '\u{2010}'..='\u{2027}' // dashes, quotes, bullets, ellipsis
+            | '\u{2030}'..='\u{205E}'
+            | '\u{20A0}'..='\u{20BF}' // currency signs
+        )
+}
+
+fn charset_allows(charset: Charset, c: char) -> bool {
+    match charset {
+        Charset::Ascii => (' '..='~').contains(&c) || c == '\n' || c == '\t',
+        Charset::Latin => latin(c),
+        Charset::Alphanumeric => c.is_ascii_alphanumeric() || c == ' ',
+        Charset::Digits => c.is_ascii_digit(),
+    }
+}
+
+/// The normalized form of a text value (NFC, `\r\n` → `\n`, trimmed).
+pub fn normalize_text(raw: &str) -> String {
+    let nfc: String = raw.replace("\r\n", "\n").nfc().collect();
+    nfc.trim().to_owned()
+}
+
+pub fn grapheme_len(s: &str) -> usize {
+    s.graphemes(true).count()
+}
+
+fn dec_of(v: &Value) -> Option<Dec> {
+    match v {
+        Value::Number(n) => Dec::parse(&n.to_string()),
+        Value::String(s) => Dec::parse(s),
+        _ => None,
+    }
+}
+
+/// Does a submitted value satisfy a `show_if.equals` entry?
+fn value_equals(field: &FieldDef, value: &Value, expected: &Value) -> bool {
+    match field.kind {
+        FieldType::Checkbox => {
+            value.as_bool().unwrap_or(false)
+                == expected
+                    .as_bool()
+                    .unwrap_or_else(|| expected.as_str() == Some("true"))
+        }
+        FieldType::Number => {
+            matches!((dec_of(value), dec_of(expected)), (Some(a), Some(b)) if a == b)
+        }
+        _ => {
+            let v = match value {
+                Value::String(s) => normalize_text(s),
+                Value::Number(n) => n.to_string(),
+                _ => return false,
+            };
+            let e = expected
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| expected.to_string());
+            v == e
+        }
+    }
+}
+
+/// Whether each field is visible for these values (`show_if` chains followed; the template
+/// checks guarantee there is no cycle).
+pub fn visibility(fields: &[FieldDef], values: &Map<String, Value>) -> Vec<bool> {
+    fn visible(
+        i: usize,
+        fields: &[FieldDef],
+        values: &Map<String, Value>,
+        memo: &mut [Option<bool>],
+        depth: usize,
+    ) -> bool {
+        if let Some(v) = memo[i] {
+            return v;
+        }
+        let result = match &fields[i].show_if {
+            None => true,
+            Some(cond) => match fields.iter().position(|f| f.key == cond.field) {
+                Some(t) if depth < fields.len() && visible(t, fields, values, memo, depth + 1) => {
+                    let value = values.get(&fields[t].key).unwrap_or(&Value::Null);
+                    match &cond.equals {
+                        Value::Array(options) => {
+                            options.iter().any(|e| value_equals(&fields[t], value, e))
+                        }
+                        e => value_equals(&fields[t], value, e),
+                    }
+                }
+                _ => false,
+            },
+        };
+        memo[i] = Some(result);
+        result
+    }
+    let mut memo = vec![None; fields.len()];
+    (0..fields.len())
+        .map(|i| visible(i, fields, values, &mut memo, 0))
+        .collect()
+}
+
+/// Validates `values` (the `values` object of a personalize request) against the template.
+/// `upload_url` resolves an upload id of this shop to its URL.
+pub fn validate(
+    template: &CompiledTemplate,
+    values: &Map<String, Value>,
+    blocked: &BlockedWords,
+    upload_url: &dyn Fn(&str) -> Option<String>,
+) -> Result<Accepted, Vec<FieldError>> {
+    let fields = &template.fields;
+    let shown = visibility(fields, values);
+    let mut errors = Vec::new();
+    let mut accepted = Accepted {
+        properties: Vec::new(),
+        price_cents: 0,
+        values: Map::new(),
+    };
+
+    for (i, f) in fields.iter().enumerate() {
+        if !shown[i] {
+            continue; // hidden: neither required, validated nor priced
+        }
+        let path = format!("values.{}", f.key);
+        let mut fail = |code: &'static str, message: String| {
+            errors.push(FieldError::new(path.clone(), code, message))
+        };
+        let raw = values.get(&f.key).unwrap_or(&Value::Null);
+        let empty = match raw {
+            Value::Null => true,
+            Value::String(s) => s.trim().is_empty() && f.kind != FieldType::Checkbox,
+            Value::Bool(false) => f.kind == FieldType::Checkbox,
+            _ => false,
+        };
+        if empty {
+            if f.required {
+                fail("required", format!("{} is required.", f.label));
+            }
+            continue;
+        }
+        // (display value for the property, normalized value, option price)
+        let checked: Option<(String, Value, i64)> = match f.kind {
+            FieldType::Text | FieldType::Textarea => match raw.as_str() {
+                None => {
+                    fail("invalid_type", format!("{} must be text.", f.label));
+                    None
+                }
+                Some(s) if s.len() > MAX_VALUE_BYTES => {
+                    fail("too_long", format!("{} is too long.", f.label));
+                    None
+                }
+                Some(s) => {
+                    let text = normalize_text(s);
+                    let multiline = f.kind == FieldType::Textarea;
+                    let len = grapheme_len(&text);
+                    let mut ok = true;
+                    if text.chars().any(|c| {
+                        (c.is_control() && !(multiline && (c == '\n' || c == '\t')))
+                            || bidi_control(c)
+                    }) {
+                        fail(
+                            "control_character",
+                            format!(
+                                "{} contains characters that cannot be produced (control or direction characters).",
+                                f.label
+                            ),
+                        );
+                        ok = false;
+                    }
+                    if text.graphemes(true).any(|g| g.len() > MAX_GRAPHEME_BYTES) {
+                        fail(
+                            "malformed_character",
+                            format!(
+                                "{} contains a character with too many marks on it.",
+                                f.label
+                            ),
+                        );
+                        ok = false;
+                    }
+                    if let Some(max) = f.max_length
+                        && len > max as usize
+                    {
+                        fail(
+                            "too_long",
+                            format!("{} is at most {max} characters ({len} given).", f.label),
+                        );
+                        ok = false;
+                    }
+                    if let Some(min) = f.min_length
+                        && len < min as usize
+                    {
+                        fail(
+                            "too_short",
+                            format!("{} is at least {min} characters ({len} given).", f.label),
+                        );
+                        ok = false;
+                    }
+                    if let Some(cs) = f.charset
+                        && let Some(bad) = text.chars().find(|c| {
+                            !charset_allows(cs, *c) && !(multiline && (*c == '\n' || *c == '\t'))
+                        })
+                    {
+                        fail("charset", format!("{} cannot contain “{bad}”.", f.label));
+                        ok = false;
+                    }
+                    if let Some(re) = &template.patterns[i]
+                        && ok
+                        && !re.is_match(&text)
+                    {
+                        fail(
+                            "pattern",
+                            format!("{} does not have the required format.", f.label),
+                        );
+                        ok = false;
+                    }
+                    if ok && blocked.hits(&text) {
+                        fail(
+                            "blocked_word",
+                            format!("{} contains a word this shop does not accept.", f.label),
+                        );
+                        ok = false;
+                    }
+                    ok.then(|| (text.clone(), Value::String(text), 0))
+                }
+            },
+            FieldType::Number => match dec_of(raw) {
+                None => {
+                    fail("not_a_number", format!("{} must be a number.", f.label));
+                    None
+                }
+                Some(n) => {
+                    let bound = |v: &Option<Value>| v.as_ref().and_then(dec_of);
+                    let (min, max, step) = (bound(&f.min), bound(&f.max), bound(&f.step));
+                    let mut ok = true;
+                    if min.is_some_and(|m| n < m) {
+                        fail(
+                            "too_small",
+                            format!("{} is at least {}.", f.label, min.unwrap_or(Dec::zero())),
+                        );
+                        ok = false;
+                    }
+                    if max.is_some_and(|m| n > m) {
+                        fail(
+                            "too_large",
+                            format!("{} is at most {}.", f.label, max.unwrap_or(Dec::zero())),
+                        );
+                        ok = false;
+                    }
+                    if let Some(step) = step
+                        && ok
+                        && !n.on_step(min.unwrap_or(Dec::zero()), step)
+                    {
+                        fail("step", format!("{} must be in steps of {step}.", f.label));
+                        ok = false;
+                    }
+                    ok.then(|| (n.to_string(), Value::String(n.to_string()), 0))
+                }
+            },
+            FieldType::Select | FieldType::Swatch => {
+                let chosen = match raw {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                };
+                match chosen.and_then(|c| f.options.iter().flatten().find(|o| o.value == c)) {
+                    Some(o) => Some((
+                        o.label.clone(),
+                        Value::String(o.value.clone()),
+                        o.price_cents,
+                    )),
+                    None => {
+                        fail(
+                            "invalid_option",
+                            format!("Choose one of the options for {}.", f.label),
+                        );
+                        None
+                    }
+                }
+            }
+            FieldType::Checkbox => match raw {
+                Value::Bool(true) => Some(("Yes".to_owned(), Value::Bool(true), 0)),
+                _ => {
+                    fail(
+                        "invalid_type",
+                        format!("{} must be true or false.", f.label),
+                    );
+                    None
+                }
+            },
+            FieldType::Date => match raw.as_str().and_then(parse_date) {
+                None => {
+                    fail(
+                        "invalid_date",
+                        format!("{} must be a date (YYYY-MM-DD).", f.label),
+                    );
+                    None
+                }
+                Some(d) => {
+                    let bound = |v: &Option<Value>| {
+                        v.as_ref().and_then(|v| v.as_str()).and_then(parse_date)
+                    };
+                    let mut ok = true;
+                    if bound(&f.min).is_some_and(|m| d < m) {
+                        fail(
+                            "too_early",
+                            format!(
+                                "{} is on or after {}.",
+                                f.label,
+                                f.min.as_ref().and_then(Value::as_str).unwrap_or("")
+                            ),
+                        );
+                        ok = false;
+                    }
+                    if bound(&f.max).is_some_and(|m| d > m) {
+                        fail(
+                            "too_late",
+                            format!(
+                                "{} is on or before {}.",
+                                f.label,
+                                f.max.as_ref().and_then(Value::as_str).unwrap_or("")
+                            ),
+                        );
+                        ok = false;
+                    }
+                    let text = raw.as_str().unwrap_or_default().to_owned();
+                    ok.then(|| (text.clone(), Value::String(text), 0))
+                }
+            },
+            FieldType::Image => {
+                match raw.as_str().filter(|s| s.len() <= 100).and_then(upload_url) {
+                    Some(url) => Some((url, raw.clone(), 0)),
+                    None => {
+                        fail(
+                            "unknown_upload",
+                            format!("Upload the image for {} again.", f.label),
+                        );
+                        None
+                    }
+                }
+            }
+        };
+        if let Some((display, normalized, option_price)) = checked {
+            accepted.price_cents += f.price_cents.unwrap_or(0) + option_price;
+            accepted
+                .properties
+                .push((f.label.trim().to_owned(), display));
+            accepted.values.insert(f.key.clone(), normalized);
+        }
+    }
+    if errors.is_empty() {
+        Ok(accepted)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::personalization::template::parse_fields;
+    use serde_json::json;
+
+    fn template(fields: Value) -> CompiledTemplate {
+        CompiledTemplate::new(parse_fields(&fields).unwrap()).unwrap()
+    }
+
+    fn run(t: &CompiledTemplate, values: Value) -> Result<Accepted, Vec<(String, String)>> {
+        let uploads =
+            |id: &str| (id == "up_1").then(|| "https://app.test/uploads/up_1.png".to_owned());
+        validate(
+            t,
+            values.as_object().unwrap(),
+            &BlockedWords::new(&["darn".into()]),
+            &uploads,
+        )
+        .map_err(|e| {
+            e.into_iter()
+                .map(|e| (e.field, e.code.into_owned()))
+                .collect()
+        })
+    }
+
+    fn engraving() -> CompiledTemplate {
+        template(json!([
+            {"key": "engraving", "label": "Engraving", "type": "text", "required": true, "min_length": 2, "max_length": 5, "price_cents": 500},
+            {"key": "note", "label": "Note", "type": "textarea", "max_length": 40},
+            {"key": "initials", "label": "Initials", "type": "text", "pattern": "[A-Z]{2,3}", "charset": "latin"},
+            {"key": "latin", "label": "Latin", "type": "text", "charset": "latin"}
+        ]))
+    }
+
+    #[test]
+    fn lengths_count_what_people_see() {
+        let t = engraving();
+        // Family emoji (ZWJ sequence), flag, e + combining acute: one character each.
+        let ok = run(&t, json!({"engraving": "👨‍👩‍👧‍👦🇸🇪e\u{301}"})).unwrap();
+        assert_eq!(
+            ok.properties[0],
+            ("Engraving".into(), "👨‍👩‍👧‍👦🇸🇪é".into()),
+            "NFC composes e + ◌́ to é"
+        );
+        assert_eq!(ok.price_cents, 500);
+        assert_eq!(
+            run(&t, json!({"engraving": "  Ab  "})).unwrap().properties[0].1,
+            "Ab",
+            "trimmed"
+        );
+        assert_eq!(
+            run(&t, json!({"engraving": "abcdef"})).unwrap_err(),
+            vec![("values.engraving".into(), "too_long".into())]
+        );
+        assert_eq!(
+            run(&t, json!({"engraving": " a "})).unwrap_err(),
+            vec![("values.engraving".into(), "too_short".into())]
+        );
+        // Hebrew (right-to-left) is ordinary text.
+        assert!(run(&t, json!({"engraving": "שלום"})).is_ok());
+    }
+
+    #[test]
+    fn control_and_direction_characters_are_refused() {
+        let t = engraving();
+        for bad in ["a\u{0}b", "ab\u{7}", "a\u{202E}b", "a\nb"] {
+            assert_eq!(
+                run(&t, json!({"engraving": bad})).unwrap_err()[0].1,
+                "control_character",
+                "{bad:?}"
+            );
+        }
+        assert!(
+            run(
+                &t,
+                json!({"engraving": "ab", "note": "line one\r\nline\ttwo"})
+            )
+            .is_ok(),
+            "textarea allows newlines and tabs"
+        );
+        assert_eq!(
+            run(&t, json!({"engraving": "ab", "note": "x\u{1b}[31m"})).unwrap_err()[0].1,
+            "control_character"
+        );
+    }
+
+    #[test]
+    fn huge_strings_are_refused_before_any_work() {
+        let t = engraving();
+        let started = std::time::Instant::now();
+        let megabyte = "a".repeat(1024 * 1024);
+        assert_eq!(
+            run(&t, json!({"engraving": megabyte})).unwrap_err()[0].1,
+            "too_long"
+        );
+        let zalgo = format!("a{}", "\u{301}".repeat(30_000));
+        assert_eq!(
+            run(&t, json!({"engraving": zalgo})).unwrap_err()[0].1,
+            "malformed_character"
+        );
+        // The longest ordinary sequences still pass: England's tag flag, a ZWJ family.
+        assert!(
+            run(
+                &t,
+                json!({"engraving": "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}👨‍👩‍👧‍👦"})
+            )
+            .is_ok()
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn pattern_charset_and_blocked_words() {
+        let t = engraving();
+        assert!(run(&t, json!({"engraving": "ab", "initials": "ABC"})).is_ok());
+        assert_eq!(
+            run(&t, json!({"engraving": "ab", "initials": "ABCD"})).unwrap_err()[0].1,
+            "pattern",
+            "whole value"
+        );
+        assert_eq!(
+            run(&t, json!({"engraving": "ab", "latin": "Ça va, Zoë? €5"}))
+                .map(|a| a.properties.len()),
+            Ok(2)
+        );
+        assert_eq!(
+            run(&t, json!({"engraving": "ab", "latin": "hi 😀"})).unwrap_err()[0].1,
+            "charset"
+        );
+        assert_eq!(
+            run(&t, json!({"engraving": "ab", "latin": "Привет"})).unwrap_err()[0].1,
+            "charset"
+        );
+        assert_eq!(
+            run(&t, json!({"engraving": "DARN"})).unwrap_err()[0].1,
+            "blocked_word"
+        );
+        assert!(
+            run(&t, json!({"engraving": "darnx"})).is_ok(),
+            "whole words only"
+        );
+    }
+
+    fn ring() -> CompiledTemplate {
+        template(json!([
+            {"key": "metal", "label": "Metal", "type": "select", "required": true, "options": [
+                {"value": "silver", "label": "Sterling silver"}, {"value": "gold", "label": "Gold", "price_cents": 4000}]},
+            {"key": "karat", "label": "Karat", "type": "select", "required": true, "show_if": {"field": "metal", "equals": "gold"},
+                "options": [{"value": "14", "label": "14k"}, {"value": "18", "label": "18k", "price_cents": 2500}]},
+            {"key": "stamp", "label": "Karat stamp", "type": "checkbox", "price_cents": 300, "show_if": {"field": "karat", "equals": ["18"]}},
+            {"key": "size", "label": "Size", "type": "number", "required": true, "min": 4, "max": 13, "step": 0.25},
+            {"key": "date", "label": "Date", "type": "date", "min": "2026-01-01", "max": "2026-12-31"},
+            {"key": "photo", "label": "Photo", "type": "image"},
+            {"key": "color", "label": "Box color", "type": "swatch", "options": [{"value": "navy", "label": "Navy", "color": "#001f3f"}]}
+        ]))
+    }
+
+    #[test]
+    fn conditional_chains_price_and_properties() {
+        let t = ring();
+        let a = run(&t, json!({"metal": "gold", "karat": "18", "stamp": true, "size": "6.75", "date": "2026-06-01", "photo": "up_1", "color": "navy"})).unwrap();
+        assert_eq!(a.price_cents, 4000 + 2500 + 300);
+        assert_eq!(
+            a.properties,
+            vec![
+                ("Metal".into(), "Gold".into()),
+                ("Karat".into(), "18k".into()),
+                ("Karat stamp".into(), "Yes".into()),
+                ("Size".into(), "6.75".into()),
+                ("Date".into(), "2026-06-01".into()),
+                ("Photo".into(), "https://app.test/uploads/up_1.png".into()),
+                ("Box color".into(), "Navy".into()),
+            ]
+        );
+        // Silver: karat and stamp are hidden, so neither required nor priced, even if sent.
+        let s = run(
+            &t,
+            json!({"metal": "silver", "karat": "nonsense", "stamp": true, "size": 7}),
+        )
+        .unwrap();
+        assert_eq!(s.price_cents, 0);
+        assert_eq!(s.properties.len(), 2);
+        // Gold without karat: required only now.
+        assert_eq!(
+            run(&t, json!({"metal": "gold", "size": 7})).unwrap_err(),
+            vec![("values.karat".into(), "required".into())]
+        );
+        // 14k: the stamp (shown only for 18k) stays hidden down the chain.
+        assert_eq!(
+            run(
+                &t,
+                json!({"metal": "gold", "karat": "14", "stamp": true, "size": 7})
+            )
+            .unwrap()
+            .price_cents,
+            4000
+        );
+    }
+
+    #[test]
+    fn every_error_at_once() {
+        let t = ring();
+        let errs = run(&t, json!({"metal": "platinum", "size": 6.1, "date": "2026-02-30", "photo": "someone-elses", "color": "red"})).unwrap_err();
+        assert_eq!(
+            errs,
+            vec![
+                ("values.metal".into(), "invalid_option".into()),
+                ("values.size".into(), "step".into()),
+                ("values.date".into(), "invalid_date".into()),
+                ("values.photo".into(), "unknown_upload".into()),
+                ("values.color".into(), "invalid_option".into()),
+            ]
+        );
+        let errs = run(
+            &t,
+            json!({"metal": "silver", "size": 14, "date": "2025-12-31"}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            errs,
+            vec![
+                ("values.size".into(), "too_large".into()),
+                ("values.date".into(), "too_early".into())
+            ]
+        );
+        let errs = run(
+            &t,
+            json!({"metal": ["silver"], "size": "six", "stamp": "yes"}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            errs,
+            vec![
+                ("values.metal".into(), "invalid_option".into()),
+                ("values.size".into(), "not_a_number".into())
+            ]
+        );
+        assert!(
+            run(&t, json!({"metal": "silver", "size": "4.25"})).is_ok(),
+            "string numbers and exact steps from min"
+        );
+    }
+}
