@@ -22,7 +22,15 @@ pub struct AppState {
     /// Wakes this instance's inbox worker when a delivery is stored.
     pub wake: Arc<tokio::sync::Notify>,
     pub sync: SyncContext,
+    /// Key of the `_atelier` personalization signatures (derived from the API secret).
+    pub personalization_key: [u8; 32],
+    /// Compiled templates by (template id, version): versions never change, so no invalidation.
+    compiled: Arc<parking_lot::Mutex<TemplateCache>>,
 }
+
+/// Compiled templates by (template id, version).
+type TemplateCache =
+    std::collections::HashMap<(String, i32), Arc<crate::personalization::CompiledTemplate>>;
 
 pub const COOKIE_KEY_INFO: &[u8] = b"shopify-app-js/cookie-signing/v1";
 
@@ -39,6 +47,10 @@ impl AppState {
                 b"atelier/customer-ref/v1",
             ),
         };
+        let personalization_key = derive_key(
+            settings.api_secret.expose().as_bytes(),
+            b"atelier/personalization-signature/v1",
+        );
         Ok(AppState {
             settings: Arc::new(settings),
             db,
@@ -48,7 +60,32 @@ impl AppState {
             inbox,
             wake,
             sync,
+            personalization_key,
+            compiled: Default::default(),
         })
+    }
+
+    /// A template version ready to validate against, compiled once per process.
+    pub fn compiled_template(
+        &self,
+        template_id: &str,
+        version: i32,
+        fields: Vec<crate::personalization::FieldDef>,
+    ) -> crate::error::AppResult<Arc<crate::personalization::CompiledTemplate>> {
+        let key = (template_id.to_owned(), version);
+        if let Some(t) = self.compiled.lock().get(&key) {
+            return Ok(t.clone());
+        }
+        let compiled = Arc::new(
+            crate::personalization::CompiledTemplate::new(fields)
+                .map_err(|e| crate::error::AppError::internal(anyhow::anyhow!(e)))?,
+        );
+        let mut cache = self.compiled.lock();
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(key, compiled.clone());
+        Ok(compiled)
     }
 
     /// Webhook HMAC against the current secret and, during a rotation, the previous one.

@@ -160,6 +160,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    templates (id) {
+        id -> Text,
+        shop_id -> Text,
+        name -> Text,
+        version -> Integer,
+        fields -> Text,
+        deleted -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    template_versions (template_id, version) {
+        template_id -> Text,
+        version -> Integer,
+        shop_id -> Text,
+        name -> Text,
+        fields -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    template_products (shop_id, product_id) {
+        shop_id -> Text,
+        product_id -> BigInt,
+        template_id -> Text,
+    }
+}
+
 diesel::joinable!(orders -> shops (shop_id));
 diesel::joinable!(products -> shops (shop_id));
 diesel::joinable!(customers -> shops (shop_id));
@@ -173,4 +205,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     customers,
     compliance_requests,
     redacted_customers,
+    templates,
+    template_versions,
+    template_products,
 );

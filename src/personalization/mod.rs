@@ -7,6 +7,7 @@
 
 pub mod decimal;
 pub mod signature;
+pub mod store;
 pub mod template;
 pub mod values;
 

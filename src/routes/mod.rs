@@ -5,7 +5,9 @@ pub mod app;
 pub mod auth;
 pub mod health;
 pub mod pagination;
+pub mod proxy;
 pub mod session;
+pub mod templates;
 pub mod webhooks;
 
 use actix_web::body::MessageBody;
@@ -35,6 +37,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/compliance/requests",
                     web::get().to(api::list_compliance_requests),
+                )
+                .route("/templates", web::get().to(templates::list_templates))
+                .route("/templates", web::post().to(templates::create_template))
+                .route("/templates/{id}", web::get().to(templates::get_template))
+                .route("/templates/{id}", web::put().to(templates::update_template))
+                .route(
+                    "/templates/{id}",
+                    web::delete().to(templates::delete_template),
+                ),
+        )
+        .service(
+            web::scope("/proxy")
+                .app_data(json_config(PROXY_JSON_LIMIT))
+                .route(
+                    "/products/{product_id}/fields",
+                    web::get().to(proxy::get_fields),
+                )
+                .route(
+                    "/products/{product_id}/personalize",
+                    web::post().to(proxy::personalize),
                 ),
         );
 }

@@ -6,6 +6,7 @@ mod compliance;
 mod crash;
 mod health;
 mod helpers;
+mod personalization;
 mod session;
 mod startup;
 mod webhooks;

@@ -1,0 +1,3 @@
+DROP TABLE template_products;
+DROP TABLE template_versions;
+DROP TABLE templates;

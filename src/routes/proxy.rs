@@ -1,0 +1,190 @@
+//! Storefront requests through Shopify's app proxy (CONTRACT §4): `/apps/atelier/*` on the
+//! store reaches `/proxy/*` here with `shop`, `logged_in_customer_id`, `path_prefix`,
+//! `timestamp` and `signature` added. The shop and the customer are taken only from those
+//! signed parameters.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{AppError, AppResult, FieldError};
+use crate::personalization::{BlockedWords, CompiledTemplate, signature, store};
+use crate::shopify::ShopDomain;
+use crate::shopify::hmac::{parse_query, verify_app_proxy};
+use crate::shops::{self, Shop};
+use crate::state::AppState;
+
+/// A verified storefront request.
+pub struct Storefront {
+    pub shop: Shop,
+    /// The logged-in customer, when Shopify says there is one.
+    pub customer_id: Option<i64>,
+}
+
+impl FromRequest for Storefront {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let pairs = parse_query(req.query_string());
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing")))?;
+            let bad_signature = || {
+                AppError::unauthorized(
+                    "invalid_signature",
+                    "The app proxy signature is missing or not valid.",
+                )
+            };
+            let signed = verify_app_proxy(state.api_secret(), &pairs)
+                | state
+                    .settings
+                    .api_secret_previous
+                    .as_ref()
+                    .is_some_and(|old| verify_app_proxy(old.expose().as_bytes(), &pairs));
+            if !signed {
+                return Err(bad_signature());
+            }
+            let get = |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.as_str())
+            };
+            let fresh = get("timestamp")
+                .and_then(|t| t.parse::<i64>().ok())
+                .is_some_and(|t| {
+                    (time::OffsetDateTime::now_utc().unix_timestamp() - t).abs()
+                        <= state.settings.signature_max_age.as_secs() as i64
+                });
+            if !fresh {
+                return Err(AppError::unauthorized(
+                    "stale_request",
+                    "The app proxy request is too old or in the future.",
+                ));
+            }
+            let shop = get("shop")
+                .and_then(|s| ShopDomain::parse(s).ok())
+                .ok_or_else(bad_signature)?;
+            crate::telemetry::record_shop(shop.as_str());
+            let customer_id = match get("logged_in_customer_id").unwrap_or("") {
+                "" => None,
+                id => Some(id.parse::<i64>().map_err(|_| {
+                    AppError::bad_request("invalid_customer", "logged_in_customer_id is not an id.")
+                })?),
+            };
+            let d = shop.clone();
+            let shop = state
+                .db
+                .run(move |c| Ok(shops::find_by_domain(c, d.as_str())?))
+                .await?
+                .filter(Shop::has_token)
+                .ok_or_else(|| AppError::not_found("Atelier is not installed on this shop."))?;
+            Ok(Storefront { shop, customer_id })
+        })
+    }
+}
+
+fn product_id(raw: &str) -> AppResult<i64> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        AppError::bad_request(
+            "invalid_product_id",
+            "The product id must be a positive integer.",
+        )
+    })
+}
+
+/// The product's template, compiled (cached per template version: patterns compile once).
+async fn template_for(
+    state: &AppState,
+    shop_id: &str,
+    product: i64,
+) -> AppResult<(String, i32, Arc<CompiledTemplate>)> {
+    let shop_id = shop_id.to_owned();
+    let found = state
+        .db
+        .run(move |c| store::for_product(c, &shop_id, product))
+        .await?;
+    let (id, version, fields) =
+        found.ok_or_else(|| AppError::not_found("This product has no personalization."))?;
+    let compiled = state.compiled_template(&id, version, fields)?;
+    Ok((id, version, compiled))
+}
+
+/// `GET /proxy/products/{product_id}/fields`
+pub async fn get_fields(
+    sf: Storefront,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let product = product_id(&path)?;
+    let (template_id, version, template) = template_for(&state, &sf.shop.id, product).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({
+            "product_id": product.to_string(),
+            "template_id": template_id,
+            "version": version,
+            "fields": template.fields,
+        })))
+}
+
+#[derive(Deserialize)]
+pub struct PersonalizeIn {
+    #[serde(default)]
+    values: Value,
+}
+
+/// `POST /proxy/products/{product_id}/personalize`
+pub async fn personalize(
+    sf: Storefront,
+    path: web::Path<String>,
+    body: web::Json<PersonalizeIn>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let product = product_id(&path)?;
+    let Some(values) = body.values.as_object() else {
+        return Err(AppError::validation(vec![FieldError::new(
+            "values",
+            "invalid_type",
+            "values must be an object of field keys to values.",
+        )])
+        .with_extra("valid", Value::Bool(false)));
+    };
+    let (template_id, version, template) = template_for(&state, &sf.shop.id, product).await?;
+    // Uploads arrive with the upload capability; until then no upload id resolves.
+    let no_uploads = |_: &str| None;
+    let accepted =
+        crate::personalization::validate(&template, values, &BlockedWords::default(), &no_uploads)
+            .map_err(|errors| {
+                AppError::validation(errors).with_extra("valid", Value::Bool(false))
+            })?;
+    let sig = signature::sign(
+        &state.personalization_key,
+        &sf.shop.domain,
+        product,
+        &template_id,
+        version as i64,
+        accepted.price_cents,
+        &accepted.properties,
+    );
+    let mut properties: Vec<Value> = accepted
+        .properties
+        .iter()
+        .map(|(n, v)| json!({"name": n, "value": v}))
+        .collect();
+    properties.push(json!({"name": signature::PROPERTY, "value": sig}));
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({
+            "valid": true,
+            "properties": properties,
+            "price_cents": accepted.price_cents,
+            "signature": sig,
+        })))
+}

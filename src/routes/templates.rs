@@ -1,0 +1,86 @@
+//! `/api/templates` (CONTRACT §5): personalization templates of the session's shop.
+
+use actix_web::{HttpResponse, web};
+use serde_json::Value;
+
+use super::pagination::{ListOut, PageQuery, time_cursor};
+use super::session::ShopSession;
+use crate::error::{AppError, AppResult};
+use crate::personalization::store;
+use crate::state::AppState;
+
+pub async fn list_templates(
+    session: ShopSession,
+    query: web::Query<PageQuery>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let limit = query.limit()?;
+    let after = query.time_cursor()?;
+    let shop_id = session.shop.id.clone();
+    let mut rows = state
+        .db
+        .run(move |c| store::list(c, &shop_id, after, limit + 1))
+        .await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|(t, at)| time_cursor(*at, &t.id))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(ListOut {
+        items: rows.into_iter().map(|(t, _)| t).collect(),
+        next_cursor,
+    }))
+}
+
+pub async fn get_template(
+    session: ShopSession,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let shop_id = session.shop.id.clone();
+    let t = state.db.run(move |c| store::get(c, &shop_id, &id)).await?;
+    Ok(HttpResponse::Ok().json(t))
+}
+
+pub async fn create_template(
+    session: ShopSession,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let input = store::parse_input(&body).map_err(AppError::validation)?;
+    let shop_id = session.shop.id.clone();
+    let t = state
+        .db
+        .run(move |c| store::create(c, &shop_id, input))
+        .await?;
+    Ok(HttpResponse::Created().json(t))
+}
+
+pub async fn update_template(
+    session: ShopSession,
+    id: web::Path<String>,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let input = store::parse_input(&body).map_err(AppError::validation)?;
+    let shop_id = session.shop.id.clone();
+    let t = state
+        .db
+        .run(move |c| store::update(c, &shop_id, &id, input))
+        .await?;
+    Ok(HttpResponse::Ok().json(t))
+}
+
+pub async fn delete_template(
+    session: ShopSession,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let shop_id = session.shop.id.clone();
+    state
+        .db
+        .run(move |c| store::delete(c, &shop_id, &id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
