@@ -65,6 +65,12 @@ impl AppState {
         })
     }
 
+    /// A signed request's `timestamp` (Unix seconds) is within the accepted clock difference.
+    pub fn timestamp_fresh(&self, timestamp: i64) -> bool {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        (now - timestamp).abs() <= self.settings.signature_max_age.as_secs() as i64
+    }
+
     /// A template version ready to validate against, compiled once per process.
     pub fn compiled_template(
         &self,

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use super::pagination::{ListOut, PageQuery, time_cursor};
+use super::pagination::{PageQuery, page};
 use super::session::ShopSession;
 use crate::db::rfc3339;
 use crate::error::AppResult;
@@ -43,18 +43,9 @@ pub async fn list_compliance_requests(
     let limit = query.limit()?;
     let after = query.time_cursor()?;
     let domain = session.shop.domain.clone();
-    let mut rows = state
+    let rows = state
         .db
         .run(move |c| Ok(crate::compliance::list(c, &domain, after, limit + 1)?))
         .await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|(r, at)| time_cursor(*at, &r.id))
-    } else {
-        None
-    };
-    Ok(HttpResponse::Ok().json(ListOut {
-        items: rows.into_iter().map(|(r, _)| r).collect(),
-        next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(page(rows, limit, |r: &_| &r.id)))
 }

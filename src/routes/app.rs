@@ -62,10 +62,7 @@ pub async fn launch(req: HttpRequest, state: web::Data<AppState>) -> AppResult<H
         }
         let fresh = get("timestamp")
             .and_then(|t| t.parse::<i64>().ok())
-            .is_some_and(|t| {
-                (time::OffsetDateTime::now_utc().unix_timestamp() - t).abs()
-                    <= state.settings.signature_max_age.as_secs() as i64
-            });
+            .is_some_and(|t| state.timestamp_fresh(t));
         if !fresh {
             return Err(AppError::unauthorized(
                 "stale_request",

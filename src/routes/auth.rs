@@ -168,8 +168,7 @@ pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> AppResult
     let timestamp: i64 = timestamp.parse().map_err(|_| {
         AppError::bad_request("invalid_timestamp", "`timestamp` must be Unix seconds.")
     })?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    if (now - timestamp).abs() > state.settings.signature_max_age.as_secs() as i64 {
+    if !state.timestamp_fresh(timestamp) {
         return Err(AppError::unauthorized(
             "stale_request",
             "The request timestamp is too old or in the future.",

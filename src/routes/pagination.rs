@@ -60,6 +60,25 @@ impl PageQuery {
     }
 }
 
+/// Builds a page from up to `limit + 1` rows fetched in order with their sort timestamp: the
+/// extra row only says whether there is a next page.
+pub fn page<T>(
+    mut rows: Vec<(T, PrimitiveDateTime)>,
+    limit: i64,
+    id: impl Fn(&T) -> &str,
+) -> ListOut<T> {
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|(item, at)| time_cursor(*at, id(item)))
+    } else {
+        None
+    };
+    ListOut {
+        items: rows.into_iter().map(|(item, _)| item).collect(),
+        next_cursor,
+    }
+}
+
 pub fn time_cursor(at: PrimitiveDateTime, id: &str) -> String {
     let micros = at.assume_utc().unix_timestamp_nanos() / 1000;
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(micros, id)).unwrap_or_default())

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::Value;
 
-use super::pagination::{ListOut, PageQuery, time_cursor};
+use super::pagination::{PageQuery, page};
 use super::session::ShopSession;
 use crate::error::{AppError, AppResult};
 use crate::personalization::store;
@@ -17,20 +17,11 @@ pub async fn list_templates(
     let limit = query.limit()?;
     let after = query.time_cursor()?;
     let shop_id = session.shop.id.clone();
-    let mut rows = state
+    let rows = state
         .db
         .run(move |c| store::list(c, &shop_id, after, limit + 1))
         .await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|(t, at)| time_cursor(*at, &t.id))
-    } else {
-        None
-    };
-    Ok(HttpResponse::Ok().json(ListOut {
-        items: rows.into_iter().map(|(t, _)| t).collect(),
-        next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(page(rows, limit, |t: &_| &t.id)))
 }
 
 pub async fn get_template(
