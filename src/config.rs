@@ -60,6 +60,8 @@ pub struct Settings {
     pub store_timeout: Duration,
     /// Allowed clock difference for signed `timestamp` parameters (OAuth callback, app proxy).
     pub signature_max_age: Duration,
+    /// How long an upload no order references is kept (`ATELIER_UPLOAD_RETENTION_HOURS`, 168).
+    pub upload_retention: Duration,
     pub db_pool_size: u32,
     /// Run background workers in this process (switch off to run HTTP-only instances).
     pub run_workers: bool,
@@ -218,6 +220,9 @@ impl Settings {
             Duration::from_millis(parse_num(&get, "ATELIER_STORE_TIMEOUT_MS", 10_000)?);
         let signature_max_age =
             Duration::from_secs(parse_num(&get, "ATELIER_SIGNATURE_MAX_AGE_SECS", 90)?);
+        let upload_retention = Duration::from_secs(
+            parse_num(&get, "ATELIER_UPLOAD_RETENTION_HOURS", 168)?.saturating_mul(3600),
+        );
         let db_pool_size = parse_num(&get, "ATELIER_DB_POOL_SIZE", 16)? as u32;
         if db_pool_size == 0 {
             return Err(err("ATELIER_DB_POOL_SIZE", "must be at least 1"));
@@ -252,6 +257,7 @@ impl Settings {
             token_encryption_key,
             store_timeout,
             signature_max_age,
+            upload_retention,
             db_pool_size,
             run_workers,
             inbox_lease,

@@ -173,5 +173,15 @@ async fn maintenance(state: AppState, mut shutdown: watch::Receiver<bool>) {
             Ok(n) => tracing::info!(shops = n, "webhook registration retried successfully"),
             Err(e) => tracing::warn!(error = ?e, "webhook registration retry failed"),
         }
+        let retention = state.settings.upload_retention;
+        match state
+            .db
+            .run_write(move |c| Ok(crate::uploads::cleanup(c, retention)?))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(uploads = n, "unreferenced uploads deleted"),
+            Err(e) => tracing::warn!(error = ?e, "upload cleanup failed"),
+        }
     }
 }

@@ -26,13 +26,41 @@ pub struct AppState {
     pub personalization_key: [u8; 32],
     /// Compiled templates by (template id, version): versions never change, so no invalidation.
     compiled: Arc<parking_lot::Mutex<TemplateCache>>,
+    /// Slots for concurrent image decodes (uploads).
+    pub image_slots: Arc<tokio::sync::Semaphore>,
+    /// Blocked words per shop, read again after [`BLOCKED_WORDS_TTL`].
+    blocked: Arc<parking_lot::Mutex<BlockedCache>>,
 }
+
+type BlockedCache = std::collections::HashMap<
+    String,
+    (
+        std::time::Instant,
+        Arc<crate::personalization::BlockedWords>,
+    ),
+>;
+
+/// How long another instance may apply a shop's previous blocked-words list.
+pub const BLOCKED_WORDS_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Compiled templates by (template id, version).
 type TemplateCache =
     std::collections::HashMap<(String, i32), Arc<crate::personalization::CompiledTemplate>>;
 
 pub const COOKIE_KEY_INFO: &[u8] = b"shopify-app-js/cookie-signing/v1";
+
+/// Key of the `_atelier` signatures for one API secret.
+pub fn personalization_key(api_secret: &str) -> [u8; 32] {
+    derive_key(
+        api_secret.as_bytes(),
+        b"atelier/personalization-signature/v1",
+    )
+}
+
+/// `{APP_URL}/uploads/`: the public address of shopper uploads.
+pub fn upload_base(app_url: &url::Url) -> String {
+    format!("{}/uploads/", app_url.as_str().trim_end_matches('/'))
+}
 
 impl AppState {
     pub fn new(settings: Settings, db: Db) -> anyhow::Result<Self> {
@@ -41,16 +69,19 @@ impl AppState {
         let cookie_key = derive_key(settings.api_secret.expose().as_bytes(), COOKIE_KEY_INFO);
         let wake = Arc::new(tokio::sync::Notify::new());
         let inbox = InboxWriter::start(db.clone(), wake.clone());
+        let personalization_key = personalization_key(settings.api_secret.expose());
+        let mut personalization_keys = vec![personalization_key];
+        if let Some(previous) = &settings.api_secret_previous {
+            personalization_keys.push(self::personalization_key(previous.expose()));
+        }
         let sync = SyncContext {
             customer_ref_key: derive_key(
                 &settings.token_encryption_key,
                 b"atelier/customer-ref/v1",
             ),
+            personalization_keys,
+            upload_base: upload_base(&settings.app_url),
         };
-        let personalization_key = derive_key(
-            settings.api_secret.expose().as_bytes(),
-            b"atelier/personalization-signature/v1",
-        );
         Ok(AppState {
             settings: Arc::new(settings),
             db,
@@ -62,6 +93,8 @@ impl AppState {
             sync,
             personalization_key,
             compiled: Default::default(),
+            image_slots: crate::routes::uploads::image_slots(),
+            blocked: Default::default(),
         })
     }
 
@@ -92,6 +125,40 @@ impl AppState {
         }
         cache.insert(key, compiled.clone());
         Ok(compiled)
+    }
+
+    /// The shop's blocked words (cached for [`BLOCKED_WORDS_TTL`]).
+    pub async fn blocked_words(
+        &self,
+        shop_id: &str,
+    ) -> crate::error::AppResult<Arc<crate::personalization::BlockedWords>> {
+        if let Some((at, words)) = self.blocked.lock().get(shop_id)
+            && at.elapsed() < BLOCKED_WORDS_TTL
+        {
+            return Ok(words.clone());
+        }
+        let id = shop_id.to_owned();
+        let settings = self
+            .db
+            .run(move |c| Ok(crate::personalization::settings::get(c, &id)?))
+            .await?;
+        let words = Arc::new(crate::personalization::BlockedWords::new(
+            &settings.blocked_words,
+        ));
+        let mut cache = self.blocked.lock();
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(
+            shop_id.to_owned(),
+            (std::time::Instant::now(), words.clone()),
+        );
+        Ok(words)
+    }
+
+    /// Forgets the cached blocked words of a shop (after this instance changed them).
+    pub fn forget_blocked_words(&self, shop_id: &str) {
+        self.blocked.lock().remove(shop_id);
     }
 
     /// Webhook HMAC against the current secret and, during a rotation, the previous one.

@@ -59,6 +59,7 @@ diesel::table! {
         updated_at -> Timestamp,
         version_triggered_at -> Nullable<Timestamp>,
         synced_at -> Timestamp,
+        personalized -> Bool,
     }
 }
 
@@ -79,6 +80,15 @@ diesel::table! {
         price_cents -> BigInt,
         gift_card -> Bool,
         properties -> Text,
+        discount_cents -> BigInt,
+        personalization_verified -> Nullable<Bool>,
+        verdict -> Nullable<Text>,
+        template_id -> Nullable<Text>,
+        template_version -> Nullable<Integer>,
+        expected_cents -> Nullable<BigInt>,
+        charged_cents -> Nullable<BigInt>,
+        status -> Nullable<Text>,
+        status_changed_at -> Nullable<Timestamp>,
     }
 }
 
@@ -192,6 +202,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    uploads (id) {
+        id -> Text,
+        shop_id -> Text,
+        content_type -> Text,
+        width -> Integer,
+        height -> Integer,
+        byte_size -> BigInt,
+        sha256 -> Text,
+        data -> Binary,
+        created_at -> Timestamp,
+        order_id -> Nullable<BigInt>,
+        referenced_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    personalization_settings (shop_id) {
+        shop_id -> Text,
+        blocked_words -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(orders -> shops (shop_id));
 diesel::joinable!(products -> shops (shop_id));
 diesel::joinable!(customers -> shops (shop_id));
@@ -208,4 +242,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     templates,
     template_versions,
     template_products,
+    uploads,
+    personalization_settings,
 );

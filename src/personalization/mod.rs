@@ -6,10 +6,13 @@
 //! and storage (template versions, uploads, order verification) build on it.
 
 pub mod decimal;
+pub mod preview;
+pub mod settings;
 pub mod signature;
 pub mod store;
 pub mod template;
 pub mod values;
+pub mod verify;
 
 pub use template::{FieldDef, FieldType, parse_fields};
 pub use values::{Accepted, BlockedWords, CompiledTemplate, validate};

@@ -5,7 +5,7 @@
 //! Value: `v1.{template_id}.{version}.{price_cents}.{mac}` where `mac` is base64url HMAC-SHA256
 //! (key derived from the API secret for this purpose only) over the canonical JSON
 //! `["atelier-personalization/v1", shop, product_id, template_id, version, price_cents,
-//! [[name, value], …]]`. The template id and version are readable so the order can pin the
+//! [[name, value], …]]`, the properties sorted by name. The template id and version are readable so the order can pin the
 //! version the shopper saw; the amount is readable but bound by the MAC, and Atelier never trusts
 //! it: the add-on is recomputed from the pinned version (price reconciliation).
 
@@ -33,6 +33,10 @@ fn message(
     price_cents: i64,
     properties: &[(String, String)],
 ) -> Vec<u8> {
+    // Sorted by name (names are unique in a template): a theme or cart that reorders the
+    // properties does not break the proof.
+    let mut properties: Vec<&(String, String)> = properties.iter().collect();
+    properties.sort();
     serde_json::to_vec(&serde_json::json!([
         DOMAIN,
         shop,

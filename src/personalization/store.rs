@@ -337,7 +337,7 @@ pub fn version(
     shop_id: &str,
     template_id: &str,
     version: i32,
-) -> AppResult<Option<Vec<FieldDef>>> {
+) -> QueryResult<Option<Vec<FieldDef>>> {
     let fields: Option<String> = template_versions::table
         .filter(template_versions::shop_id.eq(shop_id))
         .filter(template_versions::template_id.eq(template_id))
@@ -345,7 +345,7 @@ pub fn version(
         .select(template_versions::fields)
         .first(c)
         .optional()?;
-    fields
-        .map(|f| serde_json::from_str(&f).map_err(AppError::internal))
-        .transpose()
+    // Stored definitions were checked when written; one that no longer parses is treated as
+    // missing (the order is flagged rather than the webhook failing forever).
+    Ok(fields.and_then(|f| serde_json::from_str(&f).ok()))
 }

@@ -445,6 +445,14 @@ pub fn parse_fields(fields: &Value) -> Result<Vec<FieldDef>, Vec<FieldError>> {
                                 "invalid_label",
                                 "An option label is 1 to 200 characters.".into(),
                             );
+                        } else if opts[..j].iter().any(|p| p.label.trim() == o.label.trim()) {
+                            // The cart carries the label: two equal labels could not be told
+                            // apart (or priced) when the order arrives.
+                            err(
+                                &at("label"),
+                                "duplicate_label",
+                                format!("The option label `{}` appears twice.", o.label.trim()),
+                            );
                         }
                         if !(0..=MAX_PRICE_CENTS).contains(&o.price_cents) {
                             err(
@@ -519,6 +527,41 @@ pub fn parse_fields(fields: &Value) -> Result<Vec<FieldDef>, Vec<FieldError>> {
                             }
                         }
                     }
+                }
+            }
+        }
+        if let Some(p) = &f.preview {
+            if let Some(font) = &p.font
+                && (font.trim().is_empty()
+                    || font.chars().count() > 100
+                    || !font
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | ',' | '\'')))
+            {
+                err(
+                    "preview.font",
+                    "invalid_font",
+                    "font is a font family name (letters, digits, spaces, - _ , ').".into(),
+                );
+            }
+            if let Some(c) = &p.color
+                && !valid_color(c)
+            {
+                err(
+                    "preview.color",
+                    "invalid_color",
+                    "color must be #rgb or #rrggbb.".into(),
+                );
+            }
+            for (name, v, lo) in [("x", p.x, 0.0), ("y", p.y, 0.0), ("size", p.size, 0.5)] {
+                if let Some(v) = v
+                    && !(lo..=100.0).contains(&v)
+                {
+                    err(
+                        &format!("preview.{name}"),
+                        "out_of_range",
+                        format!("preview.{name} is a percentage of the image ({lo} to 100)."),
+                    );
                 }
             }
         }

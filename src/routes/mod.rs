@@ -4,10 +4,12 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod health;
+pub mod orders;
 pub mod pagination;
 pub mod proxy;
 pub mod session;
 pub mod templates;
+pub mod uploads;
 pub mod webhooks;
 
 use actix_web::body::MessageBody;
@@ -30,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/auth", web::get().to(auth::begin))
         .route("/auth/callback", web::get().to(auth::callback))
         .route("/webhooks", web::post().to(webhooks::receive))
+        .route("/uploads/{id}", web::get().to(uploads::serve))
         .service(
             web::scope("/api")
                 .app_data(json_config(API_JSON_LIMIT))
@@ -45,6 +48,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/templates/{id}",
                     web::delete().to(templates::delete_template),
+                )
+                .route(
+                    "/personalization/settings",
+                    web::get().to(templates::get_settings),
+                )
+                .route(
+                    "/personalization/settings",
+                    web::put().to(templates::put_settings),
+                )
+                .route("/orders", web::get().to(orders::list_orders))
+                .route("/orders/export.csv", web::get().to(orders::export_csv))
+                .route(
+                    "/orders/{order_id}/items/{line_item_id}",
+                    web::patch().to(orders::set_line_status),
                 ),
         )
         .service(
@@ -57,7 +74,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/products/{product_id}/personalize",
                     web::post().to(proxy::personalize),
-                ),
+                )
+                .route(
+                    "/products/{product_id}/preview.svg",
+                    web::get().to(proxy::preview),
+                )
+                .route("/uploads", web::post().to(uploads::upload)),
         );
 }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{AppError, AppResult, FieldError};
-use crate::personalization::{BlockedWords, CompiledTemplate, signature, store};
+use crate::personalization::{CompiledTemplate, FieldType, signature, store};
 use crate::shopify::ShopDomain;
 use crate::shopify::hmac::{parse_query, verify_app_proxy};
 use crate::shops::{self, Shop};
@@ -137,6 +137,32 @@ pub struct PersonalizeIn {
     values: Value,
 }
 
+/// The upload ids named by the template's image fields that are uploads of this shop (one query,
+/// and none when no image field is filled).
+async fn known_uploads(
+    state: &AppState,
+    shop_id: &str,
+    template: &CompiledTemplate,
+    values: &serde_json::Map<String, Value>,
+) -> AppResult<Vec<String>> {
+    let ids: Vec<String> = template
+        .fields
+        .iter()
+        .filter(|f| f.kind == FieldType::Image)
+        .filter_map(|f| values.get(&f.key)?.as_str())
+        .filter(|id| crate::uploads::plausible_id(id))
+        .map(str::to_owned)
+        .collect();
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    let shop_id = shop_id.to_owned();
+    state
+        .db
+        .run(move |c| Ok(crate::uploads::existing(c, &shop_id, &ids)?))
+        .await
+}
+
 /// `POST /proxy/products/{product_id}/personalize`
 pub async fn personalize(
     sf: Storefront,
@@ -154,13 +180,16 @@ pub async fn personalize(
         .with_extra("valid", Value::Bool(false)));
     };
     let (template_id, version, template) = template_for(&state, &sf.shop.id, product).await?;
-    // Uploads arrive with the upload capability; until then no upload id resolves.
-    let no_uploads = |_: &str| None;
-    let accepted =
-        crate::personalization::validate(&template, values, &BlockedWords::default(), &no_uploads)
-            .map_err(|errors| {
-                AppError::validation(errors).with_extra("valid", Value::Bool(false))
-            })?;
+    let blocked = state.blocked_words(&sf.shop.id).await?;
+    let known = known_uploads(&state, &sf.shop.id, &template, values).await?;
+    let upload_url = |id: &str| {
+        known
+            .iter()
+            .any(|k| k == id)
+            .then(|| format!("{}{id}", state.sync.upload_base))
+    };
+    let accepted = crate::personalization::validate(&template, values, &blocked, &upload_url)
+        .map_err(|errors| AppError::validation(errors).with_extra("valid", Value::Bool(false)))?;
     let sig = signature::sign(
         &state.personalization_key,
         &sf.shop.domain,
@@ -184,4 +213,41 @@ pub async fn personalize(
             "price_cents": accepted.price_cents,
             "signature": sig,
         })))
+}
+
+#[derive(Deserialize)]
+pub struct PreviewQuery {
+    /// The `values` object of a personalize request, as JSON.
+    values: Option<String>,
+}
+
+/// `GET /proxy/products/{product_id}/preview.svg?values={json}`: the shopper's text drawn as an
+/// SVG overlay for the product image (see `personalization::preview`).
+pub async fn preview(
+    sf: Storefront,
+    path: web::Path<String>,
+    query: web::Query<PreviewQuery>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let product = product_id(&path)?;
+    let values: serde_json::Map<String, Value> = match query.values.as_deref() {
+        None | Some("") => Default::default(),
+        Some(raw) => serde_json::from_str(raw).map_err(|_| {
+            AppError::bad_request(
+                "invalid_values",
+                "values must be a JSON object of field keys to values.",
+            )
+        })?,
+    };
+    let (_, _, template) = template_for(&state, &sf.shop.id, product).await?;
+    let svg = crate::personalization::preview::render(&template, &values);
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml; charset=utf-8")
+        .insert_header(("Cache-Control", "private, max-age=60"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'",
+        ))
+        .body(svg))
 }

@@ -75,3 +75,32 @@ pub async fn delete_template(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// `GET /api/personalization/settings`
+pub async fn get_settings(
+    session: ShopSession,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let shop_id = session.shop.id.clone();
+    let s = state
+        .db
+        .run(move |c| Ok(crate::personalization::settings::get(c, &shop_id)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(s))
+}
+
+/// `PUT /api/personalization/settings` body `{"blocked_words":[…]}`
+pub async fn put_settings(
+    session: ShopSession,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let words = crate::personalization::settings::parse(&body).map_err(AppError::validation)?;
+    let shop_id = session.shop.id.clone();
+    let s = state
+        .db
+        .run_write(move |c| Ok(crate::personalization::settings::put(c, &shop_id, &words)?))
+        .await?;
+    state.forget_blocked_words(&session.shop.id);
+    Ok(HttpResponse::Ok().json(s))
+}

@@ -40,6 +40,11 @@ impl SyncError {
 pub struct SyncContext {
     /// Keyed hash for customer references kept after redaction.
     pub customer_ref_key: [u8; 32],
+    /// Keys that may have signed a `_atelier` property: the current secret's, then the
+    /// previous one's during a rotation.
+    pub personalization_keys: Vec<[u8; 32]>,
+    /// Base of upload URLs (`{APP_URL}/uploads/`), to recognise them in order properties.
+    pub upload_base: String,
 }
 
 /// Version of a delivery for ordering: the resource's `updated_at`, then the delivery's

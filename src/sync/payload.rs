@@ -94,6 +94,14 @@ pub struct LineItemPayload {
     pub gift_card: bool,
     #[serde(default, deserialize_with = "null_as_default")]
     pub properties: Vec<Property>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub discount_allocations: Vec<DiscountAllocation>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DiscountAllocation {
+    #[serde(default)]
+    pub amount: Value,
 }
 
 #[derive(Debug, Clone, Deserialize)]

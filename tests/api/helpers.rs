@@ -785,7 +785,18 @@ impl TestApp {
 /// Query Shopify's app proxy adds, signed as Shopify does: every parameter but `signature` as
 /// `key=value`, sorted, concatenated without separator, hex HMAC-SHA256 with the API secret.
 pub fn proxy_query(shop: &str, customer: Option<i64>, timestamp: i64, secret: &str) -> String {
-    let params = vec![
+    proxy_query_with(shop, customer, timestamp, secret, &[])
+}
+
+/// [`proxy_query`] with the storefront's own query parameters, which Shopify signs too.
+pub fn proxy_query_with(
+    shop: &str,
+    customer: Option<i64>,
+    timestamp: i64,
+    secret: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut params = vec![
         (
             "logged_in_customer_id".to_owned(),
             customer.map(|c| c.to_string()).unwrap_or_default(),
@@ -794,6 +805,11 @@ pub fn proxy_query(shop: &str, customer: Option<i64>, timestamp: i64, secret: &s
         ("shop".to_owned(), shop.to_owned()),
         ("timestamp".to_owned(), timestamp.to_string()),
     ];
+    params.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     let mut parts: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
     parts.sort();
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();

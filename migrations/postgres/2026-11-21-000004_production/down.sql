@@ -1,0 +1,13 @@
+DROP TABLE personalization_settings;
+DROP TABLE uploads;
+DROP INDEX orders_personalized;
+ALTER TABLE orders DROP COLUMN personalized;
+ALTER TABLE order_line_items DROP COLUMN status_changed_at;
+ALTER TABLE order_line_items DROP COLUMN status;
+ALTER TABLE order_line_items DROP COLUMN charged_cents;
+ALTER TABLE order_line_items DROP COLUMN expected_cents;
+ALTER TABLE order_line_items DROP COLUMN template_version;
+ALTER TABLE order_line_items DROP COLUMN template_id;
+ALTER TABLE order_line_items DROP COLUMN verdict;
+ALTER TABLE order_line_items DROP COLUMN personalization_verified;
+ALTER TABLE order_line_items DROP COLUMN discount_cents;
