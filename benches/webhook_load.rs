@@ -14,10 +14,12 @@
 
 #![recursion_limit = "256"]
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use common::*;
 
 use base64::Engine;
 use diesel::prelude::*;
@@ -27,13 +29,6 @@ use sha2::Sha256;
 
 const SECRET: &str = "bench-secret";
 const SHOP: &str = "bench-shop.myshopify.com";
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn order(i: u64) -> Value {
     let address = json!({"first_name": "Anna", "last_name": "Lindqvist", "address1": "Storgatan 12", "address2": null,
@@ -89,28 +84,6 @@ fn bodies(n: u64) -> Vec<Body> {
         .collect()
 }
 
-#[derive(Default)]
-struct Stats {
-    latencies_us: Vec<u32>,
-    ok: u64,
-    failed: u64,
-    elapsed: Duration,
-}
-
-impl Stats {
-    fn pct(&mut self, p: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        self.latencies_us.sort_unstable();
-        let idx = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies_us[idx] as f64 / 1000.0
-    }
-    fn rate(&self) -> f64 {
-        self.ok as f64 / self.elapsed.as_secs_f64()
-    }
-}
-
 fn webhook_request(
     client: &reqwest::Client,
     base: &str,
@@ -130,141 +103,6 @@ fn webhook_request(
         .body(body.bytes.clone())
 }
 
-/// Closed loop: `connections` tasks send back-to-back for `secs`.
-async fn closed_loop(
-    client: &reqwest::Client,
-    base: &str,
-    bodies: Arc<Vec<Body>>,
-    connections: u64,
-    secs: u64,
-    webhook: bool,
-    run: &str,
-) -> Stats {
-    let counter = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let end = start + Duration::from_secs(secs);
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (client, base, bodies, counter, run) = (
-            client.clone(),
-            base.to_owned(),
-            bodies.clone(),
-            counter.clone(),
-            run.to_owned(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut s = Stats::default();
-            while Instant::now() < end {
-                let i = counter.fetch_add(1, Ordering::Relaxed);
-                let t = Instant::now();
-                let req = if webhook {
-                    webhook_request(
-                        &client,
-                        &base,
-                        &bodies[(i % bodies.len() as u64) as usize],
-                        i,
-                        &run,
-                    )
-                } else {
-                    client.get(format!("{base}/healthz"))
-                };
-                match req.send().await {
-                    Ok(r) if r.status() == 200 => {
-                        let _ = r.bytes().await;
-                        s.ok += 1;
-                        s.latencies_us.push(t.elapsed().as_micros() as u32);
-                    }
-                    _ => s.failed += 1,
-                }
-            }
-            s
-        }));
-    }
-    let mut all = Stats::default();
-    for t in tasks {
-        let s = t.await.unwrap();
-        all.ok += s.ok;
-        all.failed += s.failed;
-        all.latencies_us.extend(s.latencies_us);
-    }
-    all.elapsed = start.elapsed();
-    all
-}
-
-/// Open loop at a fixed rate; latency counted from each request's scheduled time.
-async fn open_loop(
-    client: &reqwest::Client,
-    base: &str,
-    bodies: Arc<Vec<Body>>,
-    rate: u64,
-    secs: u64,
-    run: &str,
-) -> Stats {
-    let start = Instant::now();
-    let total = rate * secs;
-    let interval = Duration::from_secs_f64(1.0 / rate as f64);
-    let mut tasks = Vec::with_capacity(total as usize);
-    for i in 0..total {
-        let scheduled = start + interval * i as u32;
-        tokio::time::sleep_until(scheduled.into()).await;
-        let req = webhook_request(
-            client,
-            base,
-            &bodies[(i % bodies.len() as u64) as usize],
-            i,
-            run,
-        );
-        tasks.push(tokio::spawn(async move {
-            let ok = matches!(req.send().await, Ok(r) if r.status() == 200);
-            (ok, scheduled.elapsed().as_micros() as u32)
-        }));
-    }
-    let mut s = Stats::default();
-    for t in tasks {
-        let (ok, us) = t.await.unwrap();
-        if ok {
-            s.ok += 1;
-            s.latencies_us.push(us);
-        } else {
-            s.failed += 1;
-        }
-    }
-    s.elapsed = start.elapsed();
-    s
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_server(db_url: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_atelier"))
-        .env_clear()
-        .env("ATELIER_ENV", "production")
-        .env("DATABASE_URL", db_url)
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("APP_URL", "https://bench.atelier.test")
-        .env("SHOPIFY_API_KEY", "bench-key")
-        .env("SHOPIFY_API_SECRET", SECRET)
-        .env(
-            "TOKEN_ENCRYPTION_KEY",
-            base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
-        )
-        .env("RUST_LOG", "warn")
-        .env(
-            "ATELIER_WORKERS",
-            std::env::var("BENCH_WORKERS").unwrap_or_else(|_| "true".into()),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("atelier binary")
-}
-
 fn inbox_counts(db: &atelier::db::Db) -> (i64, i64, i64) {
     use atelier::db::schema::{order_line_items, webhook_inbox as w};
     let mut c = db.conn().unwrap();
@@ -278,68 +116,47 @@ fn inbox_counts(db: &atelier::db::Db) -> (i64, i64, i64) {
     (total, open, lines)
 }
 
-async fn run_backend(label: &str, db_url: String, cleanup: impl FnOnce()) {
+async fn run_backend(label: &'static str, db_url: String) {
     let secs = env_num("BENCH_SECS", 8);
     let connections = env_num("BENCH_CONNECTIONS", 64);
     let rate = env_num("BENCH_RATE", 1000);
     let db = atelier::db::Db::connect(&db_url, 2).expect("bench database");
-    {
-        let grant = atelier::shopify::AccessGrant {
-            access_token: atelier::config::Secret::new("shpat_bench"),
-            scope: "read_orders".into(),
-            expires_in: None,
-            refresh_token: None,
-            refresh_token_expires_in: None,
-        };
-        let cipher = atelier::crypto::TokenCipher::new(&[9u8; 32]);
-        let domain = atelier::shopify::ShopDomain::parse(SHOP).unwrap();
-        atelier::shops::save_grant(&mut db.conn().unwrap(), &cipher, &domain, &grant).unwrap();
-    }
+    seed_shop(&db, SHOP);
     let port = free_port();
-    let mut server = start_server(&db_url, port);
+    let workers = std::env::var("BENCH_WORKERS").unwrap_or_else(|_| "true".into());
+    let mut server = start_server(
+        &db_url,
+        port,
+        SECRET,
+        &[("ATELIER_WORKERS", workers.clone())],
+    );
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(connections as usize * 2)
-        .http1_only()
-        .build()
-        .unwrap();
-    for _ in 0..300 {
-        if client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let client = client(connections);
+    wait_ready(&client, &base).await;
     let bodies = Arc::new(bodies(2000));
     let avg = bodies.iter().map(|b| b.bytes.len()).sum::<usize>() / bodies.len();
 
-    let mut health = closed_loop(
-        &client,
-        &base,
-        bodies.clone(),
-        connections,
-        secs,
-        false,
-        "h",
-    )
-    .await;
-    let mut max = closed_loop(
-        &client,
-        &base,
-        bodies.clone(),
-        connections,
-        secs,
-        true,
-        "max",
-    )
-    .await;
+    let health: MakeRequest = {
+        let base = base.clone();
+        Arc::new(move |c, _| c.get(format!("{base}/healthz")))
+    };
+    let webhooks = |run: &'static str| -> MakeRequest {
+        let (base, bodies) = (base.clone(), bodies.clone());
+        Arc::new(move |c, i| {
+            webhook_request(
+                c,
+                &base,
+                &bodies[(i % bodies.len() as u64) as usize],
+                i,
+                run,
+            )
+        })
+    };
+    let mut health = closed_loop(&client, health, 200, connections, secs).await;
+    let mut max = closed_loop(&client, webhooks("max"), 200, connections, secs).await;
     let drain_start = Instant::now();
-    let mut fixed = open_loop(&client, &base, bodies.clone(), rate, secs, "fixed").await;
-    let workers_on = std::env::var("BENCH_WORKERS").map_or(true, |v| v != "false");
+    let mut fixed = open_loop(&client, webhooks("fixed"), 200, rate, secs).await;
+    let workers_on = workers != "false";
     if workers_on {
         while inbox_counts(&db).1 > 0 {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -349,20 +166,10 @@ async fn run_backend(label: &str, db_url: String, cleanup: impl FnOnce()) {
     let (stored, open, lines) = inbox_counts(&db);
     let accepted = max.ok + fixed.ok;
     println!("\n## {label}  (body ≈ {avg} B, {connections} connections, {secs} s per phase)");
-    println!("| phase | requests/s | p50 ms | p99 ms | max ms | errors |");
-    println!("|---|---|---|---|---|---|");
-    for (name, s) in [
-        ("GET /healthz (ceiling)", &mut health),
-        ("POST /webhooks, max", &mut max),
-        (&*format!("POST /webhooks at {rate}/s"), &mut fixed),
-    ] {
-        let (p50, p99, pmax) = (s.pct(0.50), s.pct(0.99), s.pct(1.0));
-        println!(
-            "| {name} | {:.0} | {p50:.2} | {p99:.2} | {pmax:.2} | {} |",
-            s.rate(),
-            s.failed
-        );
-    }
+    println!("{TABLE_HEAD}");
+    println!("{}", health.row("GET /healthz (ceiling)"));
+    println!("{}", max.row("POST /webhooks, max"));
+    println!("{}", fixed.row(&format!("POST /webhooks at {rate}/s")));
     println!(
         "\nwebhook max / healthz ceiling = {:.2}; accepted {accepted}, stored {stored}, still open {open}, line items {lines} (expect {}); backlog of the burst drained {:.1} s after it ended",
         max.rate() / health.rate(),
@@ -375,42 +182,8 @@ async fn run_backend(label: &str, db_url: String, cleanup: impl FnOnce()) {
     }
     let _ = server.kill();
     let _ = server.wait();
-    drop(db);
-    cleanup();
 }
 
 fn main() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        run_backend(
-            "SQLite",
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
-            || {},
-        )
-        .await;
-        let pg = std::env::var("BENCH_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        match diesel::pg::PgConnection::establish(&pg) {
-            Ok(mut admin) => {
-                use diesel::connection::SimpleConnection;
-                let schema = format!("bench_{}", std::process::id());
-                admin
-                    .batch_execute(&format!(
-                        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-                    ))
-                    .unwrap();
-                let url = format!("{pg}?options=-csearch_path%3D{schema}");
-                run_backend("PostgreSQL", url, move || {
-                    let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
-                })
-                .await;
-            }
-            Err(e) => println!("\nPostgreSQL not reachable ({e}); skipped"),
-        }
-    });
+    on_both_backends(run_backend);
 }

@@ -325,6 +325,7 @@ pub async fn complete_install(
         .db
         .run(move |c| Ok(save_grant(c, &cipher, &d, &grant)?))
         .await?;
+    state.forget_storefront_shop(&shop.domain);
     tracing::info!(shop = %shop.domain, "shop installed");
     if !register_webhooks(state, &shop).await {
         return Ok(shop);

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::cache::TtlCache;
 use crate::config::Settings;
 use crate::crypto::{TokenCipher, derive_key};
 use crate::db::Db;
@@ -28,20 +29,18 @@ pub struct AppState {
     compiled: Arc<parking_lot::Mutex<TemplateCache>>,
     /// Slots for concurrent image decodes (uploads).
     pub image_slots: Arc<tokio::sync::Semaphore>,
-    /// Blocked words per shop, read again after [`BLOCKED_WORDS_TTL`].
-    blocked: Arc<parking_lot::Mutex<BlockedCache>>,
+    /// Blocked words per shop.
+    blocked: Arc<TtlCache<String, Arc<crate::personalization::BlockedWords>>>,
+    /// The template of a product: `(shop id, product id) → (template id, version)`.
+    product_templates: Arc<TtlCache<(String, i64), Option<TemplateRef>>>,
 }
 
-type BlockedCache = std::collections::HashMap<
-    String,
-    (
-        std::time::Instant,
-        Arc<crate::personalization::BlockedWords>,
-    ),
->;
+/// A template version: `(template id, version)`.
+type TemplateRef = (String, i32);
 
-/// How long another instance may apply a shop's previous blocked-words list.
-pub const BLOCKED_WORDS_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long another instance may serve the storefront from what it read before a change
+/// (blocked words, templates, an uninstall): a few seconds, never longer.
+pub const STOREFRONT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Compiled templates by (template id, version).
 type TemplateCache =
@@ -81,6 +80,7 @@ impl AppState {
             ),
             personalization_keys,
             upload_base: upload_base(&settings.app_url),
+            storefront_shops: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 10_000)),
         };
         Ok(AppState {
             settings: Arc::new(settings),
@@ -94,7 +94,8 @@ impl AppState {
             personalization_key,
             compiled: Default::default(),
             image_slots: crate::routes::uploads::image_slots(),
-            blocked: Default::default(),
+            blocked: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 10_000)),
+            product_templates: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 100_000)),
         })
     }
 
@@ -127,15 +128,13 @@ impl AppState {
         Ok(compiled)
     }
 
-    /// The shop's blocked words (cached for [`BLOCKED_WORDS_TTL`]).
+    /// The shop's blocked words (cached for [`STOREFRONT_CACHE_TTL`]).
     pub async fn blocked_words(
         &self,
         shop_id: &str,
     ) -> crate::error::AppResult<Arc<crate::personalization::BlockedWords>> {
-        if let Some((at, words)) = self.blocked.lock().get(shop_id)
-            && at.elapsed() < BLOCKED_WORDS_TTL
-        {
-            return Ok(words.clone());
+        if let Some(words) = self.blocked.get(shop_id) {
+            return Ok(words);
         }
         let id = shop_id.to_owned();
         let settings = self
@@ -145,20 +144,74 @@ impl AppState {
         let words = Arc::new(crate::personalization::BlockedWords::new(
             &settings.blocked_words,
         ));
-        let mut cache = self.blocked.lock();
-        if cache.len() > 10_000 {
-            cache.clear();
-        }
-        cache.insert(
-            shop_id.to_owned(),
-            (std::time::Instant::now(), words.clone()),
-        );
+        self.blocked.insert(shop_id.to_owned(), words.clone());
         Ok(words)
     }
 
     /// Forgets the cached blocked words of a shop (after this instance changed them).
     pub fn forget_blocked_words(&self, shop_id: &str) {
-        self.blocked.lock().remove(shop_id);
+        self.blocked.forget(|k| k == shop_id);
+    }
+
+    /// A shop by domain, for storefront requests (cached for [`STOREFRONT_CACHE_TTL`]).
+    pub async fn storefront_shop(
+        &self,
+        domain: &str,
+    ) -> crate::error::AppResult<Option<crate::shops::Shop>> {
+        if let Some(found) = self.sync.storefront_shops.get(domain) {
+            return Ok(found);
+        }
+        let d = domain.to_owned();
+        let found = self
+            .db
+            .run(move |c| Ok(crate::shops::find_by_domain(c, &d)?))
+            .await?;
+        self.sync
+            .storefront_shops
+            .insert(domain.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    /// Forgets what this instance cached about a shop's storefront (install, uninstall).
+    pub fn forget_storefront_shop(&self, domain: &str) {
+        self.sync.storefront_shops.forget(|k| k == domain);
+    }
+
+    /// The product's template and version, compiled (cached for [`STOREFRONT_CACHE_TTL`]; the
+    /// compiled form is cached per version for good, versions never change).
+    pub async fn product_template(
+        &self,
+        shop_id: &str,
+        product: i64,
+    ) -> crate::error::AppResult<Option<(String, i32, Arc<crate::personalization::CompiledTemplate>)>>
+    {
+        let key = (shop_id.to_owned(), product);
+        if let Some(found) = self.product_templates.get(&key) {
+            let Some((id, version)) = found else {
+                return Ok(None);
+            };
+            if let Some(t) = self.compiled.lock().get(&(id.clone(), version)).cloned() {
+                return Ok(Some((id, version, t)));
+            }
+        }
+        let shop = shop_id.to_owned();
+        let found = self
+            .db
+            .run(move |c| crate::personalization::store::for_product(c, &shop, product))
+            .await?;
+        let Some((id, version, fields)) = found else {
+            self.product_templates.insert(key, None);
+            return Ok(None);
+        };
+        let compiled = self.compiled_template(&id, version, fields)?;
+        self.product_templates
+            .insert(key, Some((id.clone(), version)));
+        Ok(Some((id, version, compiled)))
+    }
+
+    /// Forgets this instance's product → template entries of a shop (after a template change).
+    pub fn forget_product_templates(&self, shop_id: &str) {
+        self.product_templates.forget(|(s, _)| s == shop_id);
     }
 
     /// Webhook HMAC against the current secret and, during a rotation, the previous one.

@@ -12,10 +12,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{AppError, AppResult, FieldError};
-use crate::personalization::{CompiledTemplate, FieldType, signature, store};
+use crate::personalization::{CompiledTemplate, FieldType, signature};
 use crate::shopify::ShopDomain;
 use crate::shopify::hmac::{parse_query, verify_app_proxy};
-use crate::shops::{self, Shop};
+use crate::shops::Shop;
 use crate::state::AppState;
 
 /// A verified storefront request.
@@ -75,10 +75,8 @@ impl FromRequest for Storefront {
                     AppError::bad_request("invalid_customer", "logged_in_customer_id is not an id.")
                 })?),
             };
-            let d = shop.clone();
             let shop = state
-                .db
-                .run(move |c| Ok(shops::find_by_domain(c, d.as_str())?))
+                .storefront_shop(shop.as_str())
                 .await?
                 .filter(Shop::has_token)
                 .ok_or_else(|| AppError::not_found("Atelier is not installed on this shop."))?;
@@ -96,21 +94,16 @@ fn product_id(raw: &str) -> AppResult<i64> {
     })
 }
 
-/// The product's template, compiled (cached per template version: patterns compile once).
+/// The product's template, compiled (see [`AppState::product_template`]).
 async fn template_for(
     state: &AppState,
     shop_id: &str,
     product: i64,
 ) -> AppResult<(String, i32, Arc<CompiledTemplate>)> {
-    let shop_id = shop_id.to_owned();
-    let found = state
-        .db
-        .run(move |c| store::for_product(c, &shop_id, product))
-        .await?;
-    let (id, version, fields) =
-        found.ok_or_else(|| AppError::not_found("This product has no personalization."))?;
-    let compiled = state.compiled_template(&id, version, fields)?;
-    Ok((id, version, compiled))
+    state
+        .product_template(shop_id, product)
+        .await?
+        .ok_or_else(|| AppError::not_found("This product has no personalization."))
 }
 
 /// `GET /proxy/products/{product_id}/fields`

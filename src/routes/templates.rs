@@ -45,6 +45,8 @@ pub async fn create_template(
         .db
         .run(move |c| store::create(c, &shop_id, input))
         .await?;
+    // Written: this instance's storefront sees it at once, others within the cache TTL.
+    state.forget_product_templates(&session.shop.id);
     Ok(HttpResponse::Created().json(t))
 }
 
@@ -60,6 +62,8 @@ pub async fn update_template(
         .db
         .run(move |c| store::update(c, &shop_id, &id, input))
         .await?;
+    // Written: this instance's storefront sees it at once, others within the cache TTL.
+    state.forget_product_templates(&session.shop.id);
     Ok(HttpResponse::Ok().json(t))
 }
 
@@ -73,6 +77,8 @@ pub async fn delete_template(
         .db
         .run(move |c| store::delete(c, &shop_id, &id))
         .await?;
+    // Written: this instance's storefront sees it at once, others within the cache TTL.
+    state.forget_product_templates(&session.shop.id);
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -45,6 +45,9 @@ pub struct SyncContext {
     pub personalization_keys: Vec<[u8; 32]>,
     /// Base of upload URLs (`{APP_URL}/uploads/`), to recognise them in order properties.
     pub upload_base: String,
+    /// The storefront's view of shops, by domain (see `AppState::storefront_shop`).
+    pub storefront_shops:
+        std::sync::Arc<crate::cache::TtlCache<String, Option<crate::shops::Shop>>>,
 }
 
 /// Version of a delivery for ordering: the resource's `updated_at`, then the delivery's
@@ -86,6 +89,7 @@ pub fn apply(
         "customers/update" => customers::apply_update(c, ctx, &shop, body, triggered),
         "app/uninstalled" => {
             shops::mark_uninstalled(c, &shop.domain)?;
+            ctx.storefront_shops.forget(|d| d == &shop.domain);
             tracing::info!(shop = %shop.domain, "app uninstalled: token deleted");
             Ok(Outcome::Applied)
         }
