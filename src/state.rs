@@ -29,8 +29,8 @@ pub struct AppState {
     compiled: Arc<parking_lot::Mutex<TemplateCache>>,
     /// Slots for concurrent image decodes (uploads).
     pub image_slots: Arc<tokio::sync::Semaphore>,
-    /// Blocked words per shop.
-    blocked: Arc<TtlCache<String, Arc<crate::personalization::BlockedWords>>>,
+    /// Personalization settings (blocked words compiled) per shop.
+    settings_cache: Arc<TtlCache<String, Arc<crate::personalization::settings::Loaded>>>,
     /// The template of a product: `(shop id, product id) → (template id, version)`.
     product_templates: Arc<TtlCache<(String, i64), Option<TemplateRef>>>,
 }
@@ -94,7 +94,7 @@ impl AppState {
             personalization_key,
             compiled: Default::default(),
             image_slots: crate::routes::uploads::image_slots(),
-            blocked: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 10_000)),
+            settings_cache: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 10_000)),
             product_templates: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 100_000)),
         })
     }
@@ -128,29 +128,28 @@ impl AppState {
         Ok(compiled)
     }
 
-    /// The shop's blocked words (cached for [`STOREFRONT_CACHE_TTL`]).
-    pub async fn blocked_words(
+    /// The shop's personalization settings (cached for [`STOREFRONT_CACHE_TTL`]).
+    pub async fn personalization_settings(
         &self,
         shop_id: &str,
-    ) -> crate::error::AppResult<Arc<crate::personalization::BlockedWords>> {
-        if let Some(words) = self.blocked.get(shop_id) {
-            return Ok(words);
+    ) -> crate::error::AppResult<Arc<crate::personalization::settings::Loaded>> {
+        if let Some(loaded) = self.settings_cache.get(shop_id) {
+            return Ok(loaded);
         }
         let id = shop_id.to_owned();
         let settings = self
             .db
             .run(move |c| Ok(crate::personalization::settings::get(c, &id)?))
             .await?;
-        let words = Arc::new(crate::personalization::BlockedWords::new(
-            &settings.blocked_words,
-        ));
-        self.blocked.insert(shop_id.to_owned(), words.clone());
-        Ok(words)
+        let loaded = Arc::new(crate::personalization::settings::Loaded::new(settings));
+        self.settings_cache
+            .insert(shop_id.to_owned(), loaded.clone());
+        Ok(loaded)
     }
 
-    /// Forgets the cached blocked words of a shop (after this instance changed them).
-    pub fn forget_blocked_words(&self, shop_id: &str) {
-        self.blocked.forget(|k| k == shop_id);
+    /// Forgets the cached settings of a shop (after this instance changed them).
+    pub fn forget_personalization_settings(&self, shop_id: &str) {
+        self.settings_cache.forget(|k| k == shop_id);
     }
 
     /// A shop by domain, for storefront requests (cached for [`STOREFRONT_CACHE_TTL`]).

@@ -222,6 +222,7 @@ diesel::table! {
     personalization_settings (shop_id) {
         shop_id -> Text,
         blocked_words -> Text,
+        fee_variant_id -> Nullable<BigInt>,
         updated_at -> Timestamp,
     }
 }

@@ -1,5 +1,8 @@
 //! Per-shop personalization settings (`GET/PUT /api/personalization/settings`): the blocked-words
-//! list applied to every shopper text of the shop.
+//! list applied to every shopper text of the shop, and the fee product variant the storefront
+//! adds to charge the add-on (see the README, "Charging the add-on").
+//!
+//! `PUT` is partial: a member that is absent keeps its value; `fee_variant_id: null` clears it.
 
 use diesel::prelude::*;
 use serde::Serialize;
@@ -10,6 +13,7 @@ use crate::db::schema::personalization_settings as ps;
 use crate::db::{DbConnection, now, rfc3339};
 use crate::error::FieldError;
 use crate::per_backend;
+use crate::sync::payload::parse_id;
 
 pub const MAX_BLOCKED_WORDS: usize = 2_000;
 pub const MAX_WORD_CHARS: usize = 64;
@@ -17,12 +21,27 @@ pub const MAX_WORD_CHARS: usize = 64;
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Settings {
     pub blocked_words: Vec<String>,
+    /// A Shopify variant id, as a decimal string.
+    pub fee_variant_id: Option<String>,
     pub updated_at: Option<String>,
+}
+
+impl Settings {
+    pub fn fee_variant(&self) -> Option<i64> {
+        self.fee_variant_id.as_deref().and_then(|v| v.parse().ok())
+    }
+}
+
+/// A checked `PUT` body: `None` members stay as they are.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Change {
+    pub blocked_words: Option<Vec<String>>,
+    pub fee_variant_id: Option<Option<i64>>,
 }
 
 /// Checks a PUT body, naming each problem; words are NFC-normalized, trimmed, and de-duplicated
 /// case-insensitively.
-pub fn parse(body: &Value) -> Result<Vec<String>, Vec<FieldError>> {
+pub fn parse(body: &Value) -> Result<Change, Vec<FieldError>> {
     let Some(obj) = body.as_object() else {
         return Err(vec![FieldError::new(
             "",
@@ -32,7 +51,7 @@ pub fn parse(body: &Value) -> Result<Vec<String>, Vec<FieldError>> {
     };
     let mut errors = Vec::new();
     for key in obj.keys() {
-        if key != "blocked_words" {
+        if key != "blocked_words" && key != "fee_variant_id" {
             errors.push(FieldError::new(
                 key.clone(),
                 "unknown_field",
@@ -40,14 +59,15 @@ pub fn parse(body: &Value) -> Result<Vec<String>, Vec<FieldError>> {
             ));
         }
     }
-    let words = match obj.get("blocked_words") {
+    let mut change = Change::default();
+    match obj.get("blocked_words") {
+        None => {}
         Some(Value::Array(list)) if list.len() > MAX_BLOCKED_WORDS => {
             errors.push(FieldError::new(
                 "blocked_words",
                 "too_many",
                 format!("At most {MAX_BLOCKED_WORDS} blocked words."),
             ));
-            Vec::new()
         }
         Some(Value::Array(list)) => {
             let mut out: Vec<String> = Vec::new();
@@ -79,60 +99,80 @@ pub fn parse(body: &Value) -> Result<Vec<String>, Vec<FieldError>> {
                     out.push(w);
                 }
             }
-            out
+            change.blocked_words = Some(out);
         }
-        Some(_) => {
-            errors.push(FieldError::new(
-                "blocked_words",
-                "invalid_type",
-                "blocked_words is a list of strings.",
-            ));
-            Vec::new()
-        }
-        None => {
-            errors.push(FieldError::new(
-                "blocked_words",
-                "required",
-                "blocked_words is required.",
-            ));
-            Vec::new()
-        }
-    };
+        Some(_) => errors.push(FieldError::new(
+            "blocked_words",
+            "invalid_type",
+            "blocked_words is a list of strings.",
+        )),
+    }
+    match obj.get("fee_variant_id") {
+        None => {}
+        Some(Value::Null) => change.fee_variant_id = Some(None),
+        Some(v) => match parse_id(v).filter(|id| *id > 0) {
+            Some(id) => change.fee_variant_id = Some(Some(id)),
+            None => errors.push(FieldError::new(
+                "fee_variant_id",
+                "invalid_id",
+                "fee_variant_id is a Shopify variant id (a number, a string of digits or a gid), or null.",
+            )),
+        },
+    }
     if errors.is_empty() {
-        Ok(words)
+        Ok(change)
     } else {
         Err(errors)
     }
 }
 
+type Row = (String, Option<i64>, time::PrimitiveDateTime);
+
 pub fn get(c: &mut DbConnection, shop_id: &str) -> QueryResult<Settings> {
-    let row: Option<(String, time::PrimitiveDateTime)> = ps::table
+    let row: Option<Row> = ps::table
         .filter(ps::shop_id.eq(shop_id))
-        .select((ps::blocked_words, ps::updated_at))
+        .select((ps::blocked_words, ps::fee_variant_id, ps::updated_at))
         .first(c)
         .optional()?;
-    Ok(row.map_or_else(Settings::default, |(words, at)| Settings {
-        blocked_words: serde_json::from_str(&words).unwrap_or_default(),
-        updated_at: Some(rfc3339(at)),
-    }))
+    Ok(
+        row.map_or_else(Settings::default, |(words, fee, at)| Settings {
+            blocked_words: serde_json::from_str(&words).unwrap_or_default(),
+            fee_variant_id: fee.map(|v| v.to_string()),
+            updated_at: Some(rfc3339(at)),
+        }),
+    )
 }
 
-pub fn put(c: &mut DbConnection, shop_id: &str, words: &[String]) -> QueryResult<Settings> {
-    let json = serde_json::to_string(words).unwrap_or_else(|_| "[]".into());
-    let at = now();
-    per_backend!(c, |c| diesel::insert_into(ps::table)
-        .values((
-            ps::shop_id.eq(shop_id),
-            ps::blocked_words.eq(&json),
-            ps::updated_at.eq(at)
-        ))
-        .on_conflict(ps::shop_id)
-        .do_update()
-        .set((ps::blocked_words.eq(&json), ps::updated_at.eq(at)))
-        .execute(c))?;
-    Ok(Settings {
-        blocked_words: words.to_vec(),
-        updated_at: Some(rfc3339(at)),
+/// Applies a change (read and write in one transaction).
+pub fn put(c: &mut DbConnection, shop_id: &str, change: Change) -> QueryResult<Settings> {
+    crate::db::write_tx(c, |c| {
+        let current = get(c, shop_id)?;
+        let words = change.blocked_words.unwrap_or(current.blocked_words);
+        let fee = change
+            .fee_variant_id
+            .unwrap_or_else(|| current.fee_variant_id.and_then(|v| v.parse().ok()));
+        let json = serde_json::to_string(&words).unwrap_or_else(|_| "[]".into());
+        let at = now();
+        per_backend!(c, |c| diesel::insert_into(ps::table)
+            .values((
+                ps::shop_id.eq(shop_id),
+                ps::blocked_words.eq(&json),
+                ps::fee_variant_id.eq(fee),
+                ps::updated_at.eq(at)
+            ))
+            .on_conflict(ps::shop_id)
+            .do_update()
+            .set((
+                ps::blocked_words.eq(&json),
+                ps::fee_variant_id.eq(fee),
+                ps::updated_at.eq(at)
+            ))
+            .execute(c))?;
+        Ok(Settings {
+            blocked_words: words,
+            fee_variant_id: fee.map(|v| v.to_string()),
+            updated_at: Some(rfc3339(at)),
+        })
     })
 }
 
@@ -142,10 +182,9 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn names_every_bad_word_and_dedupes() {
-        let e =
-            parse(&json!({"blocked_words": ["ok", "", 3, "x".repeat(65), "a\u{7}b"], "nope": 1}))
-                .unwrap_err();
+    fn names_every_bad_value_and_dedupes() {
+        let e = parse(&json!({"blocked_words": ["ok", "", 3, "x".repeat(65), "a\u{7}b"], "nope": 1, "fee_variant_id": "abc"}))
+            .unwrap_err();
         let fields: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -154,14 +193,45 @@ mod tests {
                 "blocked_words[1]",
                 "blocked_words[2]",
                 "blocked_words[3]",
-                "blocked_words[4]"
+                "blocked_words[4]",
+                "fee_variant_id"
             ]
         );
         assert_eq!(
-            parse(&json!({"blocked_words": [" Darn ", "darn", "Cafe\u{301}"]})).unwrap(),
-            vec!["Darn".to_owned(), "Café".to_owned()]
+            parse(&json!({"blocked_words": [" Darn ", "darn", "Cafe\u{301}"]}))
+                .unwrap()
+                .blocked_words,
+            Some(vec!["Darn".to_owned(), "Café".to_owned()])
         );
+        assert_eq!(
+            parse(&json!({"fee_variant_id": "gid://shopify/ProductVariant/42"})).unwrap(),
+            Change {
+                blocked_words: None,
+                fee_variant_id: Some(Some(42))
+            }
+        );
+        assert_eq!(
+            parse(&json!({"fee_variant_id": null}))
+                .unwrap()
+                .fee_variant_id,
+            Some(None)
+        );
+        assert_eq!(parse(&json!({})).unwrap(), Change::default());
         assert!(parse(&json!({"blocked_words": "darn"})).is_err());
         assert!(parse(&json!([])).is_err());
+    }
+}
+
+/// Settings as the storefront uses them: the blocked words compiled once.
+#[derive(Debug)]
+pub struct Loaded {
+    pub settings: Settings,
+    pub blocked: super::BlockedWords,
+}
+
+impl Loaded {
+    pub fn new(settings: Settings) -> Self {
+        let blocked = super::BlockedWords::new(&settings.blocked_words);
+        Loaded { settings, blocked }
     }
 }

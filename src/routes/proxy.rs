@@ -114,6 +114,7 @@ pub async fn get_fields(
 ) -> AppResult<HttpResponse> {
     let product = product_id(&path)?;
     let (template_id, version, template) = template_for(&state, &sf.shop.id, product).await?;
+    let settings = state.personalization_settings(&sf.shop.id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({
@@ -121,6 +122,9 @@ pub async fn get_fields(
             "template_id": template_id,
             "version": version,
             "fields": template.fields,
+            // The variant the storefront adds, quantity = add-on in cents × quantity, with
+            // `_atelier_fee` = the signature (README, "Charging the add-on").
+            "fee_variant_id": settings.settings.fee_variant_id,
         })))
 }
 
@@ -173,7 +177,7 @@ pub async fn personalize(
         .with_extra("valid", Value::Bool(false)));
     };
     let (template_id, version, template) = template_for(&state, &sf.shop.id, product).await?;
-    let blocked = state.blocked_words(&sf.shop.id).await?;
+    let settings = state.personalization_settings(&sf.shop.id).await?;
     let known = known_uploads(&state, &sf.shop.id, &template, values).await?;
     let upload_url = |id: &str| {
         known
@@ -181,8 +185,11 @@ pub async fn personalize(
             .any(|k| k == id)
             .then(|| format!("{}{id}", state.sync.upload_base))
     };
-    let accepted = crate::personalization::validate(&template, values, &blocked, &upload_url)
-        .map_err(|errors| AppError::validation(errors).with_extra("valid", Value::Bool(false)))?;
+    let accepted =
+        crate::personalization::validate(&template, values, &settings.blocked, &upload_url)
+            .map_err(|errors| {
+                AppError::validation(errors).with_extra("valid", Value::Bool(false))
+            })?;
     let sig = signature::sign(
         &state.personalization_key,
         &sf.shop.domain,

@@ -95,18 +95,18 @@ pub async fn get_settings(
     Ok(HttpResponse::Ok().json(s))
 }
 
-/// `PUT /api/personalization/settings` body `{"blocked_words":[…]}`
+/// `PUT /api/personalization/settings` body `{"blocked_words"?:[…], "fee_variant_id"?}`
 pub async fn put_settings(
     session: ShopSession,
     body: web::Json<Value>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let words = crate::personalization::settings::parse(&body).map_err(AppError::validation)?;
+    let change = crate::personalization::settings::parse(&body).map_err(AppError::validation)?;
     let shop_id = session.shop.id.clone();
     let s = state
         .db
-        .run_write(move |c| Ok(crate::personalization::settings::put(c, &shop_id, &words)?))
+        .run_write(move |c| Ok(crate::personalization::settings::put(c, &shop_id, change)?))
         .await?;
-    state.forget_blocked_words(&session.shop.id);
+    state.forget_personalization_settings(&session.shop.id);
     Ok(HttpResponse::Ok().json(s))
 }

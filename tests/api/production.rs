@@ -972,4 +972,29 @@ async fn a_shops_blocked_words_apply_to_its_storefront_only() {
     assert_eq!(resp.status(), 422);
     let err: Value = resp.json().await.unwrap();
     assert_eq!(err["errors"].as_array().unwrap().len(), 2);
+
+    // The fee variant: a partial update keeps the words, and the storefront learns the variant.
+    let resp = app
+        .api_send(
+            Method::PUT,
+            "/api/personalization/settings",
+            SHOP,
+            Some(&json!({"fee_variant_id": "gid://shopify/ProductVariant/9007199254740993"})),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let s: Value = resp.json().await.unwrap();
+    assert_eq!(s["fee_variant_id"], "9007199254740993");
+    assert_eq!(s["blocked_words"], json!(["darn", "Heck"]));
+    let fields: Value = app
+        .client
+        .get(app.proxy_url(&format!("/products/{RING}/fields"), SHOP, None))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fields["fee_variant_id"], "9007199254740993");
+    assert_eq!(try_text(SHOP, "Oh heck").await.status(), 422, "words kept");
 }

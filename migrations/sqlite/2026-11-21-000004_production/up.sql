@@ -39,5 +39,7 @@ CREATE INDEX uploads_order ON uploads (shop_id, order_id);
 CREATE TABLE personalization_settings (
     shop_id TEXT PRIMARY KEY NOT NULL REFERENCES shops (id) ON DELETE CASCADE,
     blocked_words TEXT NOT NULL,
+    -- The hidden fee product's variant the storefront adds to charge the add-on.
+    fee_variant_id BIGINT,
     updated_at TIMESTAMP NOT NULL
 );
