@@ -390,6 +390,7 @@ fn verify_lines(
         c,
         shop_id: &shop.id,
         error: None,
+        seen: Default::default(),
     };
     let results = verify::verify_order(
         &ctx.personalization_keys,
@@ -427,17 +428,30 @@ struct DbLookup<'a> {
     c: &'a mut DbConnection,
     shop_id: &'a str,
     error: Option<diesel::result::Error>,
+    /// Versions already read for this order (lines often share one).
+    seen: std::collections::HashMap<(String, i32), Option<Arc<CompiledTemplate>>>,
 }
 
 impl verify::Lookup for DbLookup<'_> {
     fn template(&mut self, template_id: &str, version: i32) -> Option<Arc<CompiledTemplate>> {
-        match crate::personalization::store::version(self.c, self.shop_id, template_id, version) {
+        let key = (template_id.to_owned(), version);
+        if let Some(found) = self.seen.get(&key) {
+            return found.clone();
+        }
+        let found = match crate::personalization::store::version(
+            self.c,
+            self.shop_id,
+            template_id,
+            version,
+        ) {
             Ok(found) => found.and_then(|fields| CompiledTemplate::new(fields).ok().map(Arc::new)),
             Err(e) => {
                 self.error.get_or_insert(e);
                 None
             }
-        }
+        };
+        self.seen.insert(key, found.clone());
+        found
     }
 
     fn catalog_price(&mut self, variant_id: i64) -> Option<i64> {
