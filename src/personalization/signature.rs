@@ -25,6 +25,8 @@ pub struct Signed {
     mac: Vec<u8>,
 }
 
+/// The canonical message: a JSON array, written straight into a buffer (the same bytes as
+/// `serde_json::json!([...])` would give, without building a `Value`).
 fn message(
     shop: &str,
     product_id: i64,
@@ -36,17 +38,28 @@ fn message(
     // Sorted by name (names are unique in a template): a theme or cart that reorders the
     // properties does not break the proof.
     let mut properties: Vec<&(String, String)> = properties.iter().collect();
-    properties.sort();
-    serde_json::to_vec(&serde_json::json!([
-        DOMAIN,
-        shop,
-        product_id,
-        template_id,
-        version,
-        price_cents,
-        properties
-    ]))
-    .expect("serializable")
+    properties.sort_unstable();
+    let len = 96
+        + shop.len()
+        + properties
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 8)
+            .sum::<usize>();
+    let mut out = Vec::with_capacity(len);
+    serde_json::to_writer(
+        &mut out,
+        &(
+            DOMAIN,
+            shop,
+            product_id,
+            template_id,
+            version,
+            price_cents,
+            properties,
+        ),
+    )
+    .expect("serializable");
+    out
 }
 
 pub fn sign(
@@ -130,6 +143,28 @@ mod tests {
             ("Engraving".into(), "For Anna ❤️".into()),
             ("Font".into(), "Script".into()),
         ]
+    }
+
+    #[test]
+    fn the_message_is_the_documented_json_array() {
+        let m = message("a.myshopify.com", 42, "tpl-1", 3, 700, &props());
+        let expected = serde_json::json!([
+            "atelier-personalization/v1",
+            "a.myshopify.com",
+            42,
+            "tpl-1",
+            3,
+            700,
+            [["Engraving", "For Anna ❤️"], ["Font", "Script"]]
+        ]);
+        assert_eq!(m, serde_json::to_vec(&expected).unwrap());
+        let mut reversed = props();
+        reversed.reverse();
+        assert_eq!(
+            message("a.myshopify.com", 42, "tpl-1", 3, 700, &reversed),
+            m,
+            "sorted"
+        );
     }
 
     #[test]

@@ -108,12 +108,38 @@ fn charset_allows(charset: Charset, c: char) -> bool {
 
 /// The normalized form of a text value (NFC, `\r\n` → `\n`, trimmed).
 pub fn normalize_text(raw: &str) -> String {
-    let nfc: String = raw.replace("\r\n", "\n").nfc().collect();
+    let trimmed = raw.trim();
+    // Most texts are already NFC with no carriage return: one copy, no normalization pass.
+    if !trimmed.contains('\r')
+        && unicode_normalization::is_nfc_quick(trimmed.chars())
+            == unicode_normalization::IsNormalized::Yes
+    {
+        return trimmed.to_owned();
+    }
+    let nfc: String = trimmed.replace("\r\n", "\n").nfc().collect();
     nfc.trim().to_owned()
 }
 
 pub fn grapheme_len(s: &str) -> usize {
+    if s.is_ascii() && !s.contains('\r') {
+        return s.len(); // every ASCII character but CR LF is its own grapheme
+    }
     s.graphemes(true).count()
+}
+
+/// `(user-perceived characters, whether one of them is longer than MAX_GRAPHEME_BYTES)` in one
+/// pass.
+fn graphemes_checked(s: &str) -> (usize, bool) {
+    if s.is_ascii() && !s.contains('\r') {
+        return (s.len(), false);
+    }
+    let mut n = 0;
+    let mut oversized = false;
+    for g in s.graphemes(true) {
+        n += 1;
+        oversized |= g.len() > MAX_GRAPHEME_BYTES;
+    }
+    (n, oversized)
 }
 
 fn dec_of(v: &Value) -> Option<Dec> {
@@ -240,7 +266,7 @@ pub fn validate(
                 Some(s) => {
                     let text = normalize_text(s);
                     let multiline = f.kind == FieldType::Textarea;
-                    let len = grapheme_len(&text);
+                    let (len, oversized) = graphemes_checked(&text);
                     let mut ok = true;
                     if text.chars().any(|c| {
                         (c.is_control() && !(multiline && (c == '\n' || c == '\t')))
@@ -255,7 +281,7 @@ pub fn validate(
                         );
                         ok = false;
                     }
-                    if text.graphemes(true).any(|g| g.len() > MAX_GRAPHEME_BYTES) {
+                    if oversized {
                         fail(
                             "malformed_character",
                             format!(
