@@ -12,6 +12,7 @@ pub mod inbox;
 pub mod money;
 pub mod orders;
 pub mod personalization;
+pub mod preferences;
 pub mod products;
 pub mod routes;
 pub mod shopify;
