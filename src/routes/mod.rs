@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod health;
 pub mod pagination;
+pub mod preferences;
 pub mod proxy;
 pub mod session;
 pub mod templates;
@@ -45,7 +46,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/templates/{id}",
                     web::delete().to(templates::delete_template),
-                ),
+                )
+                // Preference center (issue 5).
+                .configure(preferences::api_routes),
         )
         .service(
             web::scope("/proxy")
@@ -57,7 +60,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/products/{product_id}/personalize",
                     web::post().to(proxy::personalize),
-                ),
+                )
+                // Preference center (issue 5).
+                .configure(preferences::proxy_routes),
         );
 }
 
