@@ -39,8 +39,10 @@ pub struct Interest {
     pub label: String,
 }
 
-/// The full settings document; every member is always present in responses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The full settings document; every member is always present in responses (a member missing
+/// from a stored document, e.g. one added in a later version, reads as empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     pub size_categories: Vec<SizeCategory>,
     pub interests: Vec<Interest>,
