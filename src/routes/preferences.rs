@@ -12,7 +12,8 @@ use crate::state::AppState;
 
 /// `/proxy` routes, registered inside the proxy scope (signature, 256 KiB body limit).
 pub fn proxy_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/preferences", web::get().to(get_own))
+    cfg.route("/preference-center", web::get().to(get_settings_storefront))
+        .route("/preferences", web::get().to(get_own))
         .route("/preferences", web::put().to(put_own))
         .route("/saved-personalizations", web::get().to(list_saved))
         .route("/saved-personalizations", web::post().to(create_saved))
@@ -52,6 +53,20 @@ fn no_store(mut resp: actix_web::HttpResponseBuilder) -> actix_web::HttpResponse
 }
 
 // ---------------------------------------------------------------- storefront
+
+/// `GET /proxy/preference-center`: what the preference-center block renders (size categories,
+/// interests with labels, frequencies, texts). Not personal, so anonymous visitors get it too.
+pub async fn get_settings_storefront(
+    sf: Storefront,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let shop_id = sf.shop.id.clone();
+    let s = state
+        .db
+        .run(move |c| Ok(settings::load(c, &shop_id)?))
+        .await?;
+    Ok(no_store(HttpResponse::Ok()).json(s))
+}
 
 /// `GET /proxy/preferences`
 pub async fn get_own(sf: Storefront, state: web::Data<AppState>) -> AppResult<HttpResponse> {

@@ -211,7 +211,7 @@ async fn shops_and_customers_never_see_each_others_preferences() {
     let resp = app.api_get("/api/customers/abc/preferences", SHOP).await;
     assert_eq!(resp.status(), 400);
 
-    // Settings are per shop.
+    // Settings are per shop, for the merchant and for the storefront block (anonymous too).
     let settings: Value = app
         .api_get("/api/preference-center", SHOP)
         .await
@@ -224,6 +224,31 @@ async fn shops_and_customers_never_see_each_others_preferences() {
             .unwrap()
             .iter()
             .all(|i| i["key"] != "boats")
+    );
+    let storefront_settings = |shop: &'static str| {
+        let app = &app;
+        async move {
+            let resp = app
+                .client
+                .get(app.proxy_url("/preference-center", shop, None))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.json::<Value>().await.unwrap()
+        }
+    };
+    assert_eq!(storefront_settings(SHOP).await, settings);
+    assert_eq!(
+        storefront_settings(OTHER).await["interests"],
+        json!([{"key": "boats", "label": "Boats"}])
+    );
+    let forged = proxy_query(SHOP, None, now(), "not-the-secret");
+    assert_eq!(
+        app.get(&format!("/proxy/preference-center?{forged}"))
+            .await
+            .status(),
+        401
     );
 }
 
