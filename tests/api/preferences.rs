@@ -577,6 +577,62 @@ async fn merchant_settings_are_validated_and_never_lose_stored_choices() {
         );
     }
     assert_eq!(found.len(), 14, "{found:?}");
+    for (body, field, code) in [
+        (
+            json!({"size_categories": {}}),
+            "size_categories",
+            "invalid_type",
+        ),
+        (
+            json!({"size_categories": ["tops"]}),
+            "size_categories[0]",
+            "invalid_type",
+        ),
+        (
+            json!({"size_categories": [{"key": "tops", "label": "Tops", "sizes": "S,M"}]}),
+            "size_categories[0].sizes",
+            "invalid_type",
+        ),
+        (
+            json!({"size_categories": [{"key": "tops", "label": "Tops"}]}),
+            "size_categories[0].sizes",
+            "required",
+        ),
+        (
+            json!({"size_categories": [{"key": "tops", "label": "Tops", "sizes": [38]}]}),
+            "size_categories[0].sizes[0]",
+            "invalid_size",
+        ),
+        (
+            json!({"interests": [{"key": "a", "label": 1}]}),
+            "interests[0].label",
+            "invalid_label",
+        ),
+        (
+            json!({"frequencies": "weekly"}),
+            "frequencies",
+            "invalid_type",
+        ),
+        (json!({"texts": ["hello"]}), "texts", "invalid_type"),
+        (
+            json!({"texts": {"intro": "x".repeat(2_001)}}),
+            "texts.intro",
+            "too_long",
+        ),
+        (json!([]), "", "invalid_type"),
+    ] {
+        let (status, resp) = put_settings(&app, SHOP, &body).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(errors_of(&resp), pairs(&[(field, code)]), "{body}");
+    }
+    // Nothing of the refused requests was stored.
+    let unchanged: Value = app
+        .api_get("/api/preference-center", SHOP)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unchanged, defaults);
 
     // The shopper chooses from the defaults...
     prefs_ok(
