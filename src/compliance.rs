@@ -32,63 +32,37 @@ pub struct CustomerDataSource {
 }
 
 /// Every table holding customer data, in export order.
-pub const CUSTOMER_DATA: &[CustomerDataSource] = &[
-    CustomerDataSource {
-        key: "orders",
-        export: |c, shop, customer| {
-            Ok(
-                serde_json::to_value(crate::orders::for_customer(c, shop, customer)?)
-                    .unwrap_or_default(),
-            )
+pub const CUSTOMER_DATA: &[CustomerDataSource] =
+    &[
+        CustomerDataSource {
+            key: "orders",
+            export: |c, shop, customer| {
+                Ok(
+                    serde_json::to_value(crate::orders::for_customer(c, shop, customer)?)
+                        .unwrap_or_default(),
+                )
+            },
+            redact: crate::orders::redact_customer,
         },
-        redact: crate::orders::redact_customer,
-    },
-    CustomerDataSource {
-        key: "store_marketing_consent",
-        export: |c, shop, customer| {
-            Ok(
-                crate::customers::find(c, shop, customer)?.map_or(Value::Null, |cu| {
-                    json!({
-                        "email_marketing_state": cu.email_marketing_state,
-                        "email_marketing_updated_at": cu.email_marketing_updated_at.map(rfc3339),
-                        "sms_marketing_state": cu.sms_marketing_state,
-                        "sms_marketing_updated_at": cu.sms_marketing_updated_at.map(rfc3339),
-                    })
-                }),
-            )
+        CustomerDataSource {
+            key: "store_marketing_consent",
+            export: |c, shop, customer| {
+                Ok(crate::customers::find(c, shop, customer)?.map_or(Value::Null, |cu| {
+                json!({
+                    "email_marketing_state": cu.email_marketing_state,
+                    "email_marketing_updated_at": cu.email_marketing_updated_at.map(rfc3339),
+                    "sms_marketing_state": cu.sms_marketing_state,
+                    "sms_marketing_updated_at": cu.sms_marketing_updated_at.map(rfc3339),
+                })
+            }))
+            },
+            redact: |c, shop, customer, _| crate::customers::redact(c, shop, customer),
         },
-        redact: |c, shop, customer, _| crate::customers::redact(c, shop, customer),
-    },
-    // Preference center (issue 5).
-    CustomerDataSource {
-        key: "preferences",
-        export: |c, shop, customer| {
-            Ok(crate::preferences::prefs::stored(c, shop, customer)?
-                .map_or(Value::Null, |p| serde_json::to_value(p).unwrap_or_default()))
-        },
-        redact: |c, shop, customer, _| crate::preferences::prefs::redact(c, shop, customer),
-    },
-    CustomerDataSource {
-        key: "consent_history",
-        export: |c, shop, customer| {
-            Ok(
-                serde_json::to_value(crate::preferences::prefs::history(c, shop, customer)?)
-                    .unwrap_or_default(),
-            )
-        },
-        redact: |c, shop, customer, _| crate::preferences::prefs::redact_history(c, shop, customer),
-    },
-    CustomerDataSource {
-        key: "saved",
-        export: |c, shop, customer| {
-            Ok(
-                serde_json::to_value(crate::preferences::saved::list(c, shop, customer)?)
-                    .unwrap_or_default(),
-            )
-        },
-        redact: |c, shop, customer, _| crate::preferences::saved::redact(c, shop, customer),
-    },
-];
+        // Preference center (issue 5).
+        crate::preferences::compliance::PREFERENCES,
+        crate::preferences::compliance::CONSENT_HISTORY,
+        crate::preferences::compliance::SAVED,
+    ];
 
 /// The export object: the contract's members, filled by every source.
 pub fn export_customer(
