@@ -118,17 +118,33 @@ async fn run_backend(label: &'static str, db_url: String) {
         max.rate() / health.rate()
     );
     // The same closed loop with wrk (one generator thread), when installed.
-    let url = format!("{base}/proxy/products/{PRODUCT}/personalize?{}", proxy_query());
+    let url = format!(
+        "{base}/proxy/products/{PRODUCT}/personalize?{}",
+        proxy_query()
+    );
     let wrk_health = wrk(&format!("{base}/healthz"), "GET", None, connections, secs);
     let wrk_max = wrk(&url, "POST", Some(&bodies[0]), connections, secs);
     match (wrk_health, wrk_max) {
         (Some(h), Some(m)) => {
-            println!("\nwrk -t1 -c{connections}:\n\n| phase | requests/s | p50 ms | p99 ms | non-2xx |\n|---|---|---|---|---|");
-            println!("| GET /healthz (ceiling) | {:.0} | {:.2} | {:.2} | {} |", h.0, h.1, h.2, h.3);
-            println!("| POST personalize, max | {:.0} | {:.2} | {:.2} | {} |", m.0, m.1, m.2, m.3);
-            println!("\npersonalize max / healthz ceiling (wrk) = {:.2}", m.0 / h.0);
+            println!(
+                "\nwrk -t1 -c{connections}:\n\n| phase | requests/s | p50 ms | p99 ms | non-2xx |\n|---|---|---|---|---|"
+            );
+            println!(
+                "| GET /healthz (ceiling) | {:.0} | {:.2} | {:.2} | {} |",
+                h.0, h.1, h.2, h.3
+            );
+            println!(
+                "| POST personalize, max | {:.0} | {:.2} | {:.2} | {} |",
+                m.0, m.1, m.2, m.3
+            );
+            println!(
+                "\npersonalize max / healthz ceiling (wrk) = {:.2}",
+                m.0 / h.0
+            );
         }
-        _ => println!("\n(wrk not installed: `apt-get install wrk` for the lighter-generator phase)"),
+        _ => {
+            println!("\n(wrk not installed: `apt-get install wrk` for the lighter-generator phase)")
+        }
     }
     let _ = server.kill();
     let _ = server.wait();

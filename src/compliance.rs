@@ -58,6 +58,10 @@ pub const CUSTOMER_DATA: &[CustomerDataSource] =
             },
             redact: |c, shop, customer, _| crate::customers::redact(c, shop, customer),
         },
+        // Preference center (issue 5).
+        crate::preferences::compliance::PREFERENCES,
+        crate::preferences::compliance::CONSENT_HISTORY,
+        crate::preferences::compliance::SAVED,
     ];
 
 /// The export object: the contract's members, filled by every source.

@@ -106,6 +106,14 @@ pub fn apply_update(
         .do_update()
         .set(&customer)
         .execute(c))?;
+    // The preference center's marketing consent follows the store (most recent change wins).
+    crate::preferences::prefs::store_marketing_reported(
+        c,
+        &shop.id,
+        p.id,
+        customer.email_marketing_state.as_deref(),
+        email_at,
+    )?;
     Ok(Outcome::Applied)
 }
 

@@ -13,6 +13,7 @@ pub mod inbox;
 pub mod money;
 pub mod orders;
 pub mod personalization;
+pub mod preferences;
 pub mod production;
 pub mod products;
 pub mod routes;

@@ -345,7 +345,13 @@ pub fn wrk(
     }
     std::fs::write(&script, lua).ok()?;
     let out = Command::new("wrk")
-        .args(["-t1", &format!("-c{connections}"), &format!("-d{secs}s"), "--latency", "-s"])
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{secs}s"),
+            "--latency",
+            "-s",
+        ])
         .arg(&script)
         .arg(url)
         .output()

@@ -74,7 +74,13 @@ impl ConnManager {
 
     fn establish(&self) -> Result<DbConnection, diesel::ConnectionError> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Postgres),
+            Backend::Postgres => {
+                // libpq uses OpenSSL. Initialized first by openssl-sys, OpenSSL registers no
+                // `atexit` cleanup, which otherwise frees its state under threads still using a
+                // connection at process exit ("double free or corruption", openssl#3505).
+                openssl_sys::init();
+                PgConnection::establish(&self.url).map(DbConnection::Postgres)
+            }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(sqlite_path(&self.url))?;
                 // Per-connection settings: WAL for concurrent readers, a busy timeout instead of

@@ -246,3 +246,56 @@ diesel::allow_tables_to_appear_in_same_query!(
     uploads,
     personalization_settings,
 );
+
+// ---------------------------------------------------------------- preference center (issue 5)
+
+diesel::table! {
+    preference_settings (shop_id) {
+        shop_id -> Text,
+        settings -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    customer_preferences (shop_id, customer_id) {
+        shop_id -> Text,
+        customer_id -> BigInt,
+        sizes -> Text,
+        interests -> Text,
+        email -> Bool,
+        sms -> Bool,
+        frequency -> Nullable<Text>,
+        personalization_consent -> Bool,
+        marketing_consent -> Bool,
+        marketing_changed_at -> Nullable<Timestamp>,
+        history_seq -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    consent_history (shop_id, customer_id, seq) {
+        shop_id -> Text,
+        customer_id -> BigInt,
+        seq -> BigInt,
+        field -> Text,
+        old_value -> Text,
+        new_value -> Text,
+        source -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    saved_personalizations (id) {
+        id -> Text,
+        shop_id -> Text,
+        customer_id -> BigInt,
+        name -> Text,
+        product_id -> Nullable<BigInt>,
+        field_values -> Text,
+        created_at -> Timestamp,
+    }
+}

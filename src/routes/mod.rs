@@ -6,6 +6,7 @@ pub mod auth;
 pub mod health;
 pub mod orders;
 pub mod pagination;
+pub mod preferences;
 pub mod proxy;
 pub mod session;
 pub mod templates;
@@ -62,7 +63,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/orders/{order_id}/items/{line_item_id}",
                     web::patch().to(orders::set_line_status),
-                ),
+                )
+                // Preference center (issue 5).
+                .configure(preferences::api_routes),
         )
         .service(
             web::scope("/proxy")
@@ -79,7 +82,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/products/{product_id}/preview.svg",
                     web::get().to(proxy::preview),
                 )
-                .route("/uploads", web::post().to(uploads::upload)),
+                .route("/uploads", web::post().to(uploads::upload))
+                // Preference center (issue 5).
+                .configure(preferences::proxy_routes),
         );
 }
 

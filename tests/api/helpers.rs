@@ -47,6 +47,10 @@ impl TestDb {
     pub fn new() -> TestDb {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(base) if base.starts_with("postgres") => {
+                // This is the process's first PostgreSQL connection: OpenSSL initialized by
+                // openssl-sys registers no `atexit` cleanup, which would otherwise race the
+                // server's threads at exit (openssl#3505; see `db::ConnManager::establish`).
+                openssl_sys::init();
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
                 let mut conn = diesel::pg::PgConnection::establish(&base)
                     .expect("TEST_DATABASE_URL reachable");

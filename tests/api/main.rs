@@ -7,6 +7,7 @@ mod crash;
 mod health;
 mod helpers;
 mod personalization;
+mod preferences;
 mod production;
 mod session;
 mod startup;

@@ -1,0 +1,63 @@
+//! Customer preference center (issue 5, CONTRACT §4–§5): the explicit half of personalization.
+//!
+//! - [`settings`]: what the merchant offers (size categories, interests, frequencies, texts).
+//! - [`prefs`]: what each shopper chose, their consent, and the append-only history of every
+//!   change (storefront, admin or store webhook).
+//! - [`saved`]: filled personalizations a shopper keeps for reuse on other products.
+//!
+//! For recommendations: [`personalization_allowed`] and [`explicit_for`]. Personalization
+//! consent that was never given counts as **not given**.
+
+pub mod compliance;
+pub mod prefs;
+pub mod saved;
+pub mod settings;
+
+use serde_json::{Map, Value};
+
+use crate::error::FieldError;
+
+pub use prefs::{Explicit, Source, explicit_for, personalization_allowed};
+
+/// `^[a-z0-9_]{1,40}$`, the contract's key syntax.
+pub fn is_key(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 40
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// One `unknown_field` error per member of `o` not in `known` (typos are refused, not ignored).
+pub(crate) fn push_unknown_members(
+    o: &Map<String, Value>,
+    prefix: &str,
+    known: &[&str],
+    errors: &mut Vec<FieldError>,
+) {
+    for k in o.keys().filter(|k| !known.contains(&k.as_str())) {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        errors.push(FieldError::new(
+            path,
+            "unknown_field",
+            "This member is not part of the request.",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_contract_syntax() {
+        assert!(is_key("shirt_size_2"));
+        assert!(!is_key(""));
+        assert!(!is_key("Shirt"));
+        assert!(!is_key("a-b"));
+        assert!(!is_key(&"a".repeat(41)));
+    }
+}
