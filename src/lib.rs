@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod customers;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod inbox;
 pub mod money;

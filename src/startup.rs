@@ -52,7 +52,9 @@ impl Application {
             let st = state.clone();
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 let demo = ShopDomain::parse(DEMO_SHOP).expect("valid demo shop");
-                crate::shops::ensure_demo_shop(&mut *st.db.conn()?, &st.cipher, &demo)?;
+                let mut conn = st.db.conn()?;
+                crate::shops::ensure_demo_shop(&mut conn, &st.cipher, &demo)?;
+                crate::demo::seed(&mut conn, &st)?;
                 Ok(())
             })
             .await??;
@@ -144,6 +146,14 @@ impl Application {
 }
 
 fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    // The demo storefront exists only in development.
+    let demo = if state.settings.is_production() {
+        None
+    } else {
+        Some(web::Data::new(crate::demo::Demo::new(
+            listener.local_addr()?.port(),
+        )?))
+    };
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -152,6 +162,7 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(data.clone())
             .configure(routes::configure)
+            .configure(|cfg| crate::demo::configure(cfg, demo.clone()))
             .default_service(web::to(routes::not_found))
     })
     .listen(listener)?

@@ -4,6 +4,7 @@
 mod auth;
 mod compliance;
 mod crash;
+mod demo;
 mod health;
 mod helpers;
 mod personalization;

@@ -33,9 +33,10 @@
 		const values = {};
 		const ctl = {};
 
+		const clear = (c) => { c.error.textContent = ''; c.input.removeAttribute('aria-invalid'); };
 		const plus = (c) => (c ? ' (+' + money(c, d.moneyFormat) + ')' : '');
 		const JSONH = { 'Content-Type': 'application/json', Accept: 'application/json' };
-		const api = (path, o) => fetch(d.proxy + path, Object.assign({ headers: { Accept: 'application/json' } }, o));
+		const api = (path, o) => fetch(d.proxy + path, { headers: { Accept: 'application/json' }, ...o });
 
 		// Mirrors the server's show_if (the server decides).
 		const visible = (f, n = 0) => {
@@ -76,8 +77,8 @@
 		}
 
 		function control(f, id, err) {
-			const common = { id, name: f.key, 'aria-describedby': err, required: f.required };
-			const set = (v) => { values[f.key] = v; update(); };
+			const common = { id, name: f.key, 'aria-describedby': err, 'aria-required': f.required && 'true' };
+			const set = (v) => { values[f.key] = v; clear(ctl[f.key]); status.hidden = true; update(); };
 			if (f.type === 'select') {
 				const s = el('select', common, [el('option', { value: '', text: '—' })].concat(f.options.map((o) =>
 					el('option', { value: o.value, text: o.label + plus(o.price_cents) }))));
@@ -85,8 +86,8 @@
 				return s;
 			}
 			if (f.type === 'swatch') {
-				return el('div', { class: 'atelier-p__swatches', role: 'radiogroup', 'aria-describedby': err }, f.options.map((o, i) => {
-					const r = el('input', { type: 'radio', name: uid + f.key, value: o.value, id: id + i, required: f.required });
+				return el('div', { class: 'atelier-p__swatches', role: 'radiogroup', 'aria-describedby': err, 'aria-required': f.required && 'true' }, f.options.map((o, i) => {
+					const r = el('input', { type: 'radio', name: uid + f.key, value: o.value, id: id + i });
 					r.addEventListener('change', () => set(o.value));
 					const chip = el('span', { class: 'atelier-p__chip' });
 					chip.style.background = o.color || 'transparent';
@@ -94,12 +95,12 @@
 				}));
 			}
 			if (f.type === 'checkbox') {
-				const c = el('input', Object.assign({ type: 'checkbox' }, common));
+				const c = el('input', { type: 'checkbox', ...common });
 				c.addEventListener('change', () => set(c.checked));
 				return c;
 			}
 			if (f.type === 'image') {
-				const i = el('input', Object.assign({ type: 'file', accept: 'image/png,image/jpeg,image/webp' }, common));
+				const i = el('input', { type: 'file', accept: 'image/png,image/jpeg,image/webp', ...common });
 				i.addEventListener('change', async () => {
 					if (!i.files[0]) return set('');
 					const note = ctl[f.key].error;
@@ -109,12 +110,11 @@
 					try {
 						const r = await api('/uploads', { method: 'POST', body });
 						const j = await r.json();
-						if (!r.ok) throw new Error(j.error && j.error.message);
-						note.textContent = '';
+						if (!r.ok) throw new Error(j.error?.message);
 						set(j.upload_id);
 					} catch (e) {
-						note.textContent = (e && e.message) || t.upload_failed;
 						set('');
+						note.textContent = e?.message || t.upload_failed;
 					}
 				});
 				return i;
@@ -123,8 +123,8 @@
 				textarea: ['textarea', { rows: 3 }],
 				number: ['input', { type: 'number', inputmode: 'decimal', step: f.step || 'any' }],
 				date: ['input', { type: 'date' }],
-			}[f.type] || ['input', { type: 'text', autocomplete: 'off' }];
-			const n = el(tag, Object.assign({ min: f.min, max: f.max, placeholder: f.placeholder }, a, common));
+			}[f.type] || ['input', { type: 'text' }];
+			const n = el(tag, { min: f.min, max: f.max, placeholder: f.placeholder, ...a, ...common });
 			n.addEventListener('input', () => set(n.value));
 			return n;
 		}
@@ -149,7 +149,7 @@
 		}
 
 		function showErrors(errors) {
-			for (const k in ctl) ctl[k].error.textContent = '', ctl[k].input.removeAttribute('aria-invalid');
+			Object.values(ctl).forEach(clear);
 			let first = null;
 			for (const e of errors) {
 				const key = (e.field || '').replace(/^values\./, '');
@@ -183,7 +183,7 @@
 				const qty = Math.max(1, parseInt(fd.get('quantity'), 10) || 1);
 				const props = {};
 				p.properties.forEach((x) => { props[x.name] = x.value; });
-				// Ids stay strings (> 2^53). Fee line: 1-cent variant × add-on × quantity.
+				// Ids as strings (> 2^53). Fee: 1 cent x add-on x qty.
 				const items = [{ id: fd.get('id') || d.variantId, quantity: qty, properties: props }];
 				if (fee && p.price_cents > 0) items.push({ id: fee, quantity: p.price_cents * qty, properties: { _atelier_fee: p.signature } });
 				const c = await fetch(d.root.replace(/\/?$/, '/') + 'cart/add.js', {

@@ -1,0 +1,162 @@
+//! The development demo storefront (CONTRACT §8): absent in production, and in development a
+//! store stand-in whose app-proxy emulator signs exactly as Shopify does.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const RING: i64 = 8_100_000_001;
+
+async fn dev() -> TestApp {
+    spawn_app_with(|vars| {
+        vars.insert("ATELIER_ENV".into(), "development".into());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn every_demo_route_is_404_in_production() {
+    let app = spawn_app().await;
+    for path in [
+        "/demo",
+        "/demo/products/engraved-ring",
+        "/demo/cart",
+        "/demo/cart.js",
+        "/demo/account",
+        "/demo/assets/atelier.css",
+        "/apps/atelier/products/8100000001/fields",
+    ] {
+        let resp = app.get(path).await;
+        assert_eq!(resp.status(), 404, "{path}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+    let resp = app
+        .client
+        .post(app.url("/demo/cart/add.js"))
+        .json(&json!({"id": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test]
+async fn the_demo_store_renders_the_blocks_and_proxies_signed_requests() {
+    let app = dev().await;
+    let index = app.get("/demo").await.text().await.unwrap();
+    assert!(index.contains("/demo/products/engraved-ring"), "{index}");
+    assert!(
+        !index.contains("personalization-fee"),
+        "the fee product is not listed"
+    );
+
+    let page = app
+        .get("/demo/products/engraved-ring")
+        .await
+        .text()
+        .await
+        .unwrap();
+    // The extension's own block markup, rendered with the page's objects.
+    assert!(page.contains(r#"data-product-id="8100000001""#), "{page}");
+    assert!(page.contains(r#"data-form-id="product-form-main""#));
+    assert!(page.contains(r#"<form id="product-form-main""#));
+    assert!(
+        page.contains("\"required\": \"Required\""),
+        "translations: {page}"
+    );
+    assert!(!page.contains("{% schema %}") && !page.contains("translation missing"));
+    let js = app.get("/demo/assets/atelier-personalizer.js").await;
+    assert_eq!(js.status(), 200);
+    assert_eq!(
+        js.text().await.unwrap(),
+        include_str!("../../theme-extension/assets/atelier-personalizer.js")
+    );
+
+    // The emulator adds and signs the app-proxy parameters; /proxy checks them for real.
+    let fields: Value = app
+        .get(&format!("/apps/atelier/products/{RING}/fields"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fields["fields"][0]["key"], "engraving");
+    assert_eq!(fields["fee_variant_id"], "8900000001");
+    let resp = app
+        .client
+        .post(app.url(&format!("/apps/atelier/products/{RING}/personalize")))
+        .json(&json!({"values": {"engraving": "Anna", "metal": "silver"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["price_cents"], 1500);
+    // A query the storefront adds is signed too, and a forged one is not honoured.
+    let resp = app
+        .get("/apps/atelier/products/8100000001/fields?signature=forged&shop=evil.myshopify.com")
+        .await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "the emulator replaces Shopify's own parameters"
+    );
+
+    // The AJAX cart in Shopify's shapes.
+    let resp = app
+        .client
+        .post(app.url("/demo/cart/add.js"))
+        .json(&json!({"items": [
+            {"id": "81000000011", "quantity": 1, "properties": {"Engraving": "Anna", "_atelier": p["signature"]}},
+            {"id": 8900000001i64, "quantity": 1500, "properties": {"_atelier_fee": p["signature"]}}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let added: Value = resp.json().await.unwrap();
+    assert_eq!(added["items"][0]["properties"]["_atelier"], p["signature"]);
+    assert_eq!(added["items"][1]["quantity"], 1500);
+    assert_eq!(added["items"][1]["price"], 1);
+    let cart: Value = app
+        .client
+        .get(app.url("/demo/cart.js"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cart["item_count"], 1501);
+    assert_eq!(cart["total_price"], 12000 + 1500);
+    let missing = app
+        .client
+        .post(app.url("/demo/cart/add.js"))
+        .json(&json!({"id": 42, "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let cleared: Value = app
+        .client
+        .post(app.url("/demo/cart/clear.js"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cleared["item_count"], 0);
+}

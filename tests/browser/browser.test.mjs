@@ -1,0 +1,231 @@
+// The theme extension in a real browser: headless Chromium (Debian's `chromium`) driven by
+// playwright-core, against the demo storefront of a freshly started `atelier` binary
+// (development mode, its own SQLite file). Screenshots go to artifacts/browser/.
+//
+//   cargo build && (cd tests/browser && npm ci && npm test)
+//   ATELIER_BIN=target/release/atelier CHROMIUM=/usr/bin/chromium npm test
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deflateSync } from 'node:zlib';
+import { chromium } from 'playwright-core';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const artifacts = path.join(repo, 'artifacts/browser');
+let server, browser, base, dir;
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  dir = mkdtempSync(path.join(os.tmpdir(), 'atelier-browser-'));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const bin = path.resolve(repo, process.env.ATELIER_BIN || 'target/debug/atelier');
+  server = spawn(bin, ['serve'], {
+    env: {
+      PATH: process.env.PATH,
+      ATELIER_ENV: 'development',
+      DATABASE_URL: `sqlite://${path.join(dir, 'demo.db')}`,
+      BIND_ADDR: `127.0.0.1:${port}`,
+      APP_URL: base,
+      RUST_LOG: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function newPage() {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  return { page, errors };
+}
+
+/** A small real PNG (solid colour), built by hand: no image library needed. */
+function png(width, height) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3, 0x80)]);
+  const raw = Buffer.concat(Array.from({ length: height }, () => row));
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+const cart = (page) => page.evaluate(() => fetch('/demo/cart.js').then((r) => r.json()));
+
+test('ring: every rule shows inline, the price follows, the cart gets signed properties and the fee line', async () => {
+  const { page, errors } = await newPage();
+  await page.goto(`${base}/demo/products/engraved-ring`);
+  const block = page.locator('[data-atelier-personalizer]');
+  await block.getByLabel('Engraving').waitFor();
+  assert.equal(await block.getByLabel('Karat').isVisible(), false, 'karat only shows for gold');
+
+  // Submitting with a required field empty: the server's error, inline and tied to the field.
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  const engraving = block.getByLabel('Engraving');
+  await page.waitForSelector('[aria-invalid="true"]');
+  const describedBy = await engraving.getAttribute('aria-describedby');
+  const message = await page.locator(`#${describedBy.split(' ')[0]}`).textContent();
+  assert.match(message, /required/i);
+  await page.screenshot({ path: path.join(artifacts, 'ring-errors.png') });
+
+  // A character the engraving machine cannot cut, and a blocked word.
+  await engraving.fill('For Anna ❤️');
+  await block.getByLabel('Metal').selectOption('silver');
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await page.waitForFunction(() => /cannot contain/.test(document.querySelector('[data-atelier-personalizer] .atelier-p__error')?.textContent || ''));
+
+  await engraving.fill('Forever, A & J');
+  await block.getByLabel('Metal').selectOption('gold');
+  await block.getByLabel('Karat').waitFor({ state: 'visible' });
+  await block.getByLabel('Karat').selectOption('18');
+  await block.getByLabel('Wedding date').fill('2026-06-20');
+  await block.getByLabel(/Gift box/).check();
+  // 15.00 engraving + 40.00 gold + 25.00 18k + 5.00 gift box.
+  await page.waitForFunction(() => document.querySelector('[data-price]').textContent.includes('$85.00'));
+  // Editing a field clears its error; the live preview draws the text over the product image.
+  assert.equal(await engraving.getAttribute('aria-invalid'), null);
+  await page.waitForFunction(() => {
+    const o = document.querySelector('.product__media .atelier-preview');
+    return o && o.complete && o.naturalWidth > 0 && decodeURIComponent(o.src).includes('Forever, A & J');
+  });
+  const svg = await page.evaluate(() => fetch(document.querySelector('.atelier-preview').src).then((r) => r.text()));
+  assert.match(svg, /<text[^>]*font-family="Georgia"[^>]*>Forever, A &amp; J<\/text>/);
+  await page.screenshot({ path: path.join(artifacts, 'ring-filled.png') });
+
+  await Promise.all([page.waitForURL('**/demo/cart'), page.getByRole('button', { name: 'Add to cart' }).click()]);
+  const c = await cart(page);
+  const ring = c.items.find((i) => i.properties._atelier);
+  assert.ok(ring, JSON.stringify(c));
+  assert.equal(ring.properties.Engraving, 'Forever, A & J');
+  assert.equal(ring.properties.Metal, 'Gold');
+  assert.equal(ring.properties.Karat, '18k');
+  assert.equal(ring.properties['Gift box'], 'Yes');
+  assert.match(ring.properties._atelier, /^v1\.[^.]+\.1\.8500\.[A-Za-z0-9_-]{43}$/);
+  const fee = c.items.find((i) => i.properties._atelier_fee);
+  assert.equal(fee.properties._atelier_fee, ring.properties._atelier);
+  assert.equal(fee.quantity, 8500, 'one cent per unit of the add-on');
+  // The signature is the one Atelier gives for exactly these values (HMAC, deterministic).
+  const again = await page.evaluate(async () => {
+    const r = await fetch('/apps/atelier/products/8100000001/personalize', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ values: { engraving: 'Forever, A & J', metal: 'gold', karat: '18', wedding_date: '2026-06-20', gift_box: true } }),
+    });
+    return r.json();
+  });
+  assert.equal(again.signature, ring.properties._atelier);
+  // The cart page lists the visible properties, not the hidden ones.
+  const text = await page.locator('.cart-lines').textContent();
+  assert.match(text, /Engraving: Forever, A & J/);
+  assert.doesNotMatch(text, /_atelier/);
+  await page.screenshot({ path: path.join(artifacts, 'ring-cart.png') });
+  assert.deepEqual(errors, []);
+});
+
+test('tote: textarea, swatch, number and an uploaded photo, keyboard only', async () => {
+  const { page, errors } = await newPage();
+  await page.goto(`${base}/demo/products/custom-tote`);
+  await page.evaluate(() => fetch('/demo/cart/clear.js', { method: 'POST' }));
+  const block = page.locator('[data-atelier-personalizer]');
+  await block.getByLabel('Message').waitFor();
+  // "Buy it now" would skip the required fields: hidden.
+  assert.equal(await page.locator('[data-buy-now]').isVisible(), false);
+
+  // Keyboard only: focus the message and type, tab to the swatches, pick with the arrow keys.
+  await block.getByLabel('Message').focus();
+  await page.keyboard.type('Hello\nworld');
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.activeElement.type + ':' + document.activeElement.value);
+  assert.equal(focused, 'radio:navy', 'Tab moves to the first swatch');
+  await page.keyboard.press('ArrowRight'); // red
+  await page.keyboard.press('ArrowRight'); // gold (+3.00)
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('25');
+  assert.equal(await block.getByRole('radio', { name: 'Gold' }).isChecked(), true, 'swatches have text names');
+  // A file that lies about being a PNG is refused, inline.
+  await block.getByLabel('Photo').setInputFiles({ name: 'cat.png', mimeType: 'image/png', buffer: Buffer.from('<svg onload=alert(1)>') });
+  await page.waitForFunction(() => /not a PNG, JPEG or WebP/.test(document.querySelector('.atelier-p__field--image .atelier-p__error').textContent));
+  await block.getByLabel('Photo').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: png(40, 30) });
+  // 3.00 gold thread + 8.00 photo, once the upload is done.
+  await page.waitForFunction(() => document.querySelector('[data-price]').textContent.includes('$11.00'));
+  await page.screenshot({ path: path.join(artifacts, 'tote-filled.png') });
+
+  await page.getByRole('button', { name: 'Add to cart' }).focus();
+  await Promise.all([page.waitForURL('**/demo/cart'), page.keyboard.press('Enter')]);
+  const c = await cart(page);
+  const tote = c.items.find((i) => i.properties._atelier);
+  assert.equal(tote.properties.Message, 'Hello\nworld');
+  assert.equal(tote.properties['Thread color'], 'Gold');
+  assert.equal(tote.properties['Letter size (mm)'], '25');
+  assert.match(tote.properties.Photo, new RegExp(`^${base}/uploads/up_`));
+  const image = await page.evaluate((u) => fetch(u).then((r) => r.headers.get('content-type')), tote.properties.Photo);
+  assert.equal(image, 'image/png');
+  assert.equal(c.items.find((i) => i.properties._atelier_fee).quantity, 1100);
+  assert.deepEqual(errors, []);
+});
+
+test('a product without a template shows no personalizer and adds normally', async () => {
+  const { page } = await newPage();
+  await page.goto(`${base}/demo/products/fig-candle`);
+  await page.waitForFunction(() => document.querySelector('[data-atelier-personalizer]').hidden === true);
+  await Promise.all([page.waitForURL('**/demo/cart'), page.getByRole('button', { name: 'Add to cart' }).click()]);
+  const c = await cart(page);
+  assert.equal(c.items.length, 1);
+  assert.deepEqual(c.items[0].properties, {});
+});
