@@ -14,15 +14,26 @@ use serde_json::{Map, Value as Json};
 /// The theme extension, compiled into the binary from `theme-extension/` (so `cargo run` works
 /// from any directory and what is served is exactly what ships).
 pub mod files {
-    pub const BLOCKS: &[(&str, &str)] = &[(
-        "personalizer",
-        include_str!("../../theme-extension/blocks/personalizer.liquid"),
-    )];
+    pub const BLOCKS: &[(&str, &str)] = &[
+        (
+            "personalizer",
+            include_str!("../../theme-extension/blocks/personalizer.liquid"),
+        ),
+        (
+            "preference-center",
+            include_str!("../../theme-extension/blocks/preference-center.liquid"),
+        ),
+    ];
     pub const ASSETS: &[(&str, &str, &[u8])] = &[
         (
             "atelier-personalizer.js",
             "text/javascript; charset=utf-8",
             include_bytes!("../../theme-extension/assets/atelier-personalizer.js"),
+        ),
+        (
+            "atelier-preferences.js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../../theme-extension/assets/atelier-preferences.js"),
         ),
         (
             "atelier.css",

@@ -265,20 +265,23 @@ fn globals(req: &HttpRequest, product: Option<&seed::DemoProduct>) -> Json {
         "shop": {"name": "Atelier demo store", "permanent_domain": crate::startup::DEMO_SHOP, "money_format": MONEY_FORMAT},
         "customer": customer,
         "product": product,
-        "routes": {"root_url": "/demo", "cart_url": "/demo/cart", "cart_add_url": "/demo/cart/add"},
+        "routes": {"root_url": "/demo", "cart_url": "/demo/cart", "cart_add_url": "/demo/cart/add", "account_login_url": "/demo/login"},
     })
 }
 
-/// `GET /demo/account`: the demo customer's account page.
+/// `GET /demo/account`: the demo customer's account page, with the Preference center block.
 async fn account_page(req: HttpRequest, demo: web::Data<Demo>) -> AppResult<HttpResponse> {
     let who = if logged_in(&req) {
         r#"<p>Logged in as the demo customer. <a href="/demo/logout">Log out</a></p>"#
     } else {
-        r#"<p>You are logged out. <a href="/demo/login">Log in as the demo customer</a></p>"#
+        r#"<p>You are logged out.</p>"#
     };
+    let block = demo.render_block("preference-center", "account", &globals(&req, None))?;
     Ok(layout(
         "Account",
-        &format!("<h1>Your account</h1>{who}"),
+        &format!(
+            r#"<h1>Your account</h1>{who}<section class="shopify-section" id="shopify-section-account">{block}</section><script src="/demo/assets/atelier-preferences.js" defer></script>"#
+        ),
         cart_count(&demo, &req),
     ))
 }

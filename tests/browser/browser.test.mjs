@@ -229,3 +229,47 @@ test('a product without a template shows no personalizer and adds normally', asy
   assert.equal(c.items.length, 1);
   assert.deepEqual(c.items[0].properties, {});
 });
+
+test('preference center: saves, reloads, names a bad value, and greets a logged-out visitor', async () => {
+  const { page, errors } = await newPage();
+  await page.goto(`${base}/demo/account`);
+  const form = page.locator('[data-atelier-preferences]');
+  await form.getByLabel('Tops').waitFor();
+  await form.getByLabel('Tops').selectOption('M');
+  await form.getByLabel('Shoes (EU)').selectOption('42');
+  await form.getByLabel('Gifts').check();
+  await form.getByLabel('Sale').check();
+  await form.getByLabel('Email', { exact: true }).check();
+  await form.getByLabel('How often').selectOption('monthly');
+  await form.getByLabel(/recommend products to me/).check();
+  await form.getByRole('button', { name: 'Save preferences' }).click();
+  await page.waitForFunction(() => /saved/.test(document.querySelector('[data-atelier-preferences] [data-status]').textContent));
+  await page.screenshot({ path: path.join(artifacts, 'preferences-saved.png') });
+
+  await page.reload();
+  await form.getByLabel('Tops').waitFor();
+  assert.equal(await form.getByLabel('Tops').inputValue(), 'M');
+  assert.equal(await form.getByLabel('Shoes (EU)').inputValue(), '42');
+  assert.equal(await form.getByLabel('Gifts').isChecked(), true);
+  assert.equal(await form.getByLabel('Bestsellers').isChecked(), false);
+  assert.equal(await form.getByLabel('How often').inputValue(), 'monthly');
+  assert.equal(await form.getByLabel(/recommend products to me/).isChecked(), true);
+  const stored = await page.evaluate(() => fetch('/apps/atelier/preferences').then((r) => r.json()));
+  assert.deepEqual(stored.sizes, { tops: 'M', shoes: '42' });
+  assert.deepEqual([...stored.interests].sort(), ['gifts', 'sale']);
+  assert.equal(stored.consent.personalization, true);
+
+  // A size the store does not offer (sent by a tampered page) is named next to its field.
+  await form.getByLabel('Tops').evaluate((s) => s.add(new Option('XXXL', 'XXXL', true, true)));
+  await form.getByRole('button', { name: 'Save preferences' }).click();
+  await page.waitForFunction(() => {
+    const sel = [...document.querySelectorAll('[data-atelier-preferences] select')].find((s) => s.name === 'sizes.tops');
+    return document.getElementById(sel.getAttribute('aria-describedby')).textContent.length > 0;
+  });
+
+  await page.goto(`${base}/demo/logout`);
+  await page.waitForURL('**/demo/account');
+  assert.match(await page.locator('.atelier-pc__login').textContent(), /Log in to choose your sizes/);
+  await page.goto(`${base}/demo/login`);
+  assert.deepEqual(errors, []);
+});

@@ -1,0 +1,112 @@
+// Atelier preference center (theme app extension): sizes, interests, contact and consent.
+(() => {
+	const el = (tag, attrs, kids) => {
+		const n = document.createElement(tag);
+		for (const [k, v] of Object.entries(attrs || {})) {
+			if (v === false || v == null) continue;
+			if (k === 'text') n.textContent = v;
+			else n.setAttribute(k, v === true ? '' : v);
+		}
+		(kids || []).forEach((c) => c && n.append(c));
+		return n;
+	};
+
+	function init(form) {
+		const t = JSON.parse(form.querySelector('[data-i18n]').textContent);
+		const box = form.querySelector('[data-sections]');
+		const status = form.querySelector('[data-status]');
+		const uid = 'pc' + Math.random().toString(36).slice(2, 7);
+		const api = (path, o) => fetch(form.dataset.proxy + path, { headers: { Accept: 'application/json', 'Content-Type': 'application/json' }, ...o });
+		const errs = {}; // path → error element
+		let settings;
+
+		const field = (path, label, control, note) => {
+			const id = control.id;
+			const err = el('p', { class: 'atelier-p__error', id: id + '-err' });
+			control.setAttribute('aria-describedby', err.id);
+			errs[path] = err;
+			return el('div', { class: 'atelier-p__field' }, [el('label', { for: id, text: label }), control, note, err]);
+		};
+		const check = (path, label, on) => {
+			const id = uid + path.replace(/\W/g, '_');
+			const c = el('input', { type: 'checkbox', id, name: path, checked: on });
+			const err = el('p', { class: 'atelier-p__error', id: id + '-err' });
+			c.setAttribute('aria-describedby', err.id);
+			errs[path] = err;
+			return el('div', { class: 'atelier-p__field' }, [el('label', { for: id, class: 'atelier-p__check' }, [c, ' ' + label]), err]);
+		};
+		const group = (legend, kids) => el('fieldset', { class: 'atelier-pc__group' }, [el('legend', { text: legend }), ...kids]);
+
+		function render(p) {
+			const stale = new Set(p.stale || []);
+			const note = (path) => (stale.has(path) ? el('p', { class: 'atelier-p__help', text: t.stale }) : null);
+			const sizes = settings.size_categories.map((c) => {
+				const current = p.sizes[c.key];
+				const opts = [...c.sizes];
+				if (current && !opts.includes(current)) opts.push(current); // kept, marked stale
+				const s = el('select', { id: uid + 'size-' + c.key, name: 'sizes.' + c.key },
+					[el('option', { value: '', text: t.no_size }), ...opts.map((v) => el('option', { value: v, text: v, selected: v === current }))]);
+				return field('sizes.' + c.key, c.label, s, note('sizes.' + c.key));
+			});
+			const interests = settings.interests.map((i) => check('interests.' + i.key, i.label, p.interests.includes(i.key)));
+			const freq = el('select', { id: uid + 'freq', name: 'frequency' }, [el('option', { value: '', text: '—' }),
+				...settings.frequencies.map((f) => el('option', { value: f, text: t[f] || f, selected: f === p.communication.frequency }))]);
+			box.replaceChildren(
+				group(t.sizes, sizes),
+				group(t.interests, [...interests, (errs.interests = el('p', { class: 'atelier-p__error' }))]),
+				group(t.contact, [check('communication.email', t.email, p.communication.email), check('communication.sms', t.sms, p.communication.sms),
+					field('communication.frequency', t.frequency, freq, note('communication.frequency'))]),
+				group(t.consent, [check('consent.personalization', settings.texts.personalization_consent || 'personalization', p.consent.personalization),
+					check('consent.marketing', settings.texts.marketing_consent || 'marketing', p.consent.marketing)]),
+			);
+			form.removeAttribute('aria-busy');
+		}
+
+		function collect() {
+			const v = (n) => form.elements[n];
+			const sizes = {};
+			for (const c of settings.size_categories) sizes[c.key] = v('sizes.' + c.key).value || null;
+			return {
+				sizes,
+				interests: settings.interests.filter((i) => v('interests.' + i.key).checked).map((i) => i.key),
+				communication: { email: v('communication.email').checked, sms: v('communication.sms').checked, frequency: v('frequency').value || null },
+				consent: { personalization: v('consent.personalization').checked, marketing: v('consent.marketing').checked },
+			};
+		}
+
+		form.addEventListener('submit', async (ev) => {
+			ev.preventDefault();
+			Object.values(errs).forEach((e) => (e.textContent = ''));
+			status.textContent = '';
+			try {
+				const r = await api('/preferences', { method: 'PUT', body: JSON.stringify(collect()) });
+				const j = await r.json();
+				if (r.status === 422) {
+					for (const e of j.errors || []) {
+						const target = errs[e.field] || errs[e.field.replace(/\[\d+\]$/, '')];
+						if (target) target.textContent = e.message;
+					}
+					status.textContent = t.fix_errors;
+					return;
+				}
+				if (!r.ok) throw new Error();
+				render(j);
+				status.textContent = t.saved;
+			} catch {
+				status.textContent = t.failed;
+			}
+		});
+
+		Promise.all([api('/preference-center'), api('/preferences')])
+			.then(async ([s, p]) => {
+				if (!s.ok || !p.ok) throw new Error();
+				settings = await s.json();
+				render(await p.json());
+			})
+			.catch(() => { box.replaceChildren(el('p', { class: 'atelier-p__error', text: t.failed })); });
+	}
+
+	const start = () => document.querySelectorAll('[data-atelier-preferences]').forEach(init);
+	if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+	else start();
+})();
