@@ -15,6 +15,7 @@ pub mod orders;
 pub mod personalization;
 pub mod production;
 pub mod products;
+pub mod recommendations;
 pub mod routes;
 pub mod shopify;
 pub mod shops;

@@ -7,6 +7,7 @@ pub mod health;
 pub mod orders;
 pub mod pagination;
 pub mod proxy;
+pub mod recommendations;
 pub mod session;
 pub mod templates;
 pub mod uploads;
@@ -62,7 +63,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/orders/{order_id}/items/{line_item_id}",
                     web::patch().to(orders::set_line_status),
-                ),
+                )
+                // ---- recommendations (issue 6)
+                .route(
+                    "/recommendations/settings",
+                    web::get().to(recommendations::get_settings),
+                )
+                .route(
+                    "/recommendations/settings",
+                    web::put().to(recommendations::put_settings),
+                )
+                .route(
+                    "/recommendations/explain",
+                    web::get().to(recommendations::explain),
+                )
+                .route("/analytics", web::get().to(recommendations::analytics)),
+            // ---- end recommendations
         )
         .service(
             web::scope("/proxy")
@@ -79,7 +95,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/products/{product_id}/preview.svg",
                     web::get().to(proxy::preview),
                 )
-                .route("/uploads", web::post().to(uploads::upload)),
+                .route("/uploads", web::post().to(uploads::upload))
+                // ---- recommendations (issue 6)
+                .route(
+                    "/recommendations",
+                    web::get().to(recommendations::recommendations),
+                )
+                .route("/events", web::post().to(recommendations::events)),
+            // ---- end recommendations
         );
 }
 

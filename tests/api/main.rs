@@ -8,6 +8,7 @@ mod health;
 mod helpers;
 mod personalization;
 mod production;
+mod recommendations;
 mod session;
 mod startup;
 mod webhooks;
