@@ -921,3 +921,144 @@ async fn for_you_filters_by_size_and_boosts_interests() {
     assert!(!list.contains(&3), "no M at all: {list:?}");
     assert_eq!(list[0], 4, "the interest comes first: {list:?}");
 }
+
+fn gql_product(id: i64) -> Value {
+    json!({
+        "id": format!("gid://shopify/Product/{id}"), "title": format!("Product {id}"), "handle": format!("p-{id}"),
+        "productType": "Candles", "vendor": "Acme", "tags": ["soy"], "status": "ACTIVE",
+        "publishedAt": "2026-10-01T00:00:00Z", "updatedAt": "2026-10-01T00:00:00Z",
+        "variants": {"nodes": [{"id": format!("gid://shopify/ProductVariant/{}", id * 100 + 1), "title": "Default", "sku": null, "price": "20.00", "position": 1, "inventoryQuantity": 4, "inventoryPolicy": "DENY", "selectedOptions": [{"name": "Title", "value": "Default"}]}]}
+    })
+}
+
+fn gql_order(id: i64, customer: Option<i64>, products: &[i64], cancelled: bool) -> Value {
+    let lines: Vec<Value> = products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| json!({
+            "id": format!("gid://shopify/LineItem/{}", id * 100 + i as i64), "title": "x", "variantTitle": null, "sku": null,
+            "quantity": 1, "currentQuantity": 1, "isGiftCard": false,
+            "product": {"id": format!("gid://shopify/Product/{p}")}, "variant": {"id": format!("gid://shopify/ProductVariant/{}", p * 100 + 1)},
+            "originalUnitPriceSet": {"shopMoney": {"amount": "20.0", "currencyCode": "USD"}}, "customAttributes": []
+        }))
+        .collect();
+    json!({
+        "id": format!("gid://shopify/Order/{id}"), "name": format!("#{id}"), "createdAt": "2026-10-05T10:00:00Z",
+        "updatedAt": "2026-10-05T10:00:00Z", "cancelledAt": if cancelled { json!("2026-10-06T10:00:00Z") } else { Value::Null },
+        "test": false, "displayFinancialStatus": "PAID", "currencyCode": "USD",
+        "totalPriceSet": {"shopMoney": {"amount": "40.0"}},
+        "customer": customer.map(|c| json!({"id": format!("gid://shopify/Customer/{c}")})),
+        "lineItems": {"nodes": lines}
+    })
+}
+
+async fn backfill_state(app: &TestApp, shop: &str) -> Option<(String, i64)> {
+    use atelier::db::schema::{rec_jobs, shops};
+    use diesel::prelude::*;
+    let mut c = app.state.db.conn().unwrap();
+    let shop_id: String = shops::table
+        .filter(shops::domain.eq(shop))
+        .select(shops::id)
+        .first(&mut *c)
+        .unwrap();
+    rec_jobs::table
+        .find(shop_id)
+        .select((rec_jobs::state, rec_jobs::orders_done))
+        .first(&mut *c)
+        .optional()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn past_orders_and_the_catalogue_are_backfilled_right_after_install() {
+    let app = spawn_app().await;
+    let products: Vec<Value> = (1..=5).map(gql_product).collect();
+    let mut orders: Vec<Value> = (1..=4)
+        .map(|i| gql_order(i, Some(900 + i), &[1, 2], false))
+        .collect();
+    orders.push(gql_order(5, None, &[3, 4], false));
+    orders.push(gql_order(6, None, &[1, 3], true));
+    app.store.set_backfill(products, orders);
+    app.install(SHOP).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some((state, done)) = backfill_state(&app, SHOP).await
+            && state == "done"
+        {
+            assert_eq!(done, 6);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "backfill did not finish"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // 3 product pages + 3 order pages of 2, plus the empty last page of each when needed.
+    assert!(app.store.backfill_requests() >= 6);
+    assert_eq!(app.table_count("products"), 5);
+    assert_eq!(app.table_count("orders"), 6);
+    assert_eq!(orders_together(&app, SHOP, 1, 2).await, 4);
+    assert_eq!(
+        orders_together(&app, SHOP, 1, 3).await,
+        0,
+        "the cancelled order teaches nothing"
+    );
+    let list = recs(
+        &app,
+        SHOP,
+        None,
+        &[("intent", "complementary"), ("product_id", "3")],
+    )
+    .await;
+    assert_eq!(list[0], 4);
+    // A webhook for an already backfilled order changes nothing.
+    let again = order_payload(
+        5,
+        None,
+        "2026-10-05T10:00:00Z",
+        &[(500, 3, 1, "20.00"), (501, 4, 1, "20.00")],
+    );
+    app.deliver(&Delivery::new("orders/create", SHOP, &again))
+        .await;
+    app.drain().await;
+    assert_eq!(orders_together(&app, SHOP, 3, 4).await, 1);
+}
+
+#[tokio::test]
+async fn import_applies_order_files_once() {
+    use std::io::Write;
+    let app = spawn_app().await;
+    app.install(SHOP).await;
+    catalogue(&app, SHOP).await;
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    for i in 0..5 {
+        let o = order_payload(
+            100 + i,
+            None,
+            "2026-11-01T10:00:00Z",
+            &[(1000 + 2 * i, 1, 1, "20.00"), (1001 + 2 * i, 2, 1, "20.00")],
+        );
+        writeln!(file, "{o}").unwrap();
+    }
+    writeln!(file, "{{\"id\": \"not an id\"}}").unwrap();
+    writeln!(file).unwrap();
+    file.flush().unwrap();
+    let shop = app.shop_row(SHOP).unwrap();
+    for round in 0..2 {
+        let mut conn = app.state.db.conn().unwrap();
+        let reader = std::io::BufReader::new(std::fs::File::open(file.path()).unwrap());
+        let report = atelier::recommendations::import::import(
+            &mut conn,
+            &app.state.sync,
+            &shop,
+            atelier::recommendations::import::Kind::Orders,
+            reader,
+        )
+        .unwrap();
+        assert_eq!(report.applied, 5, "round {round}");
+        assert_eq!(report.rejected_count, 1);
+        assert_eq!(report.rejected[0].0, 6, "line number");
+    }
+    assert_eq!(orders_together(&app, SHOP, 1, 2).await, 5);
+}
