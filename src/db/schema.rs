@@ -344,3 +344,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     rec_settings,
     rec_jobs,
 );
+
+diesel::allow_tables_to_appear_in_same_query!(products, rec_items);

@@ -30,26 +30,56 @@ pub fn unix(t: PrimitiveDateTime) -> i64 {
     t.assume_utc().unix_timestamp()
 }
 
+/// One order line as the model sees it.
+#[derive(Debug, Clone)]
+pub struct BasketLine {
+    pub product_id: Option<i64>,
+    pub position: i32,
+    /// Quantity still in the order (after refunds and removals).
+    pub remaining: i64,
+    pub price_cents: i64,
+    pub gift_card: bool,
+    /// Carries `_atelier_fee` (a personalization fee line).
+    pub fee: bool,
+}
+
+impl BasketLine {
+    pub fn of(l: &LineItem) -> BasketLine {
+        BasketLine {
+            product_id: l.product_id,
+            position: l.position,
+            remaining: i64::from(l.current_quantity.min(l.quantity - l.refunded_quantity)),
+            price_cents: l.price_cents,
+            gift_card: l.gift_card,
+            fee: l.properties.contains(FEE_PROPERTY)
+                && parse_properties(&l.properties)
+                    .iter()
+                    .any(|p| p.name == FEE_PROPERTY),
+        }
+    }
+}
+
 /// The products an order teaches (sorted, distinct) and the products it shows to be fee or
 /// gift-card products. Cancelled and test orders teach nothing; refunded or removed quantities
 /// do not count; gift cards, `$0` lines and fee lines (`_atelier_fee`) never feed the model.
 pub fn basket_of(order: &Order, lines: &[LineItem]) -> (Vec<i64>, Vec<i64>) {
+    let lines: Vec<BasketLine> = lines.iter().map(BasketLine::of).collect();
+    basket_of_lines(order.cancelled || order.test, &lines)
+}
+
+/// [`basket_of`] over plain lines (also used by the offline evaluation).
+pub fn basket_of_lines(void: bool, lines: &[BasketLine]) -> (Vec<i64>, Vec<i64>) {
     let mut basket = Vec::new();
     let mut flagged = BTreeSet::new();
-    let mut ordered: Vec<&LineItem> = lines.iter().collect();
+    let mut ordered: Vec<&BasketLine> = lines.iter().collect();
     ordered.sort_by_key(|l| l.position);
     for l in ordered {
         let Some(pid) = l.product_id else { continue };
-        let fee = l.properties.contains(FEE_PROPERTY)
-            && parse_properties(&l.properties)
-                .iter()
-                .any(|p| p.name == FEE_PROPERTY);
-        if fee || l.gift_card {
+        if l.fee || l.gift_card {
             flagged.insert(pid);
             continue;
         }
-        let remaining = l.current_quantity.min(l.quantity - l.refunded_quantity);
-        if order.cancelled || order.test || l.price_cents <= 0 || remaining <= 0 {
+        if void || l.price_cents <= 0 || l.remaining <= 0 {
             continue;
         }
         if !basket.contains(&pid) && basket.len() < MAX_BASKET {

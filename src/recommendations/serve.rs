@@ -28,10 +28,17 @@ pub const DEFAULT_LIMIT: usize = 10;
 /// How long an instance serves a computed list before recomputing it. Changes made through this
 /// instance (orders, events, settings) are seen at once; another instance's within this time.
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
+/// Bounds of the per-instance caches (lists hold ids and scores only: ≈ 4 KB and 2 KB each).
+pub const RAW_CACHE_ENTRIES: usize = 20_000;
+pub const SERVED_CACHE_ENTRIES: usize = 50_000;
 /// Candidates read per product from the pair tables (the strongest by count).
 const PAIR_CANDIDATES: i64 = 300;
 const CONTENT_CANDIDATES: i64 = 200;
 const RAW_LIST: usize = 100;
+/// Products per product type in the per-type trending lists `for_you` draws on.
+pub const TYPE_TRENDING: usize = 50;
+/// Weight of `for_you`'s category affinity (see `eval::category_affinity`).
+pub const AFFINITY_WEIGHT: f64 = 0.3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Intent {
@@ -81,12 +88,14 @@ pub struct Rec {
     pub reasons: Vec<Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum ListKey {
     Complementary(i64),
     Related(i64),
     Trending,
     Newest,
+    /// Trending products of one product type (for `for_you`'s category affinity).
+    TypeTrending(String),
 }
 
 type Stamped<T> = (u64, T);
@@ -103,8 +112,8 @@ pub struct Recommender {
 impl Default for Recommender {
     fn default() -> Self {
         Recommender {
-            raw: TtlCache::new(CACHE_TTL, 200_000),
-            served: TtlCache::new(CACHE_TTL, 200_000),
+            raw: TtlCache::new(CACHE_TTL, RAW_CACHE_ENTRIES),
+            served: TtlCache::new(CACHE_TTL, SERVED_CACHE_ENTRIES),
             settings: TtlCache::new(CACHE_TTL, 10_000),
         }
     }
@@ -483,6 +492,39 @@ fn trending_raw(c: &mut DbConnection, shop_id: &str) -> QueryResult<Vec<Rec>> {
     Ok(out)
 }
 
+fn type_trending_raw(c: &mut DbConnection, shop_id: &str, kind: &str) -> QueryResult<Vec<Rec>> {
+    let rows: Vec<(i64, f64)> = rec_items::table
+        .inner_join(
+            products::table.on(products::shop_id
+                .eq(rec_items::shop_id)
+                .and(products::product_id.eq(rec_items::product_id))),
+        )
+        .filter(rec_items::shop_id.eq(shop_id))
+        .filter(rec_items::trend.gt(0.0))
+        .filter(rec_items::flagged.eq(false))
+        .filter(products::product_type.eq(kind))
+        .filter(products::deleted.eq(false))
+        .filter(products::status.eq("active"))
+        .filter(products::published.eq(true))
+        .filter(products::available.eq(true))
+        .order(rec_items::trend.desc())
+        .select((rec_items::product_id, rec_items::trend))
+        .limit(TYPE_TRENDING as i64)
+        .load(c)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let ok = eligible(c, shop_id, &ids)?;
+    let now = unix(now());
+    Ok(rows
+        .into_iter()
+        .filter(|(p, _)| ok.contains_key(p))
+        .map(|(p, t)| Rec {
+            product_id: p,
+            score: trend_now(t, now),
+            reasons: vec![json!({"type": "popular_in_your_categories", "product_type": kind})],
+        })
+        .collect())
+}
+
 fn newest_raw(c: &mut DbConnection, shop_id: &str) -> QueryResult<Vec<Rec>> {
     let rows: Vec<ProductRow> = eligible_products(shop_id)
         .order(products::product_id.desc())
@@ -508,30 +550,48 @@ fn newest_raw(c: &mut DbConnection, shop_id: &str) -> QueryResult<Vec<Rec>> {
         .collect())
 }
 
+/// Drops the reasons (only `explain` shows them).
+fn strip(list: &mut Vec<Rec>) {
+    for r in list.iter_mut() {
+        r.reasons = Vec::new();
+    }
+    list.shrink_to_fit();
+}
+
 fn round(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
 impl Recommender {
+    /// A candidate list. Cached lists carry no reasons (memory); `explain` computes afresh
+    /// with them.
     fn raw(
         &self,
         c: &mut DbConnection,
         shop_id: &str,
         key: ListKey,
         generation: u64,
+        explain: bool,
     ) -> QueryResult<Arc<Vec<Rec>>> {
         let k = (shop_id.to_owned(), key);
-        if let Some((g, list)) = self.raw.get(&k)
+        if !explain
+            && let Some((g, list)) = self.raw.get(&k)
             && g == generation
         {
             return Ok(list);
         }
-        let list = Arc::new(match key {
-            ListKey::Complementary(p) => complementary_raw(c, shop_id, p)?,
-            ListKey::Related(p) => related_raw(c, shop_id, p)?,
+        let mut list = match &k.1 {
+            ListKey::Complementary(p) => complementary_raw(c, shop_id, *p)?,
+            ListKey::Related(p) => related_raw(c, shop_id, *p)?,
             ListKey::Trending => trending_raw(c, shop_id)?,
             ListKey::Newest => newest_raw(c, shop_id)?,
-        });
+            ListKey::TypeTrending(t) => type_trending_raw(c, shop_id, t)?,
+        };
+        if explain {
+            return Ok(Arc::new(list));
+        }
+        strip(&mut list);
+        let list = Arc::new(list);
         self.raw.insert(k, (generation, list.clone()));
         Ok(list)
     }
@@ -561,7 +621,9 @@ impl Recommender {
         self.settings.forget(|s| s == shop_id);
     }
 
-    /// The list for an intent, best first, at most `limit` products, with reasons.
+    /// The list for an intent, best first, at most `limit` products; with `explain`, each
+    /// with its reasons (computed afresh, not from the caches).
+    #[allow(clippy::too_many_arguments)]
     pub fn recommend(
         &self,
         c: &mut DbConnection,
@@ -570,16 +632,23 @@ impl Recommender {
         product: Option<i64>,
         customer: Option<i64>,
         limit: usize,
+        explain: bool,
     ) -> QueryResult<Vec<Rec>> {
         let generation = generation(shop_id);
         if intent == Intent::ForYou
             && let Some(customer) = customer
             && consent::personalization_allowed(c, shop_id, customer)?
         {
-            return self.for_you(c, shop_id, customer, product, limit, generation);
+            let mut list =
+                self.for_you(c, shop_id, customer, product, limit, generation, explain)?;
+            if !explain {
+                strip(&mut list);
+            }
+            return Ok(list);
         }
         let key = (shop_id.to_owned(), intent, product.unwrap_or(0));
-        if let Some((g, list)) = self.served.get(&key)
+        if !explain
+            && let Some((g, list)) = self.served.get(&key)
             && g == generation
         {
             return Ok(list.iter().take(limit).cloned().collect());
@@ -590,33 +659,43 @@ impl Recommender {
             (Intent::Complementary, Some(p)) => {
                 chain.push((
                     "complementary",
-                    self.raw(c, shop_id, ListKey::Complementary(p), generation)?,
+                    self.raw(c, shop_id, ListKey::Complementary(p), generation, explain)?,
                 ));
                 chain.push((
                     "related",
-                    self.raw(c, shop_id, ListKey::Related(p), generation)?,
+                    self.raw(c, shop_id, ListKey::Related(p), generation, explain)?,
                 ));
             }
             (Intent::Related, Some(p)) => {
                 chain.push((
                     "related",
-                    self.raw(c, shop_id, ListKey::Related(p), generation)?,
+                    self.raw(c, shop_id, ListKey::Related(p), generation, explain)?,
                 ));
             }
             _ => {}
         }
         chain.push((
             "trending",
-            self.raw(c, shop_id, ListKey::Trending, generation)?,
+            self.raw(c, shop_id, ListKey::Trending, generation, explain)?,
         ));
-        chain.push(("newest", self.raw(c, shop_id, ListKey::Newest, generation)?));
-        let list = Arc::new(assemble(c, shop_id, &settings, product, &chain, None)?);
+        chain.push((
+            "newest",
+            self.raw(c, shop_id, ListKey::Newest, generation, explain)?,
+        ));
+        let mut list = assemble(c, shop_id, &settings, product, &chain, None)?;
+        if explain {
+            list.truncate(limit);
+            return Ok(list);
+        }
+        strip(&mut list);
+        let list = Arc::new(list);
         self.served.insert(key, (generation, list.clone()));
         Ok(list.iter().take(limit).cloned().collect())
     }
 
     /// `for_you` with consent: the shopper's purchases and recent views/carts lead to their
     /// complements and similar products; explicit interests boost, explicit sizes filter.
+    #[allow(clippy::too_many_arguments)]
     fn for_you(
         &self,
         c: &mut DbConnection,
@@ -625,6 +704,7 @@ impl Recommender {
         product: Option<i64>,
         limit: usize,
         generation: u64,
+        explain: bool,
     ) -> QueryResult<Vec<Rec>> {
         let explicit = consent::explicit(c, shop_id, customer)?;
         let their_orders: Vec<i64> = orders::table
@@ -669,7 +749,7 @@ impl Recommender {
         let mut scores: BTreeMap<i64, (f64, Vec<Value>)> = BTreeMap::new();
         for (i, &h) in history.iter().take(20).enumerate() {
             let w = 0.85f64.powi(i as i32);
-            let comp = self.raw(c, shop_id, ListKey::Complementary(h), generation)?;
+            let comp = self.raw(c, shop_id, ListKey::Complementary(h), generation, explain)?;
             for r in comp.iter().take(30) {
                 let e = scores.entry(r.product_id).or_default();
                 e.0 += w * r.score;
@@ -677,12 +757,48 @@ impl Recommender {
                     e.1.push(json!({"type": "bought_with_your_history", "history_product_id": h.to_string()}));
                 }
             }
-            let rel = self.raw(c, shop_id, ListKey::Related(h), generation)?;
+            let rel = self.raw(c, shop_id, ListKey::Related(h), generation, explain)?;
             for r in rel.iter().take(30) {
                 let e = scores.entry(r.product_id).or_default();
                 e.0 += 0.5 * w * r.score;
                 if e.1.len() < 3 {
                     e.1.push(json!({"type": "similar_to_your_history", "history_product_id": h.to_string()}));
+                }
+            }
+        }
+        // Category affinity: popular products of the types the shopper buys and views.
+        let recent: Vec<i64> = history.iter().take(20).copied().collect();
+        let kinds: Vec<String> = if recent.is_empty() {
+            Vec::new()
+        } else {
+            products::table
+                .filter(products::shop_id.eq(shop_id))
+                .filter(products::product_id.eq_any(&recent))
+                .select(products::product_type)
+                .load(c)?
+        };
+        let kinds: Vec<String> = kinds.into_iter().filter(|k| !k.is_empty()).collect();
+        let mut share: BTreeMap<&str, f64> = BTreeMap::new();
+        for k in &kinds {
+            *share.entry(k).or_default() += 1.0 / kinds.len() as f64;
+        }
+        for (kind, s) in share {
+            let list = self.raw(
+                c,
+                shop_id,
+                ListKey::TypeTrending(kind.to_owned()),
+                generation,
+                explain,
+            )?;
+            let best = list.first().map_or(0.0, |r| r.score);
+            if best <= 0.0 {
+                continue;
+            }
+            for r in list.iter() {
+                let e = scores.entry(r.product_id).or_default();
+                e.0 += AFFINITY_WEIGHT * s * r.score / best;
+                if e.1.len() < 3 {
+                    e.1.extend(r.reasons.iter().cloned());
                 }
             }
         }
@@ -701,9 +817,12 @@ impl Recommender {
             ("for_you", Arc::new(personal)),
             (
                 "trending",
-                self.raw(c, shop_id, ListKey::Trending, generation)?,
+                self.raw(c, shop_id, ListKey::Trending, generation, explain)?,
             ),
-            ("newest", self.raw(c, shop_id, ListKey::Newest, generation)?),
+            (
+                "newest",
+                self.raw(c, shop_id, ListKey::Newest, generation, explain)?,
+            ),
         ];
         let mut list = assemble(c, shop_id, &settings, product, &chain, Some(&explicit))?;
         list.truncate(limit);

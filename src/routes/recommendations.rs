@@ -130,7 +130,7 @@ pub async fn recommendations(
         .run(move |c| {
             Ok(st
                 .recs
-                .recommend(c, &shop_id, p.intent, p.product, customer, p.limit)?)
+                .recommend(c, &shop_id, p.intent, p.product, customer, p.limit, false)?)
         })
         .await?;
     let products: Vec<Value> = list
@@ -366,7 +366,7 @@ pub async fn explain(
         .run(move |c| {
             Ok(st
                 .recs
-                .recommend(c, &shop_id, p.intent, p.product, None, p.limit)?)
+                .recommend(c, &shop_id, p.intent, p.product, None, p.limit, true)?)
         })
         .await?;
     let products: Vec<Value> = list
