@@ -34,6 +34,13 @@ pub struct CustomerDataSource {
 /// Every table holding customer data, in export order.
 pub const CUSTOMER_DATA: &[CustomerDataSource] =
     &[
+        // Recommendations first: its erasure finds the shopper's orders through
+        // `orders.customer_id`, which the `orders` entry unlinks.
+        CustomerDataSource {
+            key: "events",
+            export: crate::recommendations::model::export_events,
+            redact: crate::recommendations::redact_customer,
+        },
         CustomerDataSource {
             key: "orders",
             export: |c, shop, customer| {

@@ -17,6 +17,7 @@ pub mod personalization;
 pub mod preferences;
 pub mod production;
 pub mod products;
+pub mod recommendations;
 pub mod routes;
 pub mod shopify;
 pub mod shops;

@@ -9,6 +9,13 @@ atelier — Shopify app backend (personalization, preferences, recommendations)
 USAGE:
     atelier [serve]     start the HTTP server (default)
     atelier migrate     apply database migrations and exit
+    atelier import --shop SHOP [--orders FILE.jsonl] [--products FILE.jsonl]
+                        apply Shopify order/product payloads (one JSON object per line, the
+                        orders/create and products/create webhook shapes) to an installed shop
+    atelier eval --orders FILE.jsonl [--products FILE.jsonl] [--k 10]
+                        offline evaluation of the recommendation model (JSON on stdout)
+    atelier synth --products N --orders M --out DIR [--seed S]
+                        write a synthetic store (products.jsonl, orders.jsonl) to DIR
     atelier help        this text
 
 Configuration comes from the environment; see README.md.";
@@ -19,6 +26,20 @@ fn main() -> ExitCode {
     if matches!(command, "help" | "--help" | "-h") {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
+    }
+    // Offline tools: no configuration, no database.
+    if matches!(command, "eval" | "synth") {
+        let result = match command {
+            "eval" => atelier::recommendations::eval::command(&args[1..]),
+            _ => atelier::recommendations::synth::command(&args[1..]),
+        };
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("atelier {command}: {e:#}");
+                ExitCode::from(2)
+            }
+        };
     }
     // A configuration problem is a clear one-line error naming the variable, not a panic.
     let settings = match Settings::from_env() {
@@ -44,6 +65,10 @@ fn main() -> ExitCode {
         "migrate" => atelier::db::Db::connect(settings.database_url.expose(), 1).map(|_| {
             println!("migrations applied");
         }),
+        "import" => runtime.block_on(atelier::recommendations::import::command(
+            settings,
+            &args[1..],
+        )),
         other => {
             eprintln!("atelier: unknown command `{other}`\n\n{USAGE}");
             return ExitCode::from(2);

@@ -340,6 +340,7 @@ pub fn apply_webhook(
         )
         .execute(c)?;
     }
+    crate::recommendations::apply_order(c, &order, &lines)?;
     Ok(Outcome::Applied)
 }
 

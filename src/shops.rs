@@ -327,7 +327,10 @@ pub async fn complete_install(
         .await?;
     state.forget_storefront_shop(&shop.domain);
     tracing::info!(shop = %shop.domain, "shop installed");
-    if !register_webhooks(state, &shop).await {
+    let registered = register_webhooks(state, &shop).await;
+    // Past orders and the catalogue for recommendations, in the background (issue 6).
+    crate::recommendations::backfill::start(state, &shop).await;
+    if !registered {
         return Ok(shop);
     }
     let id = shop.id.clone();

@@ -184,6 +184,9 @@ async fn maintenance(state: AppState, mut shutdown: watch::Receiver<bool>) {
             Ok(n) => tracing::info!(shops = n, "webhook registration retried successfully"),
             Err(e) => tracing::warn!(error = ?e, "webhook registration retry failed"),
         }
+        if let Err(e) = crate::recommendations::backfill::run_pending(&state).await {
+            tracing::warn!(error = ?e, "recommendations backfill retry failed");
+        }
         let retention = state.settings.upload_retention;
         match state
             .db

@@ -33,6 +33,8 @@ pub struct AppState {
     settings_cache: Arc<TtlCache<String, Arc<crate::personalization::settings::Loaded>>>,
     /// The template of a product: `(shop id, product id) → (template id, version)`.
     product_templates: Arc<TtlCache<(String, i64), Option<TemplateRef>>>,
+    /// Recommendation lists computed by this instance (issue 6).
+    pub recs: Arc<crate::recommendations::Recommender>,
 }
 
 /// A template version: `(template id, version)`.
@@ -96,6 +98,7 @@ impl AppState {
             image_slots: crate::routes::uploads::image_slots(),
             settings_cache: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 10_000)),
             product_templates: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 100_000)),
+            recs: Default::default(),
         })
     }
 

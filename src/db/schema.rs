@@ -299,3 +299,104 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+// ---------------------------------------------------------------- recommendations (issue 6)
+
+diesel::table! {
+    rec_items (shop_id, product_id) {
+        shop_id -> Text,
+        product_id -> BigInt,
+        orders -> BigInt,
+        sessions -> BigInt,
+        trend -> Double,
+        flagged -> Bool,
+    }
+}
+
+diesel::table! {
+    rec_pairs (shop_id, a, b) {
+        shop_id -> Text,
+        a -> BigInt,
+        b -> BigInt,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
+    rec_covisits (shop_id, a, b) {
+        shop_id -> Text,
+        a -> BigInt,
+        b -> BigInt,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
+    rec_shop_stats (shop_id) {
+        shop_id -> Text,
+        orders -> BigInt,
+        first_order_at -> Nullable<BigInt>,
+        last_order_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    rec_order_contrib (shop_id, order_id) {
+        shop_id -> Text,
+        order_id -> BigInt,
+        product_ids -> Text,
+        at_secs -> BigInt,
+        redacted -> Bool,
+        applied_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rec_events (id) {
+        id -> Text,
+        shop_id -> Text,
+        session_id -> Text,
+        customer_id -> Nullable<BigInt>,
+        kind -> Text,
+        product_id -> BigInt,
+        intent -> Nullable<Text>,
+        source_product_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rec_settings (shop_id) {
+        shop_id -> Text,
+        pinned -> Text,
+        excluded -> Text,
+        excluded_everywhere -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rec_jobs (shop_id) {
+        shop_id -> Text,
+        state -> Text,
+        cursor -> Nullable<Text>,
+        orders_done -> BigInt,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    rec_items,
+    rec_pairs,
+    rec_covisits,
+    rec_shop_stats,
+    rec_order_contrib,
+    rec_events,
+    rec_settings,
+    rec_jobs,
+);
+
+diesel::allow_tables_to_appear_in_same_query!(products, rec_items);

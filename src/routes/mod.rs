@@ -8,6 +8,7 @@ pub mod orders;
 pub mod pagination;
 pub mod preferences;
 pub mod proxy;
+pub mod recommendations;
 pub mod session;
 pub mod templates;
 pub mod uploads;
@@ -65,7 +66,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::patch().to(orders::set_line_status),
                 )
                 // Preference center (issue 5).
-                .configure(preferences::api_routes),
+                .configure(preferences::api_routes)
+                // ---- recommendations (issue 6)
+                .route(
+                    "/recommendations/settings",
+                    web::get().to(recommendations::get_settings),
+                )
+                .route(
+                    "/recommendations/settings",
+                    web::put().to(recommendations::put_settings),
+                )
+                .route(
+                    "/recommendations/explain",
+                    web::get().to(recommendations::explain),
+                )
+                .route("/analytics", web::get().to(recommendations::analytics)),
+            // ---- end recommendations
         )
         .service(
             web::scope("/proxy")
@@ -84,7 +100,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/uploads", web::post().to(uploads::upload))
                 // Preference center (issue 5).
-                .configure(preferences::proxy_routes),
+                .configure(preferences::proxy_routes)
+                // ---- recommendations (issue 6)
+                .route(
+                    "/recommendations",
+                    web::get().to(recommendations::recommendations),
+                )
+                .route("/events", web::post().to(recommendations::events)),
+            // ---- end recommendations
         );
 }
 

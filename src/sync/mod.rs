@@ -78,6 +78,10 @@ pub fn apply(
     };
     let triggered = event.triggered_at.as_deref().and_then(payload::parse_time);
     let body = event.payload.as_slice();
+    if topic.starts_with("products/") {
+        // This instance's recommendation lists see catalogue changes at once (issue 6).
+        crate::recommendations::serve::touched(&shop.id);
+    }
     match topic {
         "orders/create" | "orders/updated" | "orders/paid" | "orders/cancelled" => {
             orders::apply_webhook(c, ctx, &shop, topic, body, triggered)

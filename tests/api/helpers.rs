@@ -121,7 +121,14 @@ struct StoreInner {
     token: TokenBehaviour,
     graphql_status: u16,
     subscriptions: Vec<(String, String, String)>,
+    /// GraphQL `Product` and `Order` nodes answered to the backfill's `products` / `orders`
+    /// queries, `BACKFILL_PAGE` per page (those requests are counted, not recorded).
+    backfill_products: Vec<Value>,
+    backfill_orders: Vec<Value>,
+    backfill_requests: usize,
 }
+
+pub const BACKFILL_PAGE: usize = 2;
 
 #[derive(Clone)]
 pub struct FakeStore {
@@ -139,6 +146,9 @@ impl FakeStore {
             },
             graphql_status: 200,
             subscriptions: Vec::new(),
+            backfill_products: Vec::new(),
+            backfill_orders: Vec::new(),
+            backfill_requests: 0,
         }));
         let data = web::Data::new(inner.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -176,6 +186,25 @@ impl FakeStore {
     pub fn subscriptions(&self) -> Vec<(String, String, String)> {
         self.inner.lock().unwrap().subscriptions.clone()
     }
+
+    /// What the Admin API's `products` and `orders` queries answer (GraphQL nodes).
+    pub fn set_backfill(&self, products: Vec<Value>, orders: Vec<Value>) {
+        let mut g = self.inner.lock().unwrap();
+        g.backfill_products = products;
+        g.backfill_orders = orders;
+    }
+
+    pub fn backfill_requests(&self) -> usize {
+        self.inner.lock().unwrap().backfill_requests
+    }
+}
+
+/// One page of `nodes` after the opaque cursor (an index here).
+fn backfill_page(nodes: &[Value], after: &Value) -> Value {
+    let start: usize = after.as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let end = (start + BACKFILL_PAGE).min(nodes.len());
+    let page = nodes.get(start..end).unwrap_or(&[]).to_vec();
+    json!({"nodes": page, "pageInfo": {"hasNextPage": end < nodes.len(), "endCursor": if page.is_empty() { Value::Null } else { Value::String(end.to_string()) }}})
 }
 
 async fn fake_store_handler(
@@ -195,6 +224,21 @@ async fn fake_store_handler(
         .collect();
     let body_json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let path = req.path().to_owned();
+    if path.ends_with("/graphql.json") {
+        let query = body_json["query"].as_str().unwrap_or_default();
+        let after = &body_json["variables"]["after"];
+        let mut g = inner.lock().unwrap();
+        if query.contains("products(") {
+            g.backfill_requests += 1;
+            let page = backfill_page(&g.backfill_products, after);
+            return HttpResponse::Ok().json(json!({"data": {"products": page}}));
+        }
+        if query.contains("orders(") {
+            g.backfill_requests += 1;
+            let page = backfill_page(&g.backfill_orders, after);
+            return HttpResponse::Ok().json(json!({"data": {"orders": page}}));
+        }
+    }
     let (token, gql_status) = {
         let mut g = inner.lock().unwrap();
         g.requests.push(Recorded {

@@ -10,6 +10,7 @@ mod helpers;
 mod personalization;
 mod preferences;
 mod production;
+mod recommendations;
 mod session;
 mod startup;
 mod webhooks;

@@ -1,0 +1,278 @@
+//! `GET /proxy/recommendations` through HTTP with 50,000 products and 1,000,000 order lines
+//! loaded (issue 6: p99 ≤ 5 ms at 1,000 requests/s, ≥ 10,000 requests/s, applying one order
+//! ≤ 1 ms, memory stated).
+//!
+//!     BENCH_BACKENDS=sqlite cargo bench --bench recommendations_load
+//!     BENCH_PRODUCTS=50000 BENCH_LINES=1000000 BENCH_SECS=8 BENCH_CONNECTIONS=64 BENCH_RATE=1000
+//!
+//! Per backend: a fresh database and an installed shop; a synthetic store (`recommendations::
+//! synth`) loaded through the same code as the webhooks (`products::apply_update`,
+//! `orders::apply_webhook`, which updates the model), in transactions of 1,000; then 2,000 more
+//! orders applied one per transaction, each timed (the cost of one `orders/create` including its
+//! commit); then the release binary on a free port and: (1) `/healthz` closed loop (the ceiling
+//! in this run); (2) recommendations closed loop with C connections; (3) the same at a fixed
+//! rate, open loop. Requests mix intents (40 % complementary, 40 % related, 20 % trending) for
+//! products drawn by popularity (storefront traffic follows sales); phase (4) draws products
+//! uniformly (mostly cache misses: the cost of computing a list). Every answer must be `200`.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use common::*;
+use hmac::{Hmac, KeyInit, Mac};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sha2::Sha256;
+
+const SECRET: &str = "bench-secret";
+const SHOP: &str = "bench-shop.myshopify.com";
+
+fn signed(extra: &[(&str, String)]) -> String {
+    let ts = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+    let mut params: Vec<(String, String)> = vec![
+        ("logged_in_customer_id".into(), String::new()),
+        ("path_prefix".into(), "/apps/atelier".into()),
+        ("shop".into(), SHOP.into()),
+        ("timestamp".into(), ts),
+    ];
+    params.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    let mut parts: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    parts.sort();
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(parts.concat().as_bytes());
+    let sig = hex::encode(mac.finalize().into_bytes());
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .append_pair("signature", &sig)
+        .finish()
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+async fn run_backend(label: &'static str, db_url: String) {
+    let secs = env_num("BENCH_SECS", 8);
+    let connections = env_num("BENCH_CONNECTIONS", 64);
+    let rate = env_num("BENCH_RATE", 1000);
+    let n_products = env_num("BENCH_PRODUCTS", 50_000) as usize;
+    let target_lines = env_num("BENCH_LINES", 1_000_000) as usize;
+
+    let db = atelier::db::Db::connect(&db_url, 2).expect("bench database");
+    seed_shop(&db, SHOP);
+    let shop = atelier::shops::find_by_domain(&mut db.conn().unwrap(), SHOP)
+        .unwrap()
+        .unwrap();
+    let ctx = atelier::sync::SyncContext {
+        customer_ref_key: [1u8; 32],
+        personalization_keys: vec![[2u8; 32]],
+        upload_base: format!("{APP_URL}/uploads/"),
+        storefront_shops: Arc::new(atelier::cache::TtlCache::new(
+            std::time::Duration::from_secs(5),
+            10,
+        )),
+    };
+    // ≈ 2.04 lines per synthetic order; 2,000 more orders for the timed phase.
+    let n_orders = target_lines * 100 / 204 + 2_000;
+    let t = Instant::now();
+    let store = atelier::recommendations::synth::generate(n_products, n_orders, 11);
+    let generated = t.elapsed();
+    let (bulk, timed) = store.orders.split_at(store.orders.len() - 2_000);
+    let lines: usize = bulk.iter().map(|o| o.products.len()).sum();
+
+    let t = Instant::now();
+    let mut conn = db.conn().unwrap();
+    for chunk in store.products.chunks(1_000) {
+        atelier::db::write_tx(&mut conn, |c| -> Result<(), atelier::sync::SyncError> {
+            for p in chunk {
+                let body = serde_json::to_vec(&p.payload()).unwrap();
+                atelier::products::apply_update(c, &shop, "products/create", &body, None)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    let products_load = t.elapsed();
+    let t = Instant::now();
+    for chunk in bulk.chunks(1_000) {
+        atelier::db::write_tx(&mut conn, |c| -> Result<(), atelier::sync::SyncError> {
+            for o in chunk {
+                let body = serde_json::to_vec(&o.payload(&store)).unwrap();
+                atelier::orders::apply_webhook(c, &ctx, &shop, "orders/create", &body, None)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    let orders_load = t.elapsed();
+    let mut one = Stats::default();
+    let bodies: Vec<Vec<u8>> = timed
+        .iter()
+        .map(|o| serde_json::to_vec(&o.payload(&store)).unwrap())
+        .collect();
+    let t = Instant::now();
+    for body in &bodies {
+        let s = Instant::now();
+        atelier::db::write_tx(&mut conn, |c| {
+            atelier::orders::apply_webhook(c, &ctx, &shop, "orders/create", body, None)
+        })
+        .unwrap();
+        one.latencies_us.push(s.elapsed().as_micros() as u32);
+        one.ok += 1;
+    }
+    one.elapsed = t.elapsed();
+    drop(conn);
+    let db_size_mb = db_url
+        .strip_prefix("sqlite://")
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len() as f64 / 1e6);
+
+    // Storefront traffic: products by sales.
+    let mut sold = vec![1.0f64; store.products.len()];
+    for o in &store.orders {
+        for p in &o.products {
+            sold[(p - atelier::recommendations::synth::FIRST_PRODUCT_ID) as usize] += 1.0;
+        }
+    }
+    let mut cumulative = Vec::with_capacity(sold.len());
+    let mut sum = 0.0;
+    for s in &sold {
+        sum += s;
+        cumulative.push(sum);
+    }
+    let urls = |base: &str, popular: bool, n: usize, seed: u64| -> Arc<Vec<String>> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        Arc::new(
+            (0..n)
+                .map(|_| {
+                    let i = if popular {
+                        let x = rng.random::<f64>() * sum;
+                        cumulative
+                            .partition_point(|c| *c < x)
+                            .min(cumulative.len() - 1)
+                    } else {
+                        rng.random_range(0..cumulative.len())
+                    };
+                    let id =
+                        (atelier::recommendations::synth::FIRST_PRODUCT_ID + i as i64).to_string();
+                    let intent = match rng.random_range(0..10) {
+                        0..=3 => "complementary",
+                        4..=7 => "related",
+                        _ => "trending",
+                    };
+                    format!(
+                        "{base}/proxy/recommendations?{}",
+                        signed(&[
+                            ("intent", intent.into()),
+                            ("product_id", id),
+                            ("limit", "10".into())
+                        ])
+                    )
+                })
+                .collect(),
+        )
+    };
+
+    let port = free_port();
+    let mut server = start_server(&db_url, port, SECRET, &[]);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = client(connections);
+    wait_ready(&client, &base).await;
+    let rss_idle = rss_mb(server.id());
+    let sample: serde_json::Value = client
+        .get(&urls(&base, true, 1, 1)[0])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        sample["products"].as_array().map(Vec::len),
+        Some(10),
+        "{sample}"
+    );
+
+    let make = |list: Arc<Vec<String>>| -> MakeRequest {
+        Arc::new(move |c, i| c.get(&list[(i as usize) % list.len()]))
+    };
+    let health: MakeRequest = {
+        let base = base.clone();
+        Arc::new(move |c, _| c.get(format!("{base}/healthz")))
+    };
+    let mut health = closed_loop(&client, health, 200, connections, secs).await;
+    let mut max = closed_loop(
+        &client,
+        make(urls(&base, true, 50_000, 2)),
+        200,
+        connections,
+        secs,
+    )
+    .await;
+    let mut fixed = open_loop(&client, make(urls(&base, true, 50_000, 3)), 200, rate, secs).await;
+    let mut uniform = open_loop(
+        &client,
+        make(urls(&base, false, 50_000, 4)),
+        200,
+        rate / 2,
+        secs,
+    )
+    .await;
+    let rss_after = rss_mb(server.id());
+
+    println!(
+        "\n## {label}: {} products, {} orders / {lines} order lines loaded ({} categories)",
+        store.products.len(),
+        bulk.len(),
+        store.categories
+    );
+    println!(
+        "\ngenerate {:.1} s; load products {:.1} s ({:.0}/s); load orders {:.1} s ({:.0} orders/s, in transactions of 1,000){}",
+        generated.as_secs_f64(),
+        products_load.as_secs_f64(),
+        store.products.len() as f64 / products_load.as_secs_f64(),
+        orders_load.as_secs_f64(),
+        bulk.len() as f64 / orders_load.as_secs_f64(),
+        db_size_mb.map_or(String::new(), |mb| format!("; database file {mb:.0} MB")),
+    );
+    let (p50, p99, pmax) = (one.pct(0.5), one.pct(0.99), one.pct(1.0));
+    println!(
+        "\napplying one order (orders/create, own transaction incl. commit, {} orders): mean {:.3} ms, p50 {p50:.3} ms, p99 {p99:.3} ms, max {pmax:.3} ms",
+        one.ok,
+        one.elapsed.as_secs_f64() * 1000.0 / one.ok as f64,
+    );
+    println!("\n{TABLE_HEAD}");
+    println!("{}", health.row("GET /healthz (ceiling)"));
+    println!(
+        "{}",
+        max.row(&format!(
+            "GET recommendations, max ({connections} connections)"
+        ))
+    );
+    println!("{}", fixed.row(&format!("GET recommendations at {rate}/s")));
+    println!(
+        "{}",
+        uniform.row(&format!(
+            "GET recommendations at {}/s, uniform products (cache misses)",
+            rate / 2
+        ))
+    );
+    println!(
+        "\nserver memory (RSS): {rss_idle:.0} MB after start, {rss_after:.0} MB after the phases"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+fn main() {
+    on_both_backends(run_backend);
+}

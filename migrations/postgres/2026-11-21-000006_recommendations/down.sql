@@ -1,0 +1,10 @@
+DROP INDEX products_vendor;
+DROP INDEX products_type;
+DROP TABLE rec_jobs;
+DROP TABLE rec_settings;
+DROP TABLE rec_events;
+DROP TABLE rec_order_contrib;
+DROP TABLE rec_shop_stats;
+DROP TABLE rec_covisits;
+DROP TABLE rec_pairs;
+DROP TABLE rec_items;
