@@ -242,3 +242,36 @@ pub fn apply_delete(c: &mut DbConnection, shop: &Shop, body: &[u8]) -> Result<Ou
     replace_variants(c, &shop.id, p.id, &[])?;
     Ok(Outcome::Applied)
 }
+
+/// What a storefront widget shows of a product.
+#[derive(Debug, Clone, Queryable)]
+pub struct Card {
+    pub product_id: i64,
+    pub title: String,
+    pub handle: String,
+    pub price_min_cents: Option<i64>,
+    pub image_url: Option<String>,
+}
+
+/// Cards for these products (one query), by id.
+pub fn cards(
+    c: &mut DbConnection,
+    shop_id: &str,
+    ids: &[i64],
+) -> QueryResult<std::collections::HashMap<i64, Card>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<Card> = products::table
+        .filter(products::shop_id.eq(shop_id))
+        .filter(products::product_id.eq_any(ids))
+        .select((
+            products::product_id,
+            products::title,
+            products::handle,
+            products::price_min_cents,
+            products::image_url,
+        ))
+        .load(c)?;
+    Ok(rows.into_iter().map(|r| (r.product_id, r)).collect())
+}

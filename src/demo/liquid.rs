@@ -23,6 +23,14 @@ pub mod files {
             "preference-center",
             include_str!("../../theme-extension/blocks/preference-center.liquid"),
         ),
+        (
+            "recommendations",
+            include_str!("../../theme-extension/blocks/recommendations.liquid"),
+        ),
+        (
+            "app-embed",
+            include_str!("../../theme-extension/blocks/app-embed.liquid"),
+        ),
     ];
     pub const ASSETS: &[(&str, &str, &[u8])] = &[
         (
@@ -34,6 +42,16 @@ pub mod files {
             "atelier-preferences.js",
             "text/javascript; charset=utf-8",
             include_bytes!("../../theme-extension/assets/atelier-preferences.js"),
+        ),
+        (
+            "atelier-recommendations.js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../../theme-extension/assets/atelier-recommendations.js"),
+        ),
+        (
+            "atelier-embed.js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../../theme-extension/assets/atelier-embed.js"),
         ),
         (
             "atelier.css",

@@ -25,9 +25,14 @@ const CART_COOKIE: &str = "atelier_demo_cart";
 const LOGGED_OUT_COOKIE: &str = "atelier_demo_logged_out";
 const MONEY_FORMAT: &str = "${{amount}}";
 
+/// A parsed block: template, default settings, schema script.
+type Block = (::liquid::Template, Map<String, Json>, Option<String>);
+
 /// What the demo keeps in memory (development only): parsed blocks and the carts.
 pub struct Demo {
-    blocks: HashMap<&'static str, (::liquid::Template, Map<String, Json>)>,
+    /// Each block: its template, default settings, and the script its schema names (Shopify
+    /// includes it once per page, deferred).
+    blocks: HashMap<&'static str, Block>,
     carts: Mutex<HashMap<String, Vec<CartLine>>>,
     /// This server, for the app-proxy emulator's forwarded requests.
     self_base: String,
@@ -44,7 +49,8 @@ impl Demo {
             let template = parser
                 .parse(&body)
                 .map_err(|e| anyhow::anyhow!("block {name}: {e}"))?;
-            blocks.insert(*name, (template, liquid::default_settings(&schema)));
+            let script = schema["javascript"].as_str().map(str::to_owned);
+            blocks.insert(*name, (template, liquid::default_settings(&schema), script));
         }
         Ok(Demo {
             blocks,
@@ -56,20 +62,36 @@ impl Demo {
         })
     }
 
-    /// One block, rendered with the page's objects.
-    fn render_block(&self, name: &str, section_id: &str, globals: &Json) -> AppResult<String> {
-        let (template, defaults) = self
+    /// One block, rendered with the page's objects, `settings` over its defaults, followed by
+    /// the script its schema names.
+    fn render_block(
+        &self,
+        name: &str,
+        section_id: &str,
+        globals: &Json,
+        settings: Json,
+    ) -> AppResult<String> {
+        let (template, defaults, script) = self
             .blocks
             .get(name)
             .ok_or_else(|| AppError::not_found("No such block."))?;
         let mut vars = globals.as_object().cloned().unwrap_or_default();
+        let mut settings_now = defaults.clone();
+        settings_now.extend(settings.as_object().cloned().unwrap_or_default());
         vars.insert(
             "block".into(),
-            json!({"id": format!("{section_id}-{name}"), "settings": defaults, "shopify_attributes": ""}),
+            json!({"id": format!("{section_id}-{name}"), "settings": settings_now, "shopify_attributes": ""}),
         );
         vars.insert("section".into(), json!({ "id": section_id }));
         let object = ::liquid::to_object(&Json::Object(vars)).map_err(AppError::internal)?;
-        template.render(&object).map_err(AppError::internal)
+        let mut html = template.render(&object).map_err(AppError::internal)?;
+        if let Some(js) = script {
+            html.push_str(&format!(
+                r#"<script src="/demo/assets/{}" defer></script>"#,
+                esc(js)
+            ));
+        }
+        Ok(html)
     }
 }
 
@@ -208,7 +230,20 @@ async fn product_page(
         .await?
         .ok_or_else(|| AppError::not_found("No such product."))?;
     let globals = globals(&req, Some(&product));
-    let personalizer = demo.render_block("personalizer", "main", &globals)?;
+    let personalizer = demo.render_block("personalizer", "main", &globals, json!({}))?;
+    let related = demo.render_block(
+        "recommendations",
+        "related",
+        &globals,
+        json!({"intent": "related", "heading": "Similar products", "limit": 4}),
+    )?;
+    let together = demo.render_block(
+        "recommendations",
+        "together",
+        &globals,
+        json!({"intent": "complementary", "heading": "Bought together", "limit": 4}),
+    )?;
+    let embed = demo.render_block("app-embed", "embed", &globals, json!({}))?;
     let variants: String = product
         .variants
         .iter()
@@ -237,13 +272,14 @@ async fn product_page(
 <div class="shopify-payment-button"><button type="button" data-buy-now>Buy it now</button></div>
 </form>
 </div>
-</section>"#,
+</section>
+<div class="shopify-section">{together}</div>
+<div class="shopify-section">{related}</div>
+{embed}"#,
         handle = esc(&product.handle),
         title = esc(&product.title),
         price = liquid::money(product.price_cents, MONEY_FORMAT),
     );
-    let body =
-        format!(r#"{body}<script src="/demo/assets/atelier-personalizer.js" defer></script>"#);
     Ok(layout(&product.title, &body, cart_count(&demo, &req)))
 }
 
@@ -276,11 +312,18 @@ async fn account_page(req: HttpRequest, demo: web::Data<Demo>) -> AppResult<Http
     } else {
         r#"<p>You are logged out.</p>"#
     };
-    let block = demo.render_block("preference-center", "account", &globals(&req, None))?;
+    let globals = globals(&req, None);
+    let block = demo.render_block("preference-center", "account", &globals, json!({}))?;
+    let for_you = demo.render_block(
+        "recommendations",
+        "for-you",
+        &globals,
+        json!({"intent": "for_you", "heading": "Picked for you", "limit": 4}),
+    )?;
     Ok(layout(
         "Account",
         &format!(
-            r#"<h1>Your account</h1>{who}<section class="shopify-section" id="shopify-section-account">{block}</section><script src="/demo/assets/atelier-preferences.js" defer></script>"#
+            r#"<h1>Your account</h1>{who}<section class="shopify-section" id="shopify-section-account">{block}</section><div class="shopify-section">{for_you}</div>"#
         ),
         cart_count(&demo, &req),
     ))

@@ -125,17 +125,31 @@ pub async fn recommendations(
     let shop_id = sf.shop.id.clone();
     let customer = sf.customer_id;
     let st = state.clone();
-    let list = state
+    let (list, cards) = state
         .db
         .run(move |c| {
-            Ok(st
+            let list = st
                 .recs
-                .recommend(c, &shop_id, p.intent, p.product, customer, p.limit, false)?)
+                .recommend(c, &shop_id, p.intent, p.product, customer, p.limit, false)?;
+            let ids: Vec<i64> = list.iter().map(|r| r.product_id).collect();
+            Ok((list, crate::products::cards(c, &shop_id, &ids)?))
         })
         .await?;
+    // Beyond the contract's `product_id` and `score`: what a widget needs to draw a card, so
+    // the storefront makes one request, not one per product.
     let products: Vec<Value> = list
         .iter()
-        .map(|r| json!({"product_id": r.product_id.to_string(), "score": r.score}))
+        .map(|r| {
+            let card = cards.get(&r.product_id);
+            json!({
+                "product_id": r.product_id.to_string(),
+                "score": r.score,
+                "title": card.map(|c| c.title.as_str()),
+                "handle": card.map(|c| c.handle.as_str()),
+                "price_cents": card.and_then(|c| c.price_min_cents),
+                "image_url": card.and_then(|c| c.image_url.as_deref()),
+            })
+        })
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "private, max-age=5"))

@@ -66,6 +66,26 @@ async fn the_demo_store_renders_the_blocks_and_proxies_signed_requests() {
         "translations: {page}"
     );
     assert!(!page.contains("{% schema %}") && !page.contains("translation missing"));
+    // Recommendation blocks and the app embed on the product page; the account page with the
+    // preference center (and its logged-out greeting).
+    assert!(page.contains(r#"data-intent="complementary""#));
+    assert!(page.contains("atelier-embed.js"));
+    let account = app.get("/demo/account").await;
+    assert_eq!(account.status(), 200);
+    let account = account.text().await.unwrap();
+    assert!(account.contains("data-atelier-preferences"), "{account}");
+    assert!(account.contains(r#"data-intent="for_you""#));
+    let out = app
+        .client
+        .get(app.url("/demo/account"))
+        .header("cookie", "atelier_demo_logged_out=1")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(out.contains("atelier-pc__login") && !out.contains("data-atelier-preferences"));
     let js = app.get("/demo/assets/atelier-personalizer.js").await;
     assert_eq!(js.status(), 200);
     assert_eq!(

@@ -273,3 +273,52 @@ test('preference center: saves, reloads, names a bad value, and greets a logged-
   await page.goto(`${base}/demo/login`);
   assert.deepEqual(errors, []);
 });
+
+/** A session token as Shopify's App Bridge would make one for the demo shop (dev credentials). */
+async function sessionToken() {
+  const { createHmac, randomUUID } = await import('node:crypto');
+  const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const shop = 'https://atelier-demo.myshopify.com';
+  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({
+    iss: `${shop}/admin`, dest: shop, aud: 'atelier-dev-api-key', sub: '1', exp: now + 60, nbf: now - 5, iat: now, jti: randomUUID(), sid: randomUUID(),
+  })}`;
+  const mac = createHmac('sha256', 'atelier-dev-api-secret-do-not-use-in-production').update(body).digest('base64url');
+  return `${body}.${mac}`;
+}
+
+test('recommendations render as cards, report impressions, and a click is counted', async () => {
+  const { page, errors } = await newPage();
+  const analytics = async () => {
+    const r = await fetch(`${base}/api/analytics`, { headers: { Authorization: `Bearer ${await sessionToken()}` } });
+    assert.equal(r.status, 200);
+    return (await r.json()).intents;
+  };
+  const before = (await analytics()).complementary || { impressions: 0, clicks: 0 };
+  await page.goto(`${base}/demo/products/fig-candle`);
+  const together = page.locator('[data-atelier-recs][data-intent="complementary"]');
+  await together.locator('.atelier-r__card a').first().waitFor();
+  const titles = await together.locator('.atelier-r__title').allTextContents();
+  // Seeded orders put the candle with the mug and the scarf.
+  assert.ok(titles.includes('Stoneware mug'), titles.join(', '));
+  assert.ok(!titles.includes('Fig candle'), 'never the product being viewed');
+  assert.ok(!titles.includes('Personalization'), 'never the fee product');
+  await together.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(artifacts, 'recommendations.png'), fullPage: true });
+  // Impressions are sent once the list is seen.
+  for (let i = 0; i < 50; i++) {
+    const now = (await analytics()).complementary;
+    if (now && now.impressions >= before.impressions + titles.length) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await Promise.all([page.waitForURL('**/demo/products/stoneware-mug'), together.getByText('Stoneware mug').click()]);
+  let after;
+  for (let i = 0; i < 50; i++) {
+    after = (await analytics()).complementary;
+    if (after && after.clicks > before.clicks) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(after.clicks, before.clicks + 1);
+  assert.ok(after.impressions >= before.impressions + titles.length, JSON.stringify(after));
+  assert.deepEqual(errors, []);
+});

@@ -1,0 +1,78 @@
+// Atelier recommendations (theme app extension): product cards for one intent, with impressions
+// and clicks reported to /apps/atelier/events.
+(() => {
+	// One anonymous id per browser, for co-views and attribution (no personal data in it).
+	const sid = () => {
+		try {
+			let s = localStorage.getItem('atelier_sid');
+			if (!s) localStorage.setItem('atelier_sid', (s = crypto.randomUUID().replace(/-/g, '')));
+			return s;
+		} catch {
+			return 'anonymous';
+		}
+	};
+	const money = (c, f) => (f || '${{amount}}').replace(/\{\{\s*(\w+)\s*\}\}/, (_, k) => {
+		const [i, d] = (c / 100).toFixed(/no_decimals/.test(k) ? 0 : 2).split('.');
+		const comma = /comma/.test(k);
+		return i.replace(/\B(?=(\d{3})+(?!\d))/g, comma ? '.' : ',') + (d ? (comma ? ',' : '.') + d : '');
+	});
+
+	function init(root) {
+		const d = root.dataset;
+		const list = root.querySelector('[data-list]');
+		const send = (type, productId) => fetch(d.proxy + '/events', {
+			method: 'POST',
+			keepalive: true,
+			headers: { 'Content-Type': 'application/json' },
+			body: JSON.stringify({ type, product_id: productId, session_id: sid(), intent: d.intent, source_product_id: d.productId || undefined }),
+		}).catch(() => {});
+		const q = new URLSearchParams({ intent: d.intent, limit: d.limit });
+		if (d.productId) q.set('product_id', d.productId);
+		fetch(d.proxy + '/recommendations?' + q, { headers: { Accept: 'application/json' } })
+			.then((r) => (r.ok ? r.json() : Promise.reject()))
+			.then((j) => {
+				const items = (j.products || []).filter((p) => p.handle);
+				if (!items.length) { root.hidden = true; return; }
+				list.replaceChildren(...items.map((p) => {
+					const li = document.createElement('li');
+					li.className = 'atelier-r__card';
+					const a = document.createElement('a');
+					a.href = d.root.replace(/\/?$/, '/') + 'products/' + encodeURIComponent(p.handle);
+					a.dataset.productId = p.product_id;
+					if (p.image_url) {
+						const img = document.createElement('img');
+						img.src = p.image_url;
+						img.alt = '';
+						img.loading = 'lazy';
+						img.width = img.height = 300;
+						a.append(img);
+					}
+					const title = document.createElement('span');
+					title.className = 'atelier-r__title';
+					title.textContent = p.title;
+					a.append(title);
+					if (p.price_cents != null) {
+						const price = document.createElement('span');
+						price.className = 'atelier-r__price';
+						price.textContent = money(p.price_cents, d.moneyFormat);
+						a.append(price);
+					}
+					a.addEventListener('click', () => send('click', p.product_id));
+					li.append(a);
+					return li;
+				}));
+				// Impressions once the list is actually seen.
+				const io = new IntersectionObserver((entries) => {
+					if (!entries.some((e) => e.isIntersecting)) return;
+					io.disconnect();
+					items.forEach((p) => send('view', p.product_id));
+				});
+				io.observe(list);
+			})
+			.catch(() => { root.hidden = true; });
+	}
+
+	const start = () => document.querySelectorAll('[data-atelier-recs]').forEach(init);
+	if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+	else start();
+})();
