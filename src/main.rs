@@ -3,6 +3,11 @@ use std::process::ExitCode;
 use atelier::config::Settings;
 use atelier::startup::Application;
 
+/// mimalloc: glibc's allocator spent ~30% of a `personalize` request in malloc/free under load
+/// (perf, BENCHMARKS.md); request handling allocates many small, short-lived objects.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "\
 atelier — Shopify app backend (personalization, preferences, recommendations)
 
