@@ -493,30 +493,30 @@ fn trending_raw(c: &mut DbConnection, shop_id: &str) -> QueryResult<Vec<Rec>> {
 }
 
 fn type_trending_raw(c: &mut DbConnection, shop_id: &str, kind: &str) -> QueryResult<Vec<Rec>> {
+    // Driven by the type's products (an index range), not by the shop's whole trend index.
+    let ids: Vec<i64> = eligible_products(shop_id)
+        .filter(products::product_type.eq(kind))
+        .order(products::product_id.desc())
+        .limit(2_000)
+        .load::<ProductRow>(c)?
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let rows: Vec<(i64, f64)> = rec_items::table
-        .inner_join(
-            products::table.on(products::shop_id
-                .eq(rec_items::shop_id)
-                .and(products::product_id.eq(rec_items::product_id))),
-        )
         .filter(rec_items::shop_id.eq(shop_id))
+        .filter(rec_items::product_id.eq_any(&ids))
         .filter(rec_items::trend.gt(0.0))
         .filter(rec_items::flagged.eq(false))
-        .filter(products::product_type.eq(kind))
-        .filter(products::deleted.eq(false))
-        .filter(products::status.eq("active"))
-        .filter(products::published.eq(true))
-        .filter(products::available.eq(true))
         .order(rec_items::trend.desc())
         .select((rec_items::product_id, rec_items::trend))
         .limit(TYPE_TRENDING as i64)
         .load(c)?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let ok = eligible(c, shop_id, &ids)?;
     let now = unix(now());
     Ok(rows
         .into_iter()
-        .filter(|(p, _)| ok.contains_key(p))
         .map(|(p, t)| Rec {
             product_id: p,
             score: trend_now(t, now),
@@ -621,6 +621,24 @@ impl Recommender {
         self.settings.forget(|s| s == shop_id);
     }
 
+    /// A list this instance computed less than the cache TTL ago, without touching the database
+    /// (not for `for_you` with a logged-in shopper: their consent is read on every request).
+    pub fn cached(
+        &self,
+        shop_id: &str,
+        intent: Intent,
+        product: Option<i64>,
+        customer: Option<i64>,
+        limit: usize,
+    ) -> Option<Vec<Rec>> {
+        if intent == Intent::ForYou && customer.is_some() {
+            return None;
+        }
+        let key = (shop_id.to_owned(), intent, product.unwrap_or(0));
+        let (g, list) = self.served.get(&key)?;
+        (g == generation(shop_id)).then(|| list.iter().take(limit).cloned().collect())
+    }
+
     /// The list for an intent, best first, at most `limit` products; with `explain`, each
     /// with its reasons (computed afresh, not from the caches).
     #[allow(clippy::too_many_arguments)]
@@ -654,34 +672,37 @@ impl Recommender {
             return Ok(list.iter().take(limit).cloned().collect());
         }
         let settings = self.settings(c, shop_id, generation)?;
-        let mut chain: Vec<(&'static str, Arc<Vec<Rec>>)> = Vec::new();
-        match (intent, product) {
-            (Intent::Complementary, Some(p)) => {
-                chain.push((
-                    "complementary",
-                    self.raw(c, shop_id, ListKey::Complementary(p), generation, explain)?,
-                ));
-                chain.push((
-                    "related",
-                    self.raw(c, shop_id, ListKey::Related(p), generation, explain)?,
-                ));
-            }
-            (Intent::Related, Some(p)) => {
-                chain.push((
-                    "related",
-                    self.raw(c, shop_id, ListKey::Related(p), generation, explain)?,
-                ));
-            }
-            _ => {}
+        // The chain of lists, computed only as far as needed to fill the list.
+        let keys: Vec<(&'static str, ListKey)> = match (intent, product) {
+            (Intent::Complementary, Some(p)) => vec![
+                ("complementary", ListKey::Complementary(p)),
+                ("related", ListKey::Related(p)),
+            ],
+            (Intent::Related, Some(p)) => vec![("related", ListKey::Related(p))],
+            _ => vec![],
         }
-        chain.push((
-            "trending",
-            self.raw(c, shop_id, ListKey::Trending, generation, explain)?,
-        ));
-        chain.push((
-            "newest",
-            self.raw(c, shop_id, ListKey::Newest, generation, explain)?,
-        ));
+        .into_iter()
+        .chain([("trending", ListKey::Trending), ("newest", ListKey::Newest)])
+        .collect();
+        let mut excluded: HashSet<i64> = settings.excluded_everywhere.iter().copied().collect();
+        if let Some(p) = product {
+            excluded.insert(p);
+            excluded.extend(settings.excluded.get(&p).into_iter().flatten().copied());
+        }
+        let mut chain: Vec<(&'static str, Arc<Vec<Rec>>)> = Vec::new();
+        let mut usable: HashSet<i64> = HashSet::new();
+        for (name, key) in keys {
+            if usable.len() >= MAX_LIMIT {
+                break;
+            }
+            let list = self.raw(c, shop_id, key, generation, explain)?;
+            usable.extend(
+                list.iter()
+                    .map(|r| r.product_id)
+                    .filter(|p| !excluded.contains(p)),
+            );
+            chain.push((name, list));
+        }
         let mut list = assemble(c, shop_id, &settings, product, &chain, None)?;
         if explain {
             list.truncate(limit);

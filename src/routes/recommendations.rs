@@ -124,15 +124,23 @@ pub async fn recommendations(
     let p = parse(&query)?;
     let shop_id = sf.shop.id.clone();
     let customer = sf.customer_id;
-    let st = state.clone();
-    let list = state
-        .db
-        .run(move |c| {
-            Ok(st
-                .recs
-                .recommend(c, &shop_id, p.intent, p.product, customer, p.limit, false)?)
-        })
-        .await?;
+    let list = match state
+        .recs
+        .cached(&shop_id, p.intent, p.product, customer, p.limit)
+    {
+        Some(list) => list,
+        None => {
+            let st = state.clone();
+            state
+                .db
+                .run(move |c| {
+                    Ok(st
+                        .recs
+                        .recommend(c, &shop_id, p.intent, p.product, customer, p.limit, false)?)
+                })
+                .await?
+        }
+    };
     let products: Vec<Value> = list
         .iter()
         .map(|r| json!({"product_id": r.product_id.to_string(), "score": r.score}))

@@ -96,5 +96,5 @@ CREATE TABLE rec_jobs (
 );
 
 -- Content similarity candidates.
-CREATE INDEX products_type ON products (shop_id, product_type);
-CREATE INDEX products_vendor ON products (shop_id, vendor);
+CREATE INDEX products_type ON products (shop_id, product_type, product_id);
+CREATE INDEX products_vendor ON products (shop_id, vendor, product_id);
