@@ -283,6 +283,7 @@ pub fn apply_order(c: &mut DbConnection, order: &Order, lines: &[LineItem]) -> Q
     let (mut basket, flagged) = basket_of(order, lines);
     if !flagged.is_empty() {
         mark_flagged(c, shop_id, &flagged)?;
+        super::serve::catalogue_touched(shop_id);
     }
     if !basket.is_empty() {
         // Products known to be fee or gift-card products never feed the model.

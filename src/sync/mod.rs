@@ -80,7 +80,7 @@ pub fn apply(
     let body = event.payload.as_slice();
     if topic.starts_with("products/") {
         // This instance's recommendation lists see catalogue changes at once (issue 6).
-        crate::recommendations::serve::touched(&shop.id);
+        crate::recommendations::serve::catalogue_touched(&shop.id);
     }
     match topic {
         "orders/create" | "orders/updated" | "orders/paid" | "orders/cancelled" => {
