@@ -27,7 +27,10 @@ pub const MAX_LIMIT: usize = 50;
 pub const DEFAULT_LIMIT: usize = 10;
 /// How long an instance serves a computed list before recomputing it. Changes made through this
 /// instance (orders, events, settings) are seen at once; another instance's within this time.
-pub const CACHE_TTL: Duration = Duration::from_secs(5);
+pub const CACHE_TTL: Duration = Duration::from_secs(60);
+/// How often an instance reads the shop's versions (`rec_shop_stats`): a change made through
+/// another instance (an order, a product, settings) drops this instance's lists within this.
+pub const VERSION_POLL: Duration = Duration::from_secs(1);
 /// Bounds of the per-instance caches (lists hold ids and scores only: ≈ 4 KB and 2 KB each).
 pub const RAW_CACHE_ENTRIES: usize = 20_000;
 pub const SERVED_CACHE_ENTRIES: usize = 50_000;
@@ -104,6 +107,8 @@ type VariantOptions = (i64, Option<String>, Option<String>, Option<String>);
 
 /// Per-process caches of computed lists, stamped with the shop's model generation.
 pub struct Recommender {
+    /// Per shop: when the versions were read, and the model and catalogue versions.
+    versions: Mutex<HashMap<String, (std::time::Instant, i64, i64)>>,
     catalogues: Mutex<HashMap<String, CatalogueEntry>>,
     raw: TtlCache<(String, ListKey), Stamped<Arc<Vec<Rec>>>>,
     served: TtlCache<ServedKey, Stamped<Arc<Vec<Rec>>>>,
@@ -117,6 +122,7 @@ impl Default for Recommender {
             raw: TtlCache::new(CACHE_TTL, RAW_CACHE_ENTRIES),
             served: TtlCache::new(CACHE_TTL, SERVED_CACHE_ENTRIES),
             settings: TtlCache::new(CACHE_TTL, 10_000),
+            versions: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -138,6 +144,41 @@ struct CatalogueEntry {
 
 /// At most this many shops' catalogues are kept per instance (each ≈ 300 B per product).
 pub const CATALOGUES: usize = 1_000;
+
+/// Records a change of the shop's model (orders, erasure, settings) for every instance.
+pub fn model_changed(c: &mut DbConnection, shop_id: &str) -> QueryResult<()> {
+    touched(shop_id);
+    bump_version(c, shop_id, false)
+}
+
+/// Records a change of the shop's catalogue (a product, a fee product) for every instance.
+pub fn catalogue_changed(c: &mut DbConnection, shop_id: &str) -> QueryResult<()> {
+    catalogue_touched(shop_id);
+    bump_version(c, shop_id, true)
+}
+
+fn bump_version(c: &mut DbConnection, shop_id: &str, catalogue: bool) -> QueryResult<()> {
+    use diesel::upsert::excluded;
+    crate::per_backend!(c, |c| diesel::insert_into(rec_shop_stats::table)
+        .values((
+            rec_shop_stats::shop_id.eq(shop_id),
+            rec_shop_stats::model_version.eq(1i64),
+            rec_shop_stats::catalogue_version.eq(i64::from(catalogue)),
+        ))
+        .on_conflict(rec_shop_stats::shop_id)
+        .do_update()
+        .set(
+            (
+                rec_shop_stats::model_version
+                    .eq(rec_shop_stats::model_version + excluded(rec_shop_stats::model_version)),
+                rec_shop_stats::catalogue_version
+                    .eq(rec_shop_stats::catalogue_version
+                        + excluded(rec_shop_stats::catalogue_version)),
+            )
+        )
+        .execute(c))?;
+    Ok(())
+}
 
 /// A product of the shop changed (or a product turned out to be a fee product) here: this
 /// instance reloads the catalogue at its next request, and recomputes its lists.
@@ -621,6 +662,40 @@ impl Recommender {
         Ok(list)
     }
 
+    /// Reads the shop's versions at most once per [`VERSION_POLL`]; a change made through
+    /// another instance drops this instance's lists (and catalogue).
+    fn sync_versions(&self, c: &mut DbConnection, shop_id: &str) -> QueryResult<()> {
+        if self
+            .versions
+            .lock()
+            .get(shop_id)
+            .is_some_and(|e| e.0.elapsed() < VERSION_POLL)
+        {
+            return Ok(());
+        }
+        let (model, catalogue): (i64, i64) = rec_shop_stats::table
+            .find(shop_id)
+            .select((
+                rec_shop_stats::model_version,
+                rec_shop_stats::catalogue_version,
+            ))
+            .first(c)
+            .optional()?
+            .unwrap_or((0, 0));
+        let previous = self.versions.lock().insert(
+            shop_id.to_owned(),
+            (std::time::Instant::now(), model, catalogue),
+        );
+        if let Some((_, m, k)) = previous {
+            if k != catalogue {
+                catalogue_touched(shop_id);
+            } else if m != model {
+                touched(shop_id);
+            }
+        }
+        Ok(())
+    }
+
     /// The shop's catalogue: reloaded after the cache TTL (one request reloads, the others
     /// keep using the previous copy meanwhile) and at once after a local product change.
     pub fn catalogue(&self, c: &mut DbConnection, shop_id: &str) -> QueryResult<Arc<Catalogue>> {
@@ -678,7 +753,8 @@ impl Recommender {
         Ok(s)
     }
 
-    /// Forgets what this instance computed for a shop (after its settings changed here).
+    /// Forgets what this instance computed for a shop (after its settings changed here; other
+    /// instances see the version change).
     pub fn forget(&self, shop_id: &str) {
         touched(shop_id);
         self.raw.forget(|(s, _)| s == shop_id);
@@ -700,6 +776,14 @@ impl Recommender {
         if intent == Intent::ForYou && customer.is_some() {
             return None;
         }
+        let fresh = self
+            .versions
+            .lock()
+            .get(shop_id)
+            .is_some_and(|e| e.0.elapsed() < VERSION_POLL);
+        if !fresh {
+            return None;
+        }
         let key = (shop_id.to_owned(), intent, product.unwrap_or(0));
         let (g, list) = self.served.get(&key)?;
         (g == generation(shop_id)).then(|| list.iter().take(limit).cloned().collect())
@@ -718,6 +802,7 @@ impl Recommender {
         limit: usize,
         explain: bool,
     ) -> QueryResult<Vec<Rec>> {
+        self.sync_versions(c, shop_id)?;
         let generation = generation(shop_id);
         if intent == Intent::ForYou
             && let Some(customer) = customer
