@@ -107,8 +107,9 @@ type VariantOptions = (i64, Option<String>, Option<String>, Option<String>);
 
 /// Per-process caches of computed lists, stamped with the shop's model generation.
 pub struct Recommender {
-    /// Per shop: when the versions were read, and the model and catalogue versions.
-    versions: Mutex<HashMap<String, (std::time::Instant, i64, i64)>>,
+    /// Per shop: when the versions were read, the model and catalogue versions, and whether a
+    /// request is reading them again.
+    versions: Mutex<HashMap<String, VersionEntry>>,
     catalogues: Mutex<HashMap<String, CatalogueEntry>>,
     raw: TtlCache<(String, ListKey), Stamped<Arc<Vec<Rec>>>>,
     served: TtlCache<ServedKey, Stamped<Arc<Vec<Rec>>>>,
@@ -133,6 +134,17 @@ static GENERATIONS: LazyLock<Mutex<HashMap<String, u64>>> = LazyLock::new(Defaul
 /// Same for the shop's catalogue (product changes, newly seen fee products).
 static CATALOGUE_GENERATIONS: LazyLock<Mutex<HashMap<String, u64>>> =
     LazyLock::new(Default::default);
+
+type VersionEntry = (
+    std::time::Instant,
+    i64,
+    i64,
+    Arc<std::sync::atomic::AtomicBool>,
+);
+
+/// Cached answers are served without reading the versions again for at most this long while
+/// one request reads them (a slow database never makes every request queue on it).
+const VERSION_STALE_MAX: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 struct CatalogueEntry {
@@ -673,20 +685,33 @@ impl Recommender {
         {
             return Ok(());
         }
-        let (model, catalogue): (i64, i64) = rec_shop_stats::table
+        let read: QueryResult<Option<(i64, i64)>> = rec_shop_stats::table
             .find(shop_id)
             .select((
                 rec_shop_stats::model_version,
                 rec_shop_stats::catalogue_version,
             ))
             .first(c)
-            .optional()?
-            .unwrap_or((0, 0));
+            .optional();
+        let (model, catalogue) = match read {
+            Ok(v) => v.unwrap_or((0, 0)),
+            Err(e) => {
+                if let Some(e) = self.versions.lock().get(shop_id) {
+                    e.3.store(false, std::sync::atomic::Ordering::Release);
+                }
+                return Err(e);
+            }
+        };
         let previous = self.versions.lock().insert(
             shop_id.to_owned(),
-            (std::time::Instant::now(), model, catalogue),
+            (
+                std::time::Instant::now(),
+                model,
+                catalogue,
+                Default::default(),
+            ),
         );
-        if let Some((_, m, k)) = previous {
+        if let Some((_, m, k, _)) = previous {
             if k != catalogue {
                 catalogue_touched(shop_id);
             } else if m != model {
@@ -776,13 +801,17 @@ impl Recommender {
         if intent == Intent::ForYou && customer.is_some() {
             return None;
         }
-        let fresh = self
-            .versions
-            .lock()
-            .get(shop_id)
-            .is_some_and(|e| e.0.elapsed() < VERSION_POLL);
-        if !fresh {
-            return None;
+        {
+            let versions = self.versions.lock();
+            let e = versions.get(shop_id)?;
+            let age = e.0.elapsed();
+            // Stale versions: the first request reads them again (through the database path),
+            // the others keep being served from the cache meanwhile.
+            if age >= VERSION_STALE_MAX
+                || age >= VERSION_POLL && !e.3.swap(true, std::sync::atomic::Ordering::AcqRel)
+            {
+                return None;
+            }
         }
         let key = (shop_id.to_owned(), intent, product.unwrap_or(0));
         let (g, list) = self.served.get(&key)?;
@@ -855,7 +884,16 @@ impl Recommender {
             chain.push((name, list));
         }
         let cat = self.catalogue(c, shop_id)?;
-        let mut list = assemble(c, &cat, shop_id, &settings, product, &chain, None)?;
+        let mut list = assemble(
+            c,
+            &cat,
+            shop_id,
+            &settings,
+            product,
+            &chain,
+            None,
+            &HashSet::new(),
+        )?;
         if explain {
             list.truncate(limit);
             return Ok(list);
@@ -1006,6 +1044,7 @@ impl Recommender {
             product,
             &chain,
             Some(&explicit),
+            &purchased,
         )?;
         list.truncate(limit);
         Ok(list)
@@ -1015,6 +1054,7 @@ impl Recommender {
 /// Pins first, then each list of the chain in turn (a later list only fills what the earlier
 /// ones left, its scores scaled below theirs), without the viewed product, merchant exclusions,
 /// duplicates, or (with explicit preferences) products not available in the shopper's size.
+#[allow(clippy::too_many_arguments)]
 fn assemble(
     c: &mut DbConnection,
     cat: &Catalogue,
@@ -1023,8 +1063,10 @@ fn assemble(
     product: Option<i64>,
     chain: &[(&'static str, Arc<Vec<Rec>>)],
     explicit: Option<&consent::Explicit>,
+    also_excluded: &HashSet<i64>,
 ) -> QueryResult<Vec<Rec>> {
     let mut excluded: HashSet<i64> = settings.excluded_everywhere.iter().copied().collect();
+    excluded.extend(also_excluded);
     let mut pins: Vec<i64> = Vec::new();
     if let Some(p) = product {
         excluded.insert(p);
