@@ -33,6 +33,8 @@ pub struct AppState {
     settings_cache: Arc<TtlCache<String, Arc<crate::personalization::settings::Loaded>>>,
     /// The template of a product: `(shop id, product id) → (template id, version)`.
     product_templates: Arc<TtlCache<(String, i64), Option<TemplateRef>>>,
+    /// What recommendation widgets show of a product, by `(shop id, product id)`.
+    product_cards: Arc<TtlCache<(String, i64), Arc<crate::products::Card>>>,
     /// Recommendation lists computed by this instance (issue 6).
     pub recs: Arc<crate::recommendations::Recommender>,
 }
@@ -98,6 +100,7 @@ impl AppState {
             image_slots: crate::routes::uploads::image_slots(),
             settings_cache: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 10_000)),
             product_templates: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 100_000)),
+            product_cards: Arc::new(TtlCache::new(std::time::Duration::from_secs(60), 100_000)),
             recs: Default::default(),
         })
     }
@@ -209,6 +212,40 @@ impl AppState {
         self.product_templates
             .insert(key, Some((id.clone(), version)));
         Ok(Some((id, version, compiled)))
+    }
+
+    /// Cards (title, handle, price, image) of these products, from the cache (60 s) or, for the
+    /// missing ones, one query.
+    pub async fn product_cards(
+        &self,
+        shop_id: &str,
+        ids: &[i64],
+    ) -> crate::error::AppResult<std::collections::HashMap<i64, Arc<crate::products::Card>>> {
+        let mut out = std::collections::HashMap::new();
+        let mut missing = Vec::new();
+        for &id in ids {
+            match self.product_cards.get(&(shop_id.to_owned(), id)) {
+                Some(card) => {
+                    out.insert(id, card);
+                }
+                None => missing.push(id),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let shop = shop_id.to_owned();
+        let found = self
+            .db
+            .run(move |c| Ok(crate::products::cards(c, &shop, &missing)?))
+            .await?;
+        for (id, card) in found {
+            let card = Arc::new(card);
+            self.product_cards
+                .insert((shop_id.to_owned(), id), card.clone());
+            out.insert(id, card);
+        }
+        Ok(out)
     }
 
     /// Forgets this instance's product → template entries of a shop (after a template change).

@@ -337,6 +337,8 @@ diesel::table! {
         orders -> BigInt,
         first_order_at -> Nullable<BigInt>,
         last_order_at -> Nullable<BigInt>,
+        model_version -> BigInt,
+        catalogue_version -> BigInt,
     }
 }
 

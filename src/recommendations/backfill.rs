@@ -240,6 +240,9 @@ async fn run_one(state: &AppState, shop_id: &str) -> AppResult<bool> {
                             Err(e) => return Err(sync_err(e)),
                         }
                     }
+                    if is_products && applied > 0 {
+                        super::serve::catalogue_changed(c, &shop2.id)?;
+                    }
                     let n = diesel::update(
                         rec_jobs::table
                             .filter(rec_jobs::shop_id.eq(&shop2.id))

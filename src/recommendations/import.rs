@@ -65,6 +65,9 @@ pub fn import(
                         Err(e) => return Err(e),
                     }
                 }
+                if kind == Kind::Products {
+                    super::serve::catalogue_changed(c, &shop.id)?;
+                }
                 Ok(())
             })
             .map_err(|e| anyhow::anyhow!("import failed: {e}"))?;

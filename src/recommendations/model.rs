@@ -279,10 +279,18 @@ fn parse_ids(json: &str) -> Vec<i64> {
 /// subtracts what the earlier version added and adds the new version.
 pub fn apply_order(c: &mut DbConnection, order: &Order, lines: &[LineItem]) -> QueryResult<()> {
     let shop_id = order.shop_id.as_str();
-    super::serve::touched(shop_id);
     let (mut basket, flagged) = basket_of(order, lines);
     if !flagged.is_empty() {
-        mark_flagged(c, shop_id, &flagged)?;
+        let known: Vec<i64> = rec_items::table
+            .filter(rec_items::shop_id.eq(shop_id))
+            .filter(rec_items::product_id.eq_any(&flagged))
+            .filter(rec_items::flagged.eq(true))
+            .select(rec_items::product_id)
+            .load(c)?;
+        if known.len() < flagged.len() {
+            mark_flagged(c, shop_id, &flagged)?;
+            super::serve::catalogue_changed(c, shop_id)?;
+        }
     }
     if !basket.is_empty() {
         // Products known to be fee or gift-card products never feed the model.
@@ -320,6 +328,7 @@ pub fn apply_order(c: &mut DbConnection, order: &Order, lines: &[LineItem]) -> Q
     d.order(&old_basket, old_at, -1);
     d.order(&basket, at, 1);
     d.write(c, shop_id)?;
+    super::serve::model_changed(c, shop_id)?;
     let ids = serde_json::to_string(&basket).unwrap_or_else(|_| "[]".into());
     crate::per_backend!(c, |c| diesel::insert_into(rec_order_contrib::table)
         .values((
@@ -510,7 +519,7 @@ pub fn redact_customer(
     customer_id: i64,
     order_ids: &[i64],
 ) -> QueryResult<()> {
-    super::serve::touched(shop_id);
+    super::serve::model_changed(c, shop_id)?;
     let mut theirs: Vec<i64> = orders::table
         .filter(orders::shop_id.eq(shop_id))
         .filter(orders::customer_id.eq(customer_id))

@@ -27,13 +27,16 @@ pub const MAX_LIMIT: usize = 50;
 pub const DEFAULT_LIMIT: usize = 10;
 /// How long an instance serves a computed list before recomputing it. Changes made through this
 /// instance (orders, events, settings) are seen at once; another instance's within this time.
-pub const CACHE_TTL: Duration = Duration::from_secs(5);
+pub const CACHE_TTL: Duration = Duration::from_secs(60);
+/// How often an instance reads the shop's versions (`rec_shop_stats`): a change made through
+/// another instance (an order, a product, settings) drops this instance's lists within this.
+pub const VERSION_POLL: Duration = Duration::from_secs(1);
 /// Bounds of the per-instance caches (lists hold ids and scores only: ≈ 4 KB and 2 KB each).
 pub const RAW_CACHE_ENTRIES: usize = 20_000;
 pub const SERVED_CACHE_ENTRIES: usize = 50_000;
 /// Candidates read per product from the pair tables (the strongest by count).
 const PAIR_CANDIDATES: i64 = 300;
-const CONTENT_CANDIDATES: i64 = 200;
+const CONTENT_CANDIDATES: usize = 200;
 const RAW_LIST: usize = 100;
 /// Products per product type in the per-type trending lists `for_you` draws on.
 pub const TYPE_TRENDING: usize = 50;
@@ -104,6 +107,10 @@ type VariantOptions = (i64, Option<String>, Option<String>, Option<String>);
 
 /// Per-process caches of computed lists, stamped with the shop's model generation.
 pub struct Recommender {
+    /// Per shop: when the versions were read, the model and catalogue versions, and whether a
+    /// request is reading them again.
+    versions: Mutex<HashMap<String, VersionEntry>>,
+    catalogues: Mutex<HashMap<String, CatalogueEntry>>,
     raw: TtlCache<(String, ListKey), Stamped<Arc<Vec<Rec>>>>,
     served: TtlCache<ServedKey, Stamped<Arc<Vec<Rec>>>>,
     settings: TtlCache<String, Stamped<Arc<RecSettings>>>,
@@ -112,9 +119,11 @@ pub struct Recommender {
 impl Default for Recommender {
     fn default() -> Self {
         Recommender {
+            catalogues: Mutex::new(HashMap::new()),
             raw: TtlCache::new(CACHE_TTL, RAW_CACHE_ENTRIES),
             served: TtlCache::new(CACHE_TTL, SERVED_CACHE_ENTRIES),
             settings: TtlCache::new(CACHE_TTL, 10_000),
+            versions: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -122,15 +131,86 @@ impl Default for Recommender {
 /// Generation of each shop's model in this process: bumped by every change this process makes
 /// (an order, an event, settings), so its caches never serve a list older than its own writes.
 static GENERATIONS: LazyLock<Mutex<HashMap<String, u64>>> = LazyLock::new(Default::default);
+/// Same for the shop's catalogue (product changes, newly seen fee products).
+static CATALOGUE_GENERATIONS: LazyLock<Mutex<HashMap<String, u64>>> =
+    LazyLock::new(Default::default);
 
-pub fn touched(shop_id: &str) {
-    let mut g = GENERATIONS.lock();
+type VersionEntry = (
+    std::time::Instant,
+    i64,
+    i64,
+    Arc<std::sync::atomic::AtomicBool>,
+);
+
+/// Cached answers are served without reading the versions again for at most this long while
+/// one request reads them (a slow database never makes every request queue on it).
+const VERSION_STALE_MAX: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+struct CatalogueEntry {
+    loaded: std::time::Instant,
+    generation: u64,
+    catalogue: Arc<Catalogue>,
+    refreshing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// At most this many shops' catalogues are kept per instance (each ≈ 300 B per product).
+pub const CATALOGUES: usize = 1_000;
+
+/// Records a change of the shop's model (orders, erasure, settings) for every instance.
+pub fn model_changed(c: &mut DbConnection, shop_id: &str) -> QueryResult<()> {
+    touched(shop_id);
+    bump_version(c, shop_id, false)
+}
+
+/// Records a change of the shop's catalogue (a product, a fee product) for every instance.
+pub fn catalogue_changed(c: &mut DbConnection, shop_id: &str) -> QueryResult<()> {
+    catalogue_touched(shop_id);
+    bump_version(c, shop_id, true)
+}
+
+fn bump_version(c: &mut DbConnection, shop_id: &str, catalogue: bool) -> QueryResult<()> {
+    use diesel::upsert::excluded;
+    crate::per_backend!(c, |c| diesel::insert_into(rec_shop_stats::table)
+        .values((
+            rec_shop_stats::shop_id.eq(shop_id),
+            rec_shop_stats::model_version.eq(1i64),
+            rec_shop_stats::catalogue_version.eq(i64::from(catalogue)),
+        ))
+        .on_conflict(rec_shop_stats::shop_id)
+        .do_update()
+        .set(
+            (
+                rec_shop_stats::model_version
+                    .eq(rec_shop_stats::model_version + excluded(rec_shop_stats::model_version)),
+                rec_shop_stats::catalogue_version
+                    .eq(rec_shop_stats::catalogue_version
+                        + excluded(rec_shop_stats::catalogue_version)),
+            )
+        )
+        .execute(c))?;
+    Ok(())
+}
+
+/// A product of the shop changed (or a product turned out to be a fee product) here: this
+/// instance reloads the catalogue at its next request, and recomputes its lists.
+pub fn catalogue_touched(shop_id: &str) {
+    bump(&CATALOGUE_GENERATIONS, shop_id);
+    touched(shop_id);
+}
+
+fn bump(map: &Mutex<HashMap<String, u64>>, shop_id: &str) {
+    let mut g = map.lock();
     match g.get_mut(shop_id) {
         Some(n) => *n += 1,
         None => {
             g.insert(shop_id.to_owned(), 1);
         }
     }
+}
+
+pub fn touched(shop_id: &str) {
+    bump(&GENERATIONS, shop_id);
 }
 
 fn generation(shop_id: &str) -> u64 {
@@ -174,88 +254,103 @@ impl ProductInfo {
     }
 }
 
-type ProductRow = (i64, String, String, String, Option<i64>);
-
-fn info(row: ProductRow) -> ProductInfo {
-    ProductInfo {
-        product_id: row.0,
-        product_type: row.1,
-        vendor: row.2,
-        tags: serde_json::from_str(&row.3).unwrap_or_default(),
-    }
+/// The shop's catalogue as recommendations need it, loaded in one pass and kept per instance
+/// (reloaded after the cache TTL, at once after a local product change; one request reloads
+/// while the others keep using the previous copy).
+pub struct Catalogue {
+    /// Every known, not deleted product.
+    all: HashMap<i64, ProductInfo>,
+    /// What may be recommended: active, published, available, not free, not a gift card and
+    /// not a fee product.
+    ok: HashSet<i64>,
+    /// Recommendable products per product type and per vendor, newest (highest id) first.
+    by_type: HashMap<String, Vec<i64>>,
+    by_vendor: HashMap<String, Vec<i64>>,
+    /// Recommendable products, newest first.
+    newest: Vec<i64>,
 }
 
-/// What may be recommended: known, not deleted, active, published, available, not free, not a
-/// gift card and not a fee product.
-fn eligible(
-    c: &mut DbConnection,
-    shop_id: &str,
-    ids: &[i64],
-) -> QueryResult<HashMap<i64, ProductInfo>> {
-    let mut out = HashMap::new();
-    for chunk in ids.chunks(900) {
-        let rows: Vec<ProductRow> = eligible_products(shop_id)
-            .filter(products::product_id.eq_any(chunk))
+type CatalogueRow = (i64, String, String, String, String, bool, bool, Option<i64>);
+
+impl Catalogue {
+    pub fn load(c: &mut DbConnection, shop_id: &str) -> QueryResult<Catalogue> {
+        let rows: Vec<CatalogueRow> = products::table
+            .filter(products::shop_id.eq(shop_id))
+            .filter(products::deleted.eq(false))
+            .order(products::product_id.desc())
+            .select((
+                products::product_id,
+                products::product_type,
+                products::vendor,
+                products::tags,
+                products::status,
+                products::published,
+                products::available,
+                products::price_max_cents,
+            ))
             .load(c)?;
-        out.extend(rows.into_iter().map(|r| (r.0, info(r))));
-    }
-    let flagged = flagged_among(c, shop_id, &out.keys().copied().collect::<Vec<_>>())?;
-    out.retain(|id, p| {
-        !flagged.contains(id) && !p.product_type.trim().eq_ignore_ascii_case("gift card")
-    });
-    Ok(out)
-}
-
-fn flagged_among(c: &mut DbConnection, shop_id: &str, ids: &[i64]) -> QueryResult<HashSet<i64>> {
-    let mut out = HashSet::new();
-    for chunk in ids.chunks(900) {
-        let rows: Vec<i64> = rec_items::table
+        let flagged: HashSet<i64> = rec_items::table
             .filter(rec_items::shop_id.eq(shop_id))
             .filter(rec_items::flagged.eq(true))
-            .filter(rec_items::product_id.eq_any(chunk))
             .select(rec_items::product_id)
-            .load(c)?;
-        out.extend(rows);
+            .load::<i64>(c)?
+            .into_iter()
+            .collect();
+        let mut cat = Catalogue {
+            all: HashMap::with_capacity(rows.len()),
+            ok: HashSet::new(),
+            by_type: HashMap::new(),
+            by_vendor: HashMap::new(),
+            newest: Vec::new(),
+        };
+        for (id, kind, vendor, tags, status, published, available, price) in rows {
+            let recommendable = status == "active"
+                && published
+                && available
+                && price.is_none_or(|p| p > 0)
+                && !flagged.contains(&id)
+                && !kind.trim().eq_ignore_ascii_case("gift card");
+            if recommendable {
+                cat.ok.insert(id);
+                if !kind.is_empty() {
+                    cat.by_type.entry(kind.clone()).or_default().push(id);
+                }
+                if !vendor.is_empty() {
+                    cat.by_vendor.entry(vendor.clone()).or_default().push(id);
+                }
+                if cat.newest.len() < RAW_LIST {
+                    cat.newest.push(id);
+                }
+            }
+            cat.all.insert(
+                id,
+                ProductInfo {
+                    product_id: id,
+                    product_type: kind,
+                    vendor,
+                    tags: serde_json::from_str(&tags).unwrap_or_default(),
+                },
+            );
+        }
+        Ok(cat)
     }
-    Ok(out)
+
+    /// A product that may be recommended.
+    pub fn recommendable(&self, id: i64) -> Option<&ProductInfo> {
+        self.ok.contains(&id).then(|| self.all.get(&id)).flatten()
+    }
+
+    /// Any known product (the viewed one may be sold out and still have neighbours).
+    pub fn product(&self, id: i64) -> Option<&ProductInfo> {
+        self.all.get(&id)
+    }
 }
 
-#[diesel::dsl::auto_type(no_type_alias)]
-fn eligible_products<'a>(shop_id: &'a str) -> _ {
-    products::table
-        .filter(products::shop_id.eq(shop_id))
-        .filter(products::deleted.eq(false))
-        .filter(products::status.eq("active"))
-        .filter(products::published.eq(true))
-        .filter(products::available.eq(true))
-        .filter(
-            products::price_max_cents
-                .is_null()
-                .or(products::price_max_cents.gt(0_i64)),
-        )
-        .select((
-            products::product_id,
-            products::product_type,
-            products::vendor,
-            products::tags,
-            products::price_max_cents,
-        ))
-}
-
-fn product_row(c: &mut DbConnection, shop_id: &str, id: i64) -> QueryResult<Option<ProductInfo>> {
-    let row: Option<ProductRow> = products::table
-        .filter(products::shop_id.eq(shop_id))
-        .filter(products::product_id.eq(id))
-        .select((
-            products::product_id,
-            products::product_type,
-            products::vendor,
-            products::tags,
-            products::price_max_cents,
-        ))
-        .first(c)
-        .optional()?;
-    Ok(row.map(info))
+/// The recommendable products among `ids`.
+fn eligible<'a>(cat: &'a Catalogue, ids: &[i64]) -> HashMap<i64, &'a ProductInfo> {
+    ids.iter()
+        .filter_map(|id| cat.recommendable(*id).map(|p| (*id, p)))
+        .collect()
 }
 
 fn item_counts(
@@ -314,7 +409,12 @@ fn sort_desc(list: &mut [Rec]) {
 
 // ---------------------------------------------------------------- raw lists
 
-fn complementary_raw(c: &mut DbConnection, shop_id: &str, p: i64) -> QueryResult<Vec<Rec>> {
+fn complementary_raw(
+    c: &mut DbConnection,
+    cat: &Catalogue,
+    shop_id: &str,
+    p: i64,
+) -> QueryResult<Vec<Rec>> {
     let pairs: Vec<(i64, i64)> = rec_pairs::table
         .filter(rec_pairs::shop_id.eq(shop_id))
         .filter(rec_pairs::a.eq(p))
@@ -329,7 +429,7 @@ fn complementary_raw(c: &mut DbConnection, shop_id: &str, p: i64) -> QueryResult
     let mut ids: Vec<i64> = pairs.iter().map(|(b, _)| *b).collect();
     ids.push(p);
     let counts = item_counts(c, shop_id, &ids)?;
-    let ok = eligible(c, shop_id, &ids)?;
+    let ok = eligible(cat, &ids);
     let (total, window) = window(c, shop_id)?;
     let np = counts.get(&p).map_or(0, |x| x.0);
     let mut out: Vec<Rec> = pairs
@@ -359,7 +459,12 @@ fn complementary_raw(c: &mut DbConnection, shop_id: &str, p: i64) -> QueryResult
     Ok(out)
 }
 
-fn related_raw(c: &mut DbConnection, shop_id: &str, p: i64) -> QueryResult<Vec<Rec>> {
+fn related_raw(
+    c: &mut DbConnection,
+    cat: &Catalogue,
+    shop_id: &str,
+    p: i64,
+) -> QueryResult<Vec<Rec>> {
     let co: Vec<(i64, i64)> = rec_covisits::table
         .filter(rec_covisits::shop_id.eq(shop_id))
         .filter(rec_covisits::a.eq(p))
@@ -368,30 +473,14 @@ fn related_raw(c: &mut DbConnection, shop_id: &str, p: i64) -> QueryResult<Vec<R
         .select((rec_covisits::b, rec_covisits::n))
         .limit(PAIR_CANDIDATES)
         .load(c)?;
-    let me = product_row(c, shop_id, p)?;
+    let me = cat.product(p);
     let mut ids: Vec<i64> = co.iter().map(|(b, _)| *b).collect();
-    if let Some(me) = &me {
-        if !me.product_type.is_empty() {
-            ids.extend(
-                eligible_products(shop_id)
-                    .filter(products::product_type.eq(&me.product_type))
-                    .order(products::product_id.desc())
-                    .limit(CONTENT_CANDIDATES)
-                    .load::<ProductRow>(c)?
-                    .into_iter()
-                    .map(|r| r.0),
-            );
+    if let Some(me) = me {
+        if let Some(same) = cat.by_type.get(&me.product_type) {
+            ids.extend(same.iter().take(CONTENT_CANDIDATES));
         }
-        if !me.vendor.is_empty() {
-            ids.extend(
-                eligible_products(shop_id)
-                    .filter(products::vendor.eq(&me.vendor))
-                    .order(products::product_id.desc())
-                    .limit(CONTENT_CANDIDATES / 2)
-                    .load::<ProductRow>(c)?
-                    .into_iter()
-                    .map(|r| r.0),
-            );
+        if let Some(same) = cat.by_vendor.get(&me.vendor) {
+            ids.extend(same.iter().take(CONTENT_CANDIDATES / 2));
         }
     }
     ids.sort_unstable();
@@ -400,7 +489,7 @@ fn related_raw(c: &mut DbConnection, shop_id: &str, p: i64) -> QueryResult<Vec<R
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ok = eligible(c, shop_id, &ids)?;
+    let ok = eligible(cat, &ids);
     let mut count_ids: Vec<i64> = co.iter().map(|(b, _)| *b).collect();
     count_ids.push(p);
     let counts = item_counts(c, shop_id, &count_ids)?;
@@ -423,7 +512,7 @@ fn related_raw(c: &mut DbConnection, shop_id: &str, p: i64) -> QueryResult<Vec<R
             }));
         }
         let mut content_score = 0.0;
-        if let Some(me) = &me {
+        if let Some(me) = me {
             let (s, overlap) = content(
                 &me.product_type,
                 &me.vendor,
@@ -457,7 +546,7 @@ fn related_raw(c: &mut DbConnection, shop_id: &str, p: i64) -> QueryResult<Vec<R
     Ok(out)
 }
 
-fn trending_raw(c: &mut DbConnection, shop_id: &str) -> QueryResult<Vec<Rec>> {
+fn trending_raw(c: &mut DbConnection, cat: &Catalogue, shop_id: &str) -> QueryResult<Vec<Rec>> {
     let rows: Vec<(i64, f64)> = rec_items::table
         .filter(rec_items::shop_id.eq(shop_id))
         .filter(rec_items::trend.gt(0.0))
@@ -466,12 +555,10 @@ fn trending_raw(c: &mut DbConnection, shop_id: &str) -> QueryResult<Vec<Rec>> {
         .select((rec_items::product_id, rec_items::trend))
         .limit(PAIR_CANDIDATES)
         .load(c)?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let ok = eligible(c, shop_id, &ids)?;
     let now = unix(now());
     let mut out: Vec<Rec> = rows
         .into_iter()
-        .filter(|(p, _)| ok.contains_key(p))
+        .filter(|(p, _)| cat.recommendable(*p).is_some())
         .map(|(p, t)| {
             let score = trend_now(t, now);
             Rec {
@@ -492,31 +579,33 @@ fn trending_raw(c: &mut DbConnection, shop_id: &str) -> QueryResult<Vec<Rec>> {
     Ok(out)
 }
 
-fn type_trending_raw(c: &mut DbConnection, shop_id: &str, kind: &str) -> QueryResult<Vec<Rec>> {
-    let rows: Vec<(i64, f64)> = rec_items::table
-        .inner_join(
-            products::table.on(products::shop_id
-                .eq(rec_items::shop_id)
-                .and(products::product_id.eq(rec_items::product_id))),
-        )
-        .filter(rec_items::shop_id.eq(shop_id))
-        .filter(rec_items::trend.gt(0.0))
-        .filter(rec_items::flagged.eq(false))
-        .filter(products::product_type.eq(kind))
-        .filter(products::deleted.eq(false))
-        .filter(products::status.eq("active"))
-        .filter(products::published.eq(true))
-        .filter(products::available.eq(true))
-        .order(rec_items::trend.desc())
-        .select((rec_items::product_id, rec_items::trend))
-        .limit(TYPE_TRENDING as i64)
-        .load(c)?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let ok = eligible(c, shop_id, &ids)?;
+fn type_trending_raw(
+    c: &mut DbConnection,
+    cat: &Catalogue,
+    shop_id: &str,
+    kind: &str,
+) -> QueryResult<Vec<Rec>> {
+    // Driven by the type's products, not by the shop's whole trend index.
+    let ids: Vec<i64> = cat.by_type.get(kind).cloned().unwrap_or_default();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows: Vec<(i64, f64)> = Vec::new();
+    for chunk in ids.chunks(900) {
+        rows.extend(
+            rec_items::table
+                .filter(rec_items::shop_id.eq(shop_id))
+                .filter(rec_items::product_id.eq_any(chunk))
+                .filter(rec_items::trend.gt(0.0))
+                .select((rec_items::product_id, rec_items::trend))
+                .load::<(i64, f64)>(c)?,
+        );
+    }
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    rows.truncate(TYPE_TRENDING);
     let now = unix(now());
     Ok(rows
         .into_iter()
-        .filter(|(p, _)| ok.contains_key(p))
         .map(|(p, t)| Rec {
             product_id: p,
             score: trend_now(t, now),
@@ -525,29 +614,17 @@ fn type_trending_raw(c: &mut DbConnection, shop_id: &str, kind: &str) -> QueryRe
         .collect())
 }
 
-fn newest_raw(c: &mut DbConnection, shop_id: &str) -> QueryResult<Vec<Rec>> {
-    let rows: Vec<ProductRow> = eligible_products(shop_id)
-        .order(products::product_id.desc())
-        .limit(RAW_LIST as i64 + 20)
-        .load(c)?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let flagged = flagged_among(c, shop_id, &ids)?;
-    let n = rows.len().max(1) as f64;
-    Ok(rows
-        .into_iter()
-        .map(info)
-        .filter(|p| {
-            !flagged.contains(&p.product_id)
-                && !p.product_type.trim().eq_ignore_ascii_case("gift card")
-        })
+fn newest_raw(cat: &Catalogue) -> Vec<Rec> {
+    let n = cat.newest.len().max(1) as f64;
+    cat.newest
+        .iter()
         .enumerate()
         .map(|(i, p)| Rec {
-            product_id: p.product_id,
+            product_id: *p,
             score: 1.0 - i as f64 / n,
             reasons: vec![json!({"type": "catalogue", "rule": "newest available products"})],
         })
-        .take(RAW_LIST)
-        .collect())
+        .collect()
 }
 
 /// Drops the reasons (only `explain` shows them).
@@ -580,12 +657,13 @@ impl Recommender {
         {
             return Ok(list);
         }
+        let cat = self.catalogue(c, shop_id)?;
         let mut list = match &k.1 {
-            ListKey::Complementary(p) => complementary_raw(c, shop_id, *p)?,
-            ListKey::Related(p) => related_raw(c, shop_id, *p)?,
-            ListKey::Trending => trending_raw(c, shop_id)?,
-            ListKey::Newest => newest_raw(c, shop_id)?,
-            ListKey::TypeTrending(t) => type_trending_raw(c, shop_id, t)?,
+            ListKey::Complementary(p) => complementary_raw(c, &cat, shop_id, *p)?,
+            ListKey::Related(p) => related_raw(c, &cat, shop_id, *p)?,
+            ListKey::Trending => trending_raw(c, &cat, shop_id)?,
+            ListKey::Newest => newest_raw(&cat),
+            ListKey::TypeTrending(t) => type_trending_raw(c, &cat, shop_id, t)?,
         };
         if explain {
             return Ok(Arc::new(list));
@@ -594,6 +672,93 @@ impl Recommender {
         let list = Arc::new(list);
         self.raw.insert(k, (generation, list.clone()));
         Ok(list)
+    }
+
+    /// Reads the shop's versions at most once per [`VERSION_POLL`]; a change made through
+    /// another instance drops this instance's lists (and catalogue).
+    fn sync_versions(&self, c: &mut DbConnection, shop_id: &str) -> QueryResult<()> {
+        if self
+            .versions
+            .lock()
+            .get(shop_id)
+            .is_some_and(|e| e.0.elapsed() < VERSION_POLL)
+        {
+            return Ok(());
+        }
+        let read: QueryResult<Option<(i64, i64)>> = rec_shop_stats::table
+            .find(shop_id)
+            .select((
+                rec_shop_stats::model_version,
+                rec_shop_stats::catalogue_version,
+            ))
+            .first(c)
+            .optional();
+        let (model, catalogue) = match read {
+            Ok(v) => v.unwrap_or((0, 0)),
+            Err(e) => {
+                if let Some(e) = self.versions.lock().get(shop_id) {
+                    e.3.store(false, std::sync::atomic::Ordering::Release);
+                }
+                return Err(e);
+            }
+        };
+        let previous = self.versions.lock().insert(
+            shop_id.to_owned(),
+            (
+                std::time::Instant::now(),
+                model,
+                catalogue,
+                Default::default(),
+            ),
+        );
+        if let Some((_, m, k, _)) = previous {
+            if k != catalogue {
+                catalogue_touched(shop_id);
+            } else if m != model {
+                touched(shop_id);
+            }
+        }
+        Ok(())
+    }
+
+    /// The shop's catalogue: reloaded after the cache TTL (one request reloads, the others
+    /// keep using the previous copy meanwhile) and at once after a local product change.
+    pub fn catalogue(&self, c: &mut DbConnection, shop_id: &str) -> QueryResult<Arc<Catalogue>> {
+        use std::sync::atomic::Ordering;
+        let generation = CATALOGUE_GENERATIONS
+            .lock()
+            .get(shop_id)
+            .copied()
+            .unwrap_or(0);
+        let current = self.catalogues.lock().get(shop_id).cloned();
+        if let Some(e) = &current
+            && e.generation == generation
+            && (e.loaded.elapsed() < CACHE_TTL || e.refreshing.swap(true, Ordering::AcqRel))
+        {
+            return Ok(e.catalogue.clone());
+        }
+        let loaded = Catalogue::load(c, shop_id);
+        if let Some(e) = &current {
+            e.refreshing.store(false, Ordering::Release);
+        }
+        let catalogue = Arc::new(loaded?);
+        let mut map = self.catalogues.lock();
+        if map.len() >= CATALOGUES && !map.contains_key(shop_id) {
+            map.retain(|_, e| e.loaded.elapsed() < CACHE_TTL);
+            if map.len() >= CATALOGUES {
+                map.clear();
+            }
+        }
+        map.insert(
+            shop_id.to_owned(),
+            CatalogueEntry {
+                loaded: std::time::Instant::now(),
+                generation,
+                catalogue: catalogue.clone(),
+                refreshing: Default::default(),
+            },
+        );
+        Ok(catalogue)
     }
 
     pub fn settings(
@@ -613,12 +778,44 @@ impl Recommender {
         Ok(s)
     }
 
-    /// Forgets what this instance computed for a shop (after its settings changed here).
+    /// Forgets what this instance computed for a shop (after its settings changed here; other
+    /// instances see the version change).
     pub fn forget(&self, shop_id: &str) {
         touched(shop_id);
         self.raw.forget(|(s, _)| s == shop_id);
+        self.catalogues.lock().remove(shop_id);
         self.served.forget(|(s, _, _)| s == shop_id);
         self.settings.forget(|s| s == shop_id);
+    }
+
+    /// A list this instance computed less than the cache TTL ago, without touching the database
+    /// (not for `for_you` with a logged-in shopper: their consent is read on every request).
+    pub fn cached(
+        &self,
+        shop_id: &str,
+        intent: Intent,
+        product: Option<i64>,
+        customer: Option<i64>,
+        limit: usize,
+    ) -> Option<Vec<Rec>> {
+        if intent == Intent::ForYou && customer.is_some() {
+            return None;
+        }
+        {
+            let versions = self.versions.lock();
+            let e = versions.get(shop_id)?;
+            let age = e.0.elapsed();
+            // Stale versions: the first request reads them again (through the database path),
+            // the others keep being served from the cache meanwhile.
+            if age >= VERSION_STALE_MAX
+                || age >= VERSION_POLL && !e.3.swap(true, std::sync::atomic::Ordering::AcqRel)
+            {
+                return None;
+            }
+        }
+        let key = (shop_id.to_owned(), intent, product.unwrap_or(0));
+        let (g, list) = self.served.get(&key)?;
+        (g == generation(shop_id)).then(|| list.iter().take(limit).cloned().collect())
     }
 
     /// The list for an intent, best first, at most `limit` products; with `explain`, each
@@ -634,6 +831,7 @@ impl Recommender {
         limit: usize,
         explain: bool,
     ) -> QueryResult<Vec<Rec>> {
+        self.sync_versions(c, shop_id)?;
         let generation = generation(shop_id);
         if intent == Intent::ForYou
             && let Some(customer) = customer
@@ -654,35 +852,48 @@ impl Recommender {
             return Ok(list.iter().take(limit).cloned().collect());
         }
         let settings = self.settings(c, shop_id, generation)?;
-        let mut chain: Vec<(&'static str, Arc<Vec<Rec>>)> = Vec::new();
-        match (intent, product) {
-            (Intent::Complementary, Some(p)) => {
-                chain.push((
-                    "complementary",
-                    self.raw(c, shop_id, ListKey::Complementary(p), generation, explain)?,
-                ));
-                chain.push((
-                    "related",
-                    self.raw(c, shop_id, ListKey::Related(p), generation, explain)?,
-                ));
-            }
-            (Intent::Related, Some(p)) => {
-                chain.push((
-                    "related",
-                    self.raw(c, shop_id, ListKey::Related(p), generation, explain)?,
-                ));
-            }
-            _ => {}
+        // The chain of lists, computed only as far as needed to fill the list.
+        let keys: Vec<(&'static str, ListKey)> = match (intent, product) {
+            (Intent::Complementary, Some(p)) => vec![
+                ("complementary", ListKey::Complementary(p)),
+                ("related", ListKey::Related(p)),
+            ],
+            (Intent::Related, Some(p)) => vec![("related", ListKey::Related(p))],
+            _ => vec![],
         }
-        chain.push((
-            "trending",
-            self.raw(c, shop_id, ListKey::Trending, generation, explain)?,
-        ));
-        chain.push((
-            "newest",
-            self.raw(c, shop_id, ListKey::Newest, generation, explain)?,
-        ));
-        let mut list = assemble(c, shop_id, &settings, product, &chain, None)?;
+        .into_iter()
+        .chain([("trending", ListKey::Trending), ("newest", ListKey::Newest)])
+        .collect();
+        let mut excluded: HashSet<i64> = settings.excluded_everywhere.iter().copied().collect();
+        if let Some(p) = product {
+            excluded.insert(p);
+            excluded.extend(settings.excluded.get(&p).into_iter().flatten().copied());
+        }
+        let mut chain: Vec<(&'static str, Arc<Vec<Rec>>)> = Vec::new();
+        let mut usable: HashSet<i64> = HashSet::new();
+        for (name, key) in keys {
+            if usable.len() >= MAX_LIMIT {
+                break;
+            }
+            let list = self.raw(c, shop_id, key, generation, explain)?;
+            usable.extend(
+                list.iter()
+                    .map(|r| r.product_id)
+                    .filter(|p| !excluded.contains(p)),
+            );
+            chain.push((name, list));
+        }
+        let cat = self.catalogue(c, shop_id)?;
+        let mut list = assemble(
+            c,
+            &cat,
+            shop_id,
+            &settings,
+            product,
+            &chain,
+            None,
+            &HashSet::new(),
+        )?;
         if explain {
             list.truncate(limit);
             return Ok(list);
@@ -813,30 +1024,28 @@ impl Recommender {
             .collect();
         sort_desc(&mut personal);
         let settings = self.settings(c, shop_id, generation)?;
-        // The fallbacks do not offer again what the shopper already bought either.
-        let not_bought = |list: Arc<Vec<Rec>>| -> Arc<Vec<Rec>> {
-            if purchased.is_empty() {
-                return list;
-            }
-            Arc::new(
-                list.iter()
-                    .filter(|r| !purchased.contains(&r.product_id))
-                    .cloned()
-                    .collect(),
-            )
-        };
         let chain = vec![
             ("for_you", Arc::new(personal)),
             (
                 "trending",
-                not_bought(self.raw(c, shop_id, ListKey::Trending, generation, explain)?),
+                self.raw(c, shop_id, ListKey::Trending, generation, explain)?,
             ),
             (
                 "newest",
-                not_bought(self.raw(c, shop_id, ListKey::Newest, generation, explain)?),
+                self.raw(c, shop_id, ListKey::Newest, generation, explain)?,
             ),
         ];
-        let mut list = assemble(c, shop_id, &settings, product, &chain, Some(&explicit))?;
+        let cat = self.catalogue(c, shop_id)?;
+        let mut list = assemble(
+            c,
+            &cat,
+            shop_id,
+            &settings,
+            product,
+            &chain,
+            Some(&explicit),
+            &purchased,
+        )?;
         list.truncate(limit);
         Ok(list)
     }
@@ -845,15 +1054,19 @@ impl Recommender {
 /// Pins first, then each list of the chain in turn (a later list only fills what the earlier
 /// ones left, its scores scaled below theirs), without the viewed product, merchant exclusions,
 /// duplicates, or (with explicit preferences) products not available in the shopper's size.
+#[allow(clippy::too_many_arguments)]
 fn assemble(
     c: &mut DbConnection,
+    cat: &Catalogue,
     shop_id: &str,
     settings: &RecSettings,
     product: Option<i64>,
     chain: &[(&'static str, Arc<Vec<Rec>>)],
     explicit: Option<&consent::Explicit>,
+    also_excluded: &HashSet<i64>,
 ) -> QueryResult<Vec<Rec>> {
     let mut excluded: HashSet<i64> = settings.excluded_everywhere.iter().copied().collect();
+    excluded.extend(also_excluded);
     let mut pins: Vec<i64> = Vec::new();
     if let Some(p) = product {
         excluded.insert(p);
@@ -870,11 +1083,7 @@ fn assemble(
     }
     need.sort_unstable();
     need.dedup();
-    let details = if need.is_empty() {
-        HashMap::new()
-    } else {
-        eligible(c, shop_id, &need)?
-    };
+    let details = eligible(cat, &need);
     let sized = match explicit {
         Some(e) if !e.sizes.is_empty() => Some(size_matches(c, shop_id, &details, &e.sizes)?),
         _ => None,
@@ -950,7 +1159,7 @@ fn assemble(
 fn size_matches(
     c: &mut DbConnection,
     shop_id: &str,
-    details: &HashMap<i64, ProductInfo>,
+    details: &HashMap<i64, &ProductInfo>,
     sizes: &BTreeMap<String, String>,
 ) -> QueryResult<HashSet<i64>> {
     let sizes: BTreeMap<String, String> = sizes

@@ -123,20 +123,29 @@ pub async fn recommendations(
 ) -> AppResult<HttpResponse> {
     let p = parse(&query)?;
     let shop_id = sf.shop.id.clone();
+    let shop_id_for_cards = shop_id.clone();
     let customer = sf.customer_id;
-    let st = state.clone();
-    let (list, cards) = state
-        .db
-        .run(move |c| {
-            let list = st
-                .recs
-                .recommend(c, &shop_id, p.intent, p.product, customer, p.limit, false)?;
-            let ids: Vec<i64> = list.iter().map(|r| r.product_id).collect();
-            Ok((list, crate::products::cards(c, &shop_id, &ids)?))
-        })
-        .await?;
+    let list = match state
+        .recs
+        .cached(&shop_id, p.intent, p.product, customer, p.limit)
+    {
+        Some(list) => list,
+        None => {
+            let st = state.clone();
+            state
+                .db
+                .run(move |c| {
+                    Ok(st
+                        .recs
+                        .recommend(c, &shop_id, p.intent, p.product, customer, p.limit, false)?)
+                })
+                .await?
+        }
+    };
     // Beyond the contract's `product_id` and `score`: what a widget needs to draw a card, so
-    // the storefront makes one request, not one per product.
+    // the storefront makes one request, not one per product (cached per instance like the lists).
+    let ids: Vec<i64> = list.iter().map(|r| r.product_id).collect();
+    let cards = state.product_cards(&shop_id_for_cards, &ids).await?;
     let products: Vec<Value> = list
         .iter()
         .map(|r| {
@@ -344,6 +353,7 @@ pub async fn put_settings(
                 let current = settings::load(c, &shop_id)?;
                 let next = settings::parse_update(&body, &current).map_err(AppError::validation)?;
                 settings::save(c, &shop_id, &next)?;
+                crate::recommendations::serve::model_changed(c, &shop_id)?;
                 Ok(next)
             })
         })

@@ -79,8 +79,8 @@ pub fn apply(
     let triggered = event.triggered_at.as_deref().and_then(payload::parse_time);
     let body = event.payload.as_slice();
     if topic.starts_with("products/") {
-        // This instance's recommendation lists see catalogue changes at once (issue 6).
-        crate::recommendations::serve::touched(&shop.id);
+        // Recommendation lists see catalogue changes at once here, within 1 s elsewhere.
+        crate::recommendations::serve::catalogue_changed(c, &shop.id)?;
     }
     match topic {
         "orders/create" | "orders/updated" | "orders/paid" | "orders/cancelled" => {

@@ -37,12 +37,15 @@ CREATE TABLE rec_covisits (
 );
 CREATE INDEX rec_covisits_top ON rec_covisits (shop_id, a, n);
 
--- Shop totals: contributing orders and the data window (Unix seconds).
+-- Shop totals: contributing orders and the data window (Unix seconds), and versions every
+-- instance polls (once a second) to drop cached lists after a change made by another instance.
 CREATE TABLE rec_shop_stats (
     shop_id TEXT PRIMARY KEY NOT NULL REFERENCES shops (id) ON DELETE CASCADE,
     orders BIGINT NOT NULL DEFAULT 0,
     first_order_at BIGINT,
-    last_order_at BIGINT
+    last_order_at BIGINT,
+    model_version BIGINT NOT NULL DEFAULT 0,
+    catalogue_version BIGINT NOT NULL DEFAULT 0
 );
 
 -- What each order added to the counts, so a re-delivery adds nothing, an edit/refund/cancel
@@ -96,5 +99,5 @@ CREATE TABLE rec_jobs (
 );
 
 -- Content similarity candidates.
-CREATE INDEX products_type ON products (shop_id, product_type);
-CREATE INDEX products_vendor ON products (shop_id, vendor);
+CREATE INDEX products_type ON products (shop_id, product_type, product_id);
+CREATE INDEX products_vendor ON products (shop_id, vendor, product_id);
