@@ -90,9 +90,32 @@ async fn run_backend(label: &'static str, db_url: String) {
     let (bulk, timed) = store.orders.split_at(store.orders.len() - 2_000);
     let lines: usize = bulk.iter().map(|o| o.products.len()).sum();
 
+    // BENCH_KEEP_DIR (SQLite): the loaded database is kept there and copied for later runs.
+    let pristine = std::env::var("BENCH_KEEP_DIR").ok().and_then(|dir| {
+        db_url.strip_prefix("sqlite://")?;
+        Some(std::path::PathBuf::from(dir).join(format!("recs-{n_products}-{target_lines}.db")))
+    });
+    let reused = pristine.as_ref().is_some_and(|p| p.exists());
+    let db = if reused {
+        drop(db);
+        let path = db_url.strip_prefix("sqlite://").unwrap();
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+        let pristine = pristine.as_ref().unwrap();
+        std::fs::copy(pristine, path).unwrap();
+        println!(
+            "\n(reusing the database loaded earlier: {})",
+            pristine.display()
+        );
+        atelier::db::Db::connect(&db_url, 2).expect("bench database")
+    } else {
+        db
+    };
     let t = Instant::now();
     let mut conn = db.conn().unwrap();
-    for chunk in store.products.chunks(1_000) {
+    let product_chunks = if reused { &[][..] } else { &store.products[..] };
+    for chunk in product_chunks.chunks(1_000) {
         atelier::db::write_tx(&mut conn, |c| -> Result<(), atelier::sync::SyncError> {
             for p in chunk {
                 let body = serde_json::to_vec(&p.payload()).unwrap();
@@ -104,7 +127,8 @@ async fn run_backend(label: &'static str, db_url: String) {
     }
     let products_load = t.elapsed();
     let t = Instant::now();
-    for chunk in bulk.chunks(1_000) {
+    let order_chunks = if reused { &[][..] } else { bulk };
+    for chunk in order_chunks.chunks(1_000) {
         atelier::db::write_tx(&mut conn, |c| -> Result<(), atelier::sync::SyncError> {
             for o in chunk {
                 let body = serde_json::to_vec(&o.payload(&store)).unwrap();
@@ -115,6 +139,20 @@ async fn run_backend(label: &'static str, db_url: String) {
         .unwrap();
     }
     let orders_load = t.elapsed();
+    if let (Some(pristine), false) = (&pristine, reused) {
+        use diesel::connection::SimpleConnection;
+        if let atelier::db::DbConnection::Sqlite(c) = &mut *conn {
+            c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        }
+        std::fs::create_dir_all(pristine.parent().unwrap()).unwrap();
+        std::fs::copy(db_url.strip_prefix("sqlite://").unwrap(), pristine).unwrap();
+    }
+    // As the server does: the WAL is checkpointed in the background.
+    let checkpoints = if std::env::var("BENCH_NO_CHECKPOINTER").is_ok() {
+        None
+    } else {
+        db.start_wal_checkpoints(std::time::Duration::from_millis(200))
+    };
     let mut one = Stats::default();
     let bodies: Vec<Vec<u8>> = timed
         .iter()
@@ -131,7 +169,25 @@ async fn run_backend(label: &'static str, db_url: String) {
         one.ok += 1;
     }
     one.elapsed = t.elapsed();
+    drop(checkpoints);
     drop(conn);
+    if std::env::var("BENCH_APPLY_ONLY").is_ok() {
+        let mut slow: Vec<(u32, usize)> = one
+            .latencies_us
+            .iter()
+            .zip(timed)
+            .map(|(us, o)| (*us, o.products.len()))
+            .collect();
+        slow.sort_unstable_by(|a, b| b.cmp(a));
+        println!(
+            "\napplying one order: mean {:.3} ms, p50 {:.3} ms, p99 {:.3} ms; slowest (µs, basket): {:?}",
+            one.elapsed.as_secs_f64() * 1000.0 / one.ok as f64,
+            one.pct(0.5),
+            one.pct(0.99),
+            &slow[..12]
+        );
+        return;
+    }
     let db_size_mb = db_url
         .strip_prefix("sqlite://")
         .and_then(|p| std::fs::metadata(p).ok())
@@ -237,6 +293,82 @@ async fn run_backend(label: &'static str, db_url: String) {
         secs,
     )
     .await;
+    // (5) The same fixed rate while the store changes: orders and product updates arrive as
+    // signed webhooks (applied by the server's worker), 10 of each per second, popular products
+    // first (the ones whose lists are cached).
+    let writes = {
+        let client = client.clone();
+        let base = base.clone();
+        let orders: Vec<serde_json::Value> = store.orders[..2_000]
+            .iter()
+            .map(|o| o.payload(&store))
+            .collect();
+        let products: Vec<serde_json::Value> = (0..2_000)
+            .map(|i| {
+                let x = (i as f64 + 0.5) / 2_000.0 * sum;
+                let j = cumulative
+                    .partition_point(|c| *c < x)
+                    .min(cumulative.len() - 1);
+                store.products[j].payload()
+            })
+            .collect();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut sent = 0u64;
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+            let run = std::process::id();
+            while !flag.load(std::sync::atomic::Ordering::Acquire) {
+                tick.tick().await;
+                let i = sent as usize;
+                let mut order = orders[i % orders.len()].clone();
+                order["id"] = serde_json::json!(9_000_000_000i64 + i as i64);
+                let mut product = products[i % products.len()].clone();
+                product["updated_at"] = serde_json::json!(
+                    time::OffsetDateTime::now_utc()
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap()
+                );
+                product["title"] = serde_json::json!(format!("Updated {i}"));
+                for (topic, body) in [("orders/create", order), ("products/update", product)] {
+                    let bytes = serde_json::to_vec(&body).unwrap();
+                    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+                    mac.update(&bytes);
+                    let hmac = base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        mac.finalize().into_bytes(),
+                    );
+                    let r = client
+                        .post(format!("{base}/webhooks"))
+                        .header("Content-Type", "application/json")
+                        .header("X-Shopify-Topic", topic)
+                        .header("X-Shopify-Hmac-Sha256", hmac)
+                        .header("X-Shopify-Shop-Domain", SHOP)
+                        .header("X-Shopify-Webhook-Id", format!("{run}-{topic}-{i}"))
+                        .header("X-Shopify-API-Version", "2026-10")
+                        .body(bytes)
+                        .send()
+                        .await;
+                    assert!(r.is_ok_and(|r| r.status().is_success()), "webhook refused");
+                }
+                sent += 1;
+            }
+            sent
+        });
+        (stop, task)
+    };
+    let mut changing =
+        open_loop(&client, make(urls(&base, true, 50_000, 7)), 200, rate, secs).await;
+    writes.0.store(true, std::sync::atomic::Ordering::Release);
+    let written = writes.1.await.unwrap();
+
+    // The same closed loop with wrk (a lighter generator than reqwest), when installed.
+    let wrk_paths_list: Vec<String> = urls(&base, true, 50_000, 6)
+        .iter()
+        .map(|u| u[base.len()..].to_owned())
+        .collect();
+    let wrk_health = wrk(&format!("{base}/healthz"), "GET", None, connections, secs);
+    let wrk_max = wrk_paths(&base, &wrk_paths_list, connections, secs);
     let rss_after = rss_mb(server.id());
 
     println!(
@@ -280,6 +412,30 @@ async fn run_backend(label: &'static str, db_url: String) {
             rate / 2
         ))
     );
+    println!(
+        "{}",
+        changing.row(&format!(
+            "GET recommendations at {rate}/s while {written} orders and {written} product updates arrive (10/s each)"
+        ))
+    );
+    match (wrk_health, wrk_max) {
+        (Some(h), Some(m)) => {
+            println!(
+                "\nwrk -t1 -c{connections}:\n\n| phase | requests/s | p50 ms | p99 ms | non-2xx |\n|---|---|---|---|---|"
+            );
+            println!(
+                "| GET /healthz (ceiling) | {:.0} | {:.2} | {:.2} | {} |",
+                h.0, h.1, h.2, h.3
+            );
+            println!(
+                "| GET recommendations, max | {:.0} | {:.2} | {:.2} | {} |",
+                m.0, m.1, m.2, m.3
+            );
+        }
+        _ => {
+            println!("\n(wrk not installed: `apt-get install wrk` for the lighter-generator phase)")
+        }
+    }
     println!(
         "\nserver memory (RSS): {rss_idle:.0} MB after start, {rss_after:.0} MB after the phases"
     );

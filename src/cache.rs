@@ -5,24 +5,22 @@
 //! a shop, its templates and blocked words), for a bounded time. An instance that changes the data
 //! itself forgets its entry at once.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
+/// Entries live at most `ttl`; past `capacity` entries the least useful ones are evicted
+/// (`quick_cache`'s S3-FIFO: one-off entries go first, entries read again stay), never the
+/// whole cache at once.
 pub struct TtlCache<K, V> {
     ttl: Duration,
-    capacity: usize,
-    entries: Mutex<HashMap<K, (Instant, V)>>,
+    entries: quick_cache::sync::Cache<K, (Instant, V)>,
 }
 
-impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
+impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     pub fn new(ttl: Duration, capacity: usize) -> Self {
         TtlCache {
             ttl,
-            capacity,
-            entries: Mutex::new(HashMap::new()),
+            entries: quick_cache::sync::Cache::new(capacity.max(1)),
         }
     }
 
@@ -32,26 +30,34 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Eq + Hash + ?Sized,
     {
-        let entries = self.entries.lock();
-        let (at, v) = entries.get(key)?;
-        (at.elapsed() < self.ttl).then(|| v.clone())
+        let (at, v) = self.entries.get(key)?;
+        (at.elapsed() < self.ttl).then_some(v)
     }
 
     pub fn insert(&self, key: K, value: V) {
-        let mut entries = self.entries.lock();
-        if entries.len() >= self.capacity {
-            let ttl = self.ttl;
-            entries.retain(|_, (at, _)| at.elapsed() < ttl);
-            if entries.len() >= self.capacity {
-                entries.clear();
-            }
-        }
-        entries.insert(key, (Instant::now(), value));
+        self.entries.insert(key, (Instant::now(), value));
+    }
+
+    /// Forgets one entry.
+    pub fn remove<Q>(&self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        self.entries.remove(key);
     }
 
     /// Forgets every entry `stale` says is affected.
     pub fn forget(&self, stale: impl Fn(&K) -> bool) {
-        self.entries.lock().retain(|k, _| !stale(k));
+        self.entries.retain(|k, _| !stale(k));
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }
 
@@ -69,9 +75,10 @@ mod tests {
         c.insert("b".into(), 2);
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(c.get("b"), None, "expired");
-        c.insert("c".into(), 3);
-        c.insert("d".into(), 4);
-        c.insert("e".into(), 5);
-        assert_eq!(c.get("e"), Some(5), "bounded, newest kept");
+        for i in 0..1_000 {
+            c.insert(format!("k{i}"), i);
+        }
+        assert!(c.len() <= 10, "bounded: {}", c.len());
+        assert_eq!(c.get("k999"), Some(999), "the newest is kept");
     }
 }

@@ -46,6 +46,8 @@ fn main() -> ExitCode {
             }
         };
     }
+    // `import` builds the same HTTP client as the server.
+    atelier::startup::install_crypto_provider();
     // A configuration problem is a clear one-line error naming the variable, not a panic.
     let settings = match Settings::from_env() {
         Ok(s) => s,

@@ -26,9 +26,13 @@ pub struct Application {
     state: AppState,
     shutdown: watch::Sender<bool>,
     workers: Vec<tokio::task::JoinHandle<()>>,
+    /// SQLite: the background WAL checkpointer, for as long as the application lives.
+    _checkpoints: Option<crate::db::WalCheckpoints>,
 }
 
-fn install_crypto_provider() {
+/// Picks rustls's crypto provider for the process (every command that may build an HTTP
+/// client calls it first; idempotent).
+pub fn install_crypto_provider() {
     // reqwest is built without a default rustls provider; pick ring once per process.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
@@ -105,12 +109,14 @@ impl Application {
                 shutdown.subscribe(),
             )));
         }
+        let checkpoints = state.db.start_wal_checkpoints(Duration::from_millis(200));
         Ok(Application {
             port,
             server,
             state,
             shutdown,
             workers,
+            _checkpoints: checkpoints,
         })
     }
 
@@ -129,6 +135,7 @@ impl Application {
             server,
             shutdown,
             workers,
+            _checkpoints: checkpoints,
             ..
         } = self;
         let result = server.await;
@@ -141,6 +148,7 @@ impl Application {
                 tracing::warn!("a background worker did not stop within 10 s");
             }
         }
+        drop(checkpoints);
         result
     }
 }

@@ -344,6 +344,35 @@ pub fn wrk(
         ));
     }
     std::fs::write(&script, lua).ok()?;
+    run_wrk(&script, url, connections, secs)
+}
+
+/// Like [`wrk`] for GET requests cycling through `paths` (each a path with its query; one
+/// list per wrk thread, read from a file by the script).
+pub fn wrk_paths(
+    base: &str,
+    paths: &[String],
+    connections: u64,
+    secs: u64,
+) -> Option<(f64, f64, f64, u64)> {
+    let dir = tempfile::tempdir().ok()?;
+    let list = dir.path().join("paths");
+    std::fs::write(&list, paths.join("\n")).ok()?;
+    let script = dir.path().join("req.lua");
+    let lua = format!(
+        "local paths = {{}}\nfor l in io.lines(\"{}\") do paths[#paths + 1] = l end\nlocal i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format(\"GET\", paths[i])\nend\n",
+        list.display()
+    );
+    std::fs::write(&script, lua).ok()?;
+    run_wrk(&script, base, connections, secs)
+}
+
+fn run_wrk(
+    script: &std::path::Path,
+    url: &str,
+    connections: u64,
+    secs: u64,
+) -> Option<(f64, f64, f64, u64)> {
     let out = Command::new("wrk")
         .args([
             "-t1",
@@ -352,7 +381,7 @@ pub fn wrk(
             "--latency",
             "-s",
         ])
-        .arg(&script)
+        .arg(script)
         .arg(url)
         .output()
         .ok()?;

@@ -154,6 +154,9 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(1.min(pool_size)))
+            // A PostgreSQL connection may die with its server (checked before use); a SQLite
+            // one is a file handle.
+            .test_on_check_out(backend == Backend::Postgres)
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| anyhow::anyhow!("could not open the database pool: {e}"))?;
@@ -167,6 +170,37 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// SQLite: checkpoints the write-ahead log from a background thread every `every`, so the
+    /// WAL stays short and a committing request rarely runs SQLite's automatic checkpoint
+    /// itself (which copies up to 1,000 pages and fsyncs inside that request). Passive: it
+    /// never blocks readers or writers. Stops when the returned guard is dropped. PostgreSQL:
+    /// nothing to do.
+    pub fn start_wal_checkpoints(&self, every: Duration) -> Option<WalCheckpoints> {
+        if self.backend != Backend::Sqlite {
+            return None;
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let pool = self.pool.clone();
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while !flag.load(std::sync::atomic::Ordering::Acquire) {
+                    std::thread::park_timeout(every);
+                    if let Ok(mut conn) = pool.get()
+                        && let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+            })
+            .ok()?;
+        Some(WalCheckpoints {
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// A pooled connection for synchronous callers (commands, tests, blocking workers).
@@ -205,6 +239,22 @@ impl Db {
         })
         .await
         .map_err(|e| AppError::internal(anyhow::anyhow!("database task failed: {e}")))?
+    }
+}
+
+/// The background checkpointer of [`Db::start_wal_checkpoints`]; stops when dropped.
+pub struct WalCheckpoints {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for WalCheckpoints {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
     }
 }
 

@@ -111,6 +111,7 @@ diesel::table! {
         updated_at -> Timestamp,
         version_triggered_at -> Nullable<Timestamp>,
         synced_at -> Timestamp,
+        catalogue_seq -> BigInt,
     }
 }
 
@@ -310,6 +311,7 @@ diesel::table! {
         sessions -> BigInt,
         trend -> Double,
         flagged -> Bool,
+        touched_seq -> BigInt,
     }
 }
 
@@ -339,6 +341,7 @@ diesel::table! {
         last_order_at -> Nullable<BigInt>,
         model_version -> BigInt,
         catalogue_version -> BigInt,
+        reset_version -> BigInt,
     }
 }
 

@@ -241,7 +241,7 @@ async fn run_one(state: &AppState, shop_id: &str) -> AppResult<bool> {
                         }
                     }
                     if is_products && applied > 0 {
-                        super::serve::catalogue_changed(c, &shop2.id)?;
+                        super::serve::model_reset(c, &shop2.id)?;
                     }
                     let n = diesel::update(
                         rec_jobs::table

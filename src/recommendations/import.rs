@@ -66,7 +66,7 @@ pub fn import(
                     }
                 }
                 if kind == Kind::Products {
-                    super::serve::catalogue_changed(c, &shop.id)?;
+                    super::serve::model_reset(c, &shop.id)?;
                 }
                 Ok(())
             })

@@ -134,12 +134,17 @@ impl Deltas {
         self.items.entry(p).or_default().2 += amount;
     }
 
-    fn write(self, c: &mut DbConnection, shop_id: &str) -> QueryResult<()> {
+    /// Adds the deltas to the stored counts. With `seq` (an order's model version), the
+    /// touched products are stamped with it, so other instances recompute their lists.
+    fn write(self, c: &mut DbConnection, shop_id: &str, seq: Option<i64>) -> QueryResult<()> {
         macro_rules! pair_table {
             ($table:ident, $deltas:expr) => {{
                 use crate::db::schema::$table as t;
-                let rows: Vec<_> = $deltas
-                    .iter()
+                // Sorted: concurrent transactions lock the rows in one order (no deadlock).
+                let mut deltas: Vec<_> = $deltas.iter().collect();
+                deltas.sort_unstable_by_key(|(k, _)| **k);
+                let rows: Vec<_> = deltas
+                    .into_iter()
                     .filter(|(_, d)| **d != 0)
                     .map(|(&(a, b), &d)| {
                         (t::shop_id.eq(shop_id), t::a.eq(a), t::b.eq(b), t::n.eq(d))
@@ -173,9 +178,10 @@ impl Deltas {
         pair_table!(rec_covisits, self.covisits);
         {
             use rec_items as t;
-            let rows: Vec<_> = self
-                .items
-                .iter()
+            let mut items: Vec<_> = self.items.iter().collect();
+            items.sort_unstable_by_key(|(p, _)| **p);
+            let rows: Vec<_> = items
+                .into_iter()
                 .filter(|(_, (o, s, w))| *o != 0 || *s != 0 || *w != 0.0)
                 .map(|(&p, &(o, s, w))| {
                     (
@@ -184,21 +190,35 @@ impl Deltas {
                         t::orders.eq(o),
                         t::sessions.eq(s),
                         t::trend.eq(w),
+                        t::touched_seq.eq(seq.unwrap_or(0)),
                     )
                 })
                 .collect();
             macro_rules! upsert_items {
                 ($conn:expr, $values:expr) => {
-                    diesel::insert_into(t::table)
-                        .values($values)
-                        .on_conflict((t::shop_id, t::product_id))
-                        .do_update()
-                        .set((
-                            t::orders.eq(t::orders + excluded(t::orders)),
-                            t::sessions.eq(t::sessions + excluded(t::sessions)),
-                            t::trend.eq(t::trend + excluded(t::trend)),
-                        ))
-                        .execute($conn)
+                    match seq {
+                        Some(_) => diesel::insert_into(t::table)
+                            .values($values)
+                            .on_conflict((t::shop_id, t::product_id))
+                            .do_update()
+                            .set((
+                                t::orders.eq(t::orders + excluded(t::orders)),
+                                t::sessions.eq(t::sessions + excluded(t::sessions)),
+                                t::trend.eq(t::trend + excluded(t::trend)),
+                                t::touched_seq.eq(excluded(t::touched_seq)),
+                            ))
+                            .execute($conn),
+                        None => diesel::insert_into(t::table)
+                            .values($values)
+                            .on_conflict((t::shop_id, t::product_id))
+                            .do_update()
+                            .set((
+                                t::orders.eq(t::orders + excluded(t::orders)),
+                                t::sessions.eq(t::sessions + excluded(t::sessions)),
+                                t::trend.eq(t::trend + excluded(t::trend)),
+                            ))
+                            .execute($conn),
+                    }
                 };
             }
             match c {
@@ -289,7 +309,7 @@ pub fn apply_order(c: &mut DbConnection, order: &Order, lines: &[LineItem]) -> Q
             .load(c)?;
         if known.len() < flagged.len() {
             mark_flagged(c, shop_id, &flagged)?;
-            super::serve::catalogue_changed(c, shop_id)?;
+            super::serve::catalogue_changed(c, shop_id, &flagged)?;
         }
     }
     if !basket.is_empty() {
@@ -324,11 +344,15 @@ pub fn apply_order(c: &mut DbConnection, order: &Order, lines: &[LineItem]) -> Q
     if old.is_some() && old_basket == basket && old_at == at {
         return Ok(());
     }
+    // The version first: on PostgreSQL its row lock orders the shop's order transactions, so
+    // versions commit in ascending order and instances can follow them exactly.
+    let mut touched = old_basket.clone();
+    touched.extend_from_slice(&basket);
+    let seq = super::serve::products_changed(c, shop_id, &touched)?;
     let mut d = Deltas::default();
     d.order(&old_basket, old_at, -1);
     d.order(&basket, at, 1);
-    d.write(c, shop_id)?;
-    super::serve::model_changed(c, shop_id)?;
+    d.write(c, shop_id, Some(seq))?;
     let ids = serde_json::to_string(&basket).unwrap_or_else(|_| "[]".into());
     crate::per_backend!(c, |c| diesel::insert_into(rec_order_contrib::table)
         .values((
@@ -469,7 +493,7 @@ pub fn record_event(c: &mut DbConnection, ev: &NewEvent) -> QueryResult<()> {
     if let Some(partners) = session_partners(ev.product_id, prior) {
         d.covisit(ev.product_id, &partners, 1);
     }
-    d.write(c, &ev.shop_id)
+    d.write(c, &ev.shop_id, None)
 }
 
 type EventRow = (
@@ -519,7 +543,7 @@ pub fn redact_customer(
     customer_id: i64,
     order_ids: &[i64],
 ) -> QueryResult<()> {
-    super::serve::model_changed(c, shop_id)?;
+    super::serve::model_reset(c, shop_id)?;
     let mut theirs: Vec<i64> = orders::table
         .filter(orders::shop_id.eq(shop_id))
         .filter(orders::customer_id.eq(customer_id))
@@ -578,7 +602,7 @@ pub fn redact_customer(
     }
     // Nothing was subtracted from the window's bounds: they are dates, not personal data.
     d.window_at = None;
-    d.write(c, shop_id)?;
+    d.write(c, shop_id, None)?;
     diesel::update(
         rec_order_contrib::table
             .filter(rec_order_contrib::shop_id.eq(shop_id))

@@ -1,9 +1,22 @@
 //! Serving: candidate lists per intent, the filters every list goes through, merchant pins and
 //! exclusions, and the fallbacks that keep a list full.
+//!
+//! Each instance keeps the lists it computed (ids and scores) and the shop's catalogue in
+//! memory, and assembles every answer from them per request (pins, exclusions, availability,
+//! fallbacks). What invalidates a list:
+//! - an order changes the counts of its products: it bumps the shop's `model_version` and stamps
+//!   those products with it; this instance drops their lists at once, another instance within
+//!   [`VERSION_POLL`] (it reads which products were stamped since the version it last saw);
+//! - settings and erasure bump `reset_version`: every list of the shop is dropped;
+//! - a product change bumps `catalogue_version`: the catalogue is reloaded (lists stay: they are
+//!   filtered against the catalogue at every request);
+//! - anything else (events, the normalisation of other lists by a changed popularity) within
+//!   [`CACHE_TTL`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use parking_lot::Mutex;
@@ -25,19 +38,22 @@ use crate::db::{DbConnection, now};
 /// The most products one list returns (`limit` above it is clamped).
 pub const MAX_LIMIT: usize = 50;
 pub const DEFAULT_LIMIT: usize = 10;
-/// How long an instance serves a computed list before recomputing it. Changes made through this
-/// instance (orders, events, settings) are seen at once; another instance's within this time.
+/// How long an instance keeps a computed list (and the catalogue) at most.
 pub const CACHE_TTL: Duration = Duration::from_secs(60);
-/// How often an instance reads the shop's versions (`rec_shop_stats`): a change made through
-/// another instance (an order, a product, settings) drops this instance's lists within this.
+/// How often an instance reads the shop's versions (`rec_shop_stats`), and so how soon it sees
+/// a change made through another instance.
 pub const VERSION_POLL: Duration = Duration::from_secs(1);
-/// Bounds of the per-instance caches (lists hold ids and scores only: ≈ 4 KB and 2 KB each).
-pub const RAW_CACHE_ENTRIES: usize = 20_000;
-pub const SERVED_CACHE_ENTRIES: usize = 50_000;
+/// Bound of the per-instance cache of product lists (ids and scores: ≈ 1.6 KB each at most).
+pub const RAW_CACHE_ENTRIES: usize = 100_000;
+/// Bound of the per-instance cache of shop-wide lists (trending, per product type, newest).
+pub const SHOP_CACHE_ENTRIES: usize = 20_000;
 /// Candidates read per product from the pair tables (the strongest by count).
 const PAIR_CANDIDATES: i64 = 300;
 const CONTENT_CANDIDATES: usize = 200;
 const RAW_LIST: usize = 100;
+/// Products changed since the last poll beyond which an instance drops all of the shop's lists
+/// rather than reading which.
+const TOUCHED_MAX: i64 = 5_000;
 /// Products per product type in the per-type trending lists `for_you` draws on.
 pub const TYPE_TRENDING: usize = 50;
 /// Weight of `for_you`'s category affinity (see `eval::category_affinity`).
@@ -101,120 +117,239 @@ enum ListKey {
     TypeTrending(String),
 }
 
-type Stamped<T> = (u64, T);
-type ServedKey = (String, Intent, i64);
+impl ListKey {
+    /// Lists of the whole shop (kept apart: they are all dropped when any count changes).
+    fn shop_wide(&self) -> bool {
+        matches!(
+            self,
+            ListKey::Trending | ListKey::Newest | ListKey::TypeTrending(_)
+        )
+    }
+}
+
 type VariantOptions = (i64, Option<String>, Option<String>, Option<String>);
 
-/// Per-process caches of computed lists, stamped with the shop's model generation.
+/// A cached list entry: what serving needs, 16 bytes (a list of 100 ≈ 1.6 KB).
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    product_id: i64,
+    score: f64,
+}
+
+/// A candidate list, best first: compact when cached, with reasons when explained.
+#[derive(Clone)]
+enum List {
+    Compact(Arc<[Entry]>),
+    Explained(Arc<Vec<Rec>>),
+}
+
+impl List {
+    fn new(list: Vec<Rec>, explain: bool) -> List {
+        if explain {
+            List::Explained(Arc::new(list))
+        } else {
+            List::Compact(
+                list.iter()
+                    .map(|r| Entry {
+                        product_id: r.product_id,
+                        score: r.score,
+                    })
+                    .collect(),
+            )
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            List::Compact(l) => l.len(),
+            List::Explained(l) => l.len(),
+        }
+    }
+
+    /// `(product, score, reasons)` of the i-th entry.
+    fn at(&self, i: usize) -> (i64, f64, &[Value]) {
+        match self {
+            List::Compact(l) => (l[i].product_id, l[i].score, &[]),
+            List::Explained(l) => (l[i].product_id, l[i].score, &l[i].reasons),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (i64, f64, &[Value])> {
+        (0..self.len()).map(|i| self.at(i))
+    }
+}
+
+/// Per-process state of recommendations: computed lists, catalogues, settings, and what this
+/// instance has seen of each shop's versions.
 pub struct Recommender {
-    /// Per shop: when the versions were read, the model and catalogue versions, and whether a
-    /// request is reading them again.
-    versions: Mutex<HashMap<String, VersionEntry>>,
+    shops: Mutex<HashMap<String, ShopVersions>>,
     catalogues: Mutex<HashMap<String, CatalogueEntry>>,
-    raw: TtlCache<(String, ListKey), Stamped<Arc<Vec<Rec>>>>,
-    served: TtlCache<ServedKey, Stamped<Arc<Vec<Rec>>>>,
-    settings: TtlCache<String, Stamped<Arc<RecSettings>>>,
+    raw: TtlCache<(String, ListKey), List>,
+    shop_raw: TtlCache<(String, ListKey), List>,
+    settings: TtlCache<String, Arc<RecSettings>>,
+    /// How far this instance has applied the process's [`LOCAL`] log.
+    local_cursor: AtomicU64,
 }
 
 impl Default for Recommender {
     fn default() -> Self {
         Recommender {
+            shops: Mutex::new(HashMap::new()),
             catalogues: Mutex::new(HashMap::new()),
             raw: TtlCache::new(CACHE_TTL, RAW_CACHE_ENTRIES),
-            served: TtlCache::new(CACHE_TTL, SERVED_CACHE_ENTRIES),
+            shop_raw: TtlCache::new(CACHE_TTL, SHOP_CACHE_ENTRIES),
             settings: TtlCache::new(CACHE_TTL, 10_000),
-            versions: Mutex::new(HashMap::new()),
+            local_cursor: AtomicU64::new(LOCAL_HEAD.load(Ordering::Acquire)),
         }
     }
 }
 
-/// Generation of each shop's model in this process: bumped by every change this process makes
-/// (an order, an event, settings), so its caches never serve a list older than its own writes.
-static GENERATIONS: LazyLock<Mutex<HashMap<String, u64>>> = LazyLock::new(Default::default);
-/// Same for the shop's catalogue (product changes, newly seen fee products).
-static CATALOGUE_GENERATIONS: LazyLock<Mutex<HashMap<String, u64>>> =
-    LazyLock::new(Default::default);
-
-type VersionEntry = (
-    std::time::Instant,
-    i64,
-    i64,
-    Arc<std::sync::atomic::AtomicBool>,
-);
+/// What an instance last read of a shop's versions.
+struct ShopVersions {
+    polled: Instant,
+    model: i64,
+    catalogue: i64,
+    reset: i64,
+    /// A request is reading the versions again (the others keep serving meanwhile).
+    polling: Arc<AtomicBool>,
+}
 
 /// Cached answers are served without reading the versions again for at most this long while
 /// one request reads them (a slow database never makes every request queue on it).
 const VERSION_STALE_MAX: Duration = Duration::from_secs(10);
 
-#[derive(Clone)]
 struct CatalogueEntry {
-    loaded: std::time::Instant,
-    generation: u64,
+    loaded: Instant,
+    /// Reloaded whole by the next request (after a reset).
+    stale: bool,
+    /// Products changed through this process: read again by the next request that may use the
+    /// database (answers from memory alone wait for it).
+    pending: Vec<i64>,
     catalogue: Arc<Catalogue>,
-    refreshing: Arc<std::sync::atomic::AtomicBool>,
+    refreshing: Arc<AtomicBool>,
 }
+
+/// How long a catalogue is used at most before it is read whole again. Changes are signalled
+/// (this process's own at once, other instances' through `catalogue_version`), so this is only
+/// a safety net.
+pub const CATALOGUE_TTL: Duration = Duration::from_secs(600);
 
 /// At most this many shops' catalogues are kept per instance (each ≈ 300 B per product).
 pub const CATALOGUES: usize = 1_000;
 
-/// Records a change of the shop's model (orders, erasure, settings) for every instance.
-pub fn model_changed(c: &mut DbConnection, shop_id: &str) -> QueryResult<()> {
-    touched(shop_id);
-    bump_version(c, shop_id, false)
+// ---------------------------------------------------------------- changes
+
+#[derive(Debug, Clone)]
+enum Change {
+    /// Learned counts of these products changed.
+    Products(Vec<i64>),
+    /// These products changed in the catalogue.
+    Catalogue(Vec<i64>),
+    Reset,
 }
 
-/// Records a change of the shop's catalogue (a product, a fee product) for every instance.
-pub fn catalogue_changed(c: &mut DbConnection, shop_id: &str) -> QueryResult<()> {
-    catalogue_touched(shop_id);
-    bump_version(c, shop_id, true)
+/// Changes made through this process, in order, for its recommenders to apply at their next
+/// request (at once, without waiting for the poll). Bounded: a recommender that fell behind the
+/// oldest entry drops everything.
+struct LocalLog {
+    first: u64,
+    entries: VecDeque<(String, Change)>,
 }
 
-fn bump_version(c: &mut DbConnection, shop_id: &str, catalogue: bool) -> QueryResult<()> {
+const LOCAL_LOG_MAX: usize = 10_000;
+static LOCAL: LazyLock<Mutex<LocalLog>> = LazyLock::new(|| {
+    Mutex::new(LocalLog {
+        first: 0,
+        entries: VecDeque::new(),
+    })
+});
+/// Sequence number of the next entry of [`LOCAL`] (read without its lock).
+static LOCAL_HEAD: AtomicU64 = AtomicU64::new(0);
+
+fn record(shop_id: &str, change: Change) {
+    let mut log = LOCAL.lock();
+    if log.entries.len() >= LOCAL_LOG_MAX {
+        log.entries.pop_front();
+        log.first += 1;
+    }
+    log.entries.push_back((shop_id.to_owned(), change));
+    LOCAL_HEAD.store(log.first + log.entries.len() as u64, Ordering::Release);
+}
+
+/// An order changed the counts of `products`: bumps the shop's model version (first in the
+/// transaction: on PostgreSQL the row lock makes versions commit in order) and returns it, for
+/// the products to be stamped with.
+pub fn products_changed(c: &mut DbConnection, shop_id: &str, products: &[i64]) -> QueryResult<i64> {
     use diesel::upsert::excluded;
+    record(shop_id, Change::Products(products.to_vec()));
     crate::per_backend!(c, |c| diesel::insert_into(rec_shop_stats::table)
         .values((
             rec_shop_stats::shop_id.eq(shop_id),
             rec_shop_stats::model_version.eq(1i64),
-            rec_shop_stats::catalogue_version.eq(i64::from(catalogue)),
         ))
         .on_conflict(rec_shop_stats::shop_id)
         .do_update()
         .set(
-            (
-                rec_shop_stats::model_version
-                    .eq(rec_shop_stats::model_version + excluded(rec_shop_stats::model_version)),
+            rec_shop_stats::model_version
+                .eq(rec_shop_stats::model_version + excluded(rec_shop_stats::model_version))
+        )
+        .returning(rec_shop_stats::model_version)
+        .get_result::<i64>(c))
+}
+
+macro_rules! bump_version {
+    ($c:expr, $shop_id:expr, $column:ident) => {{
+        crate::per_backend!($c, |c| diesel::insert_into(rec_shop_stats::table)
+            .values((
+                rec_shop_stats::shop_id.eq($shop_id),
+                rec_shop_stats::$column.eq(1i64),
+            ))
+            .on_conflict(rec_shop_stats::shop_id)
+            .do_update()
+            .set(rec_shop_stats::$column.eq(rec_shop_stats::$column + 1i64))
+            .execute(c))?;
+        Ok(())
+    }};
+}
+
+/// Something that changes every list of the shop (settings, erasure): every instance drops them.
+pub fn model_reset(c: &mut DbConnection, shop_id: &str) -> QueryResult<()> {
+    record(shop_id, Change::Reset);
+    bump_version!(c, shop_id, reset_version)
+}
+
+/// Products of the shop changed (or turned out to be fee products): bumps the shop's
+/// catalogue version and stamps them with it, so every instance reads them again (after the
+/// products' rows are written, in the same transaction). Bulk changes (an import, the backfill)
+/// use [`model_reset`] instead.
+pub fn catalogue_changed(c: &mut DbConnection, shop_id: &str, ids: &[i64]) -> QueryResult<()> {
+    use diesel::upsert::excluded;
+    record(shop_id, Change::Catalogue(ids.to_vec()));
+    let version =
+        crate::per_backend!(c, |c| diesel::insert_into(rec_shop_stats::table)
+            .values((
+                rec_shop_stats::shop_id.eq(shop_id),
+                rec_shop_stats::catalogue_version.eq(1i64),
+            ))
+            .on_conflict(rec_shop_stats::shop_id)
+            .do_update()
+            .set(
                 rec_shop_stats::catalogue_version
                     .eq(rec_shop_stats::catalogue_version
-                        + excluded(rec_shop_stats::catalogue_version)),
+                        + excluded(rec_shop_stats::catalogue_version))
             )
+            .returning(rec_shop_stats::catalogue_version)
+            .get_result::<i64>(c))?;
+    for chunk in ids.chunks(900) {
+        diesel::update(
+            products::table
+                .filter(products::shop_id.eq(shop_id))
+                .filter(products::product_id.eq_any(chunk)),
         )
-        .execute(c))?;
-    Ok(())
-}
-
-/// A product of the shop changed (or a product turned out to be a fee product) here: this
-/// instance reloads the catalogue at its next request, and recomputes its lists.
-pub fn catalogue_touched(shop_id: &str) {
-    bump(&CATALOGUE_GENERATIONS, shop_id);
-    touched(shop_id);
-}
-
-fn bump(map: &Mutex<HashMap<String, u64>>, shop_id: &str) {
-    let mut g = map.lock();
-    match g.get_mut(shop_id) {
-        Some(n) => *n += 1,
-        None => {
-            g.insert(shop_id.to_owned(), 1);
-        }
+        .set(products::catalogue_seq.eq(version))
+        .execute(c)?;
     }
-}
-
-pub fn touched(shop_id: &str) {
-    bump(&GENERATIONS, shop_id);
-}
-
-fn generation(shop_id: &str) -> u64 {
-    GENERATIONS.lock().get(shop_id).copied().unwrap_or(0)
+    Ok(())
 }
 
 // ---------------------------------------------------------------- catalogue
@@ -254,12 +389,12 @@ impl ProductInfo {
     }
 }
 
-/// The shop's catalogue as recommendations need it, loaded in one pass and kept per instance
-/// (reloaded after the cache TTL, at once after a local product change; one request reloads
-/// while the others keep using the previous copy).
+/// The shop's catalogue as recommendations need it, loaded in one pass and kept per instance;
+/// a product change patches it (only the changed products are read again).
+#[derive(Clone, Default)]
 pub struct Catalogue {
     /// Every known, not deleted product.
-    all: HashMap<i64, ProductInfo>,
+    all: HashMap<i64, Arc<ProductInfo>>,
     /// What may be recommended: active, published, available, not free, not a gift card and
     /// not a fee product.
     ok: HashSet<i64>,
@@ -270,14 +405,23 @@ pub struct Catalogue {
     newest: Vec<i64>,
 }
 
-type CatalogueRow = (i64, String, String, String, String, bool, bool, Option<i64>);
+/// `(id, type, vendor, tags, status, published, available, max price, deleted)`
+type CatalogueRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    bool,
+    Option<i64>,
+    bool,
+);
 
-impl Catalogue {
-    pub fn load(c: &mut DbConnection, shop_id: &str) -> QueryResult<Catalogue> {
-        let rows: Vec<CatalogueRow> = products::table
-            .filter(products::shop_id.eq(shop_id))
-            .filter(products::deleted.eq(false))
-            .order(products::product_id.desc())
+macro_rules! catalogue_rows {
+    ($shop_id:expr) => {
+        products::table
+            .filter(products::shop_id.eq($shop_id))
             .select((
                 products::product_id,
                 products::product_type,
@@ -287,94 +431,171 @@ impl Catalogue {
                 products::published,
                 products::available,
                 products::price_max_cents,
+                products::deleted,
             ))
+    };
+}
+
+fn flagged_among(
+    c: &mut DbConnection,
+    shop_id: &str,
+    ids: Option<&[i64]>,
+) -> QueryResult<HashSet<i64>> {
+    let q = rec_items::table
+        .filter(rec_items::shop_id.eq(shop_id))
+        .filter(rec_items::flagged.eq(true))
+        .select(rec_items::product_id);
+    Ok(match ids {
+        Some(ids) => q.filter(rec_items::product_id.eq_any(ids)).load::<i64>(c)?,
+        None => q.load::<i64>(c)?,
+    }
+    .into_iter()
+    .collect())
+}
+
+/// Inserts `id` into a list kept in descending order.
+fn insert_desc(list: &mut Vec<i64>, id: i64) {
+    let at = list.partition_point(|x| *x > id);
+    if list.get(at) != Some(&id) {
+        list.insert(at, id);
+    }
+}
+
+impl Catalogue {
+    pub fn load(c: &mut DbConnection, shop_id: &str) -> QueryResult<Catalogue> {
+        let rows: Vec<CatalogueRow> = catalogue_rows!(shop_id)
+            .filter(products::deleted.eq(false))
+            .order(products::product_id.desc())
             .load(c)?;
-        let flagged: HashSet<i64> = rec_items::table
-            .filter(rec_items::shop_id.eq(shop_id))
-            .filter(rec_items::flagged.eq(true))
-            .select(rec_items::product_id)
-            .load::<i64>(c)?
-            .into_iter()
-            .collect();
+        let flagged = flagged_among(c, shop_id, None)?;
         let mut cat = Catalogue {
             all: HashMap::with_capacity(rows.len()),
-            ok: HashSet::new(),
-            by_type: HashMap::new(),
-            by_vendor: HashMap::new(),
-            newest: Vec::new(),
+            ..Default::default()
         };
-        for (id, kind, vendor, tags, status, published, available, price) in rows {
-            let recommendable = status == "active"
-                && published
-                && available
-                && price.is_none_or(|p| p > 0)
-                && !flagged.contains(&id)
-                && !kind.trim().eq_ignore_ascii_case("gift card");
-            if recommendable {
-                cat.ok.insert(id);
+        // Rows come newest first: pushing keeps the per-type lists in order.
+        for row in rows {
+            let id = row.0;
+            if let Some((kind, vendor)) = cat.put(row, &flagged) {
                 if !kind.is_empty() {
-                    cat.by_type.entry(kind.clone()).or_default().push(id);
+                    cat.by_type.entry(kind).or_default().push(id);
                 }
                 if !vendor.is_empty() {
-                    cat.by_vendor.entry(vendor.clone()).or_default().push(id);
-                }
-                if cat.newest.len() < RAW_LIST {
-                    cat.newest.push(id);
+                    cat.by_vendor.entry(vendor).or_default().push(id);
                 }
             }
-            cat.all.insert(
-                id,
-                ProductInfo {
-                    product_id: id,
-                    product_type: kind,
-                    vendor,
-                    tags: serde_json::from_str(&tags).unwrap_or_default(),
-                },
+        }
+        cat.newest = cat
+            .all
+            .keys()
+            .copied()
+            .filter(|id| cat.ok.contains(id))
+            .collect();
+        cat.newest.sort_unstable_by(|a, b| b.cmp(a));
+        cat.newest.truncate(RAW_LIST);
+        Ok(cat)
+    }
+
+    /// Stores one product; returns its type and vendor when it may be recommended.
+    fn put(&mut self, row: CatalogueRow, flagged: &HashSet<i64>) -> Option<(String, String)> {
+        let (id, kind, vendor, tags, status, published, available, price, deleted) = row;
+        if deleted {
+            return None;
+        }
+        let recommendable = status == "active"
+            && published
+            && available
+            && price.is_none_or(|p| p > 0)
+            && !flagged.contains(&id)
+            && !kind.trim().eq_ignore_ascii_case("gift card");
+        if recommendable {
+            self.ok.insert(id);
+        }
+        self.all.insert(
+            id,
+            Arc::new(ProductInfo {
+                product_id: id,
+                product_type: kind.clone(),
+                vendor: vendor.clone(),
+                tags: serde_json::from_str(&tags).unwrap_or_default(),
+            }),
+        );
+        recommendable.then_some((kind, vendor))
+    }
+
+    /// A copy with the given products read again (changed, deleted, flagged).
+    fn patched(&self, c: &mut DbConnection, shop_id: &str, ids: &[i64]) -> QueryResult<Catalogue> {
+        let mut rows: Vec<CatalogueRow> = Vec::new();
+        for chunk in ids.chunks(900) {
+            rows.extend(
+                catalogue_rows!(shop_id)
+                    .filter(products::product_id.eq_any(chunk))
+                    .load::<CatalogueRow>(c)?,
             );
         }
+        let flagged = flagged_among(c, shop_id, Some(ids))?;
+        let mut cat = self.clone();
+        for &id in ids {
+            if let Some(old) = cat.all.remove(&id) {
+                if cat.ok.remove(&id) {
+                    for (map, key) in [
+                        (&mut cat.by_type, &old.product_type),
+                        (&mut cat.by_vendor, &old.vendor),
+                    ] {
+                        if let Some(list) = map.get_mut(key) {
+                            list.retain(|x| *x != id);
+                        }
+                    }
+                }
+            }
+        }
+        for row in rows {
+            let id = row.0;
+            if let Some((kind, vendor)) = cat.put(row, &flagged) {
+                if !kind.is_empty() {
+                    insert_desc(cat.by_type.entry(kind).or_default(), id);
+                }
+                if !vendor.is_empty() {
+                    insert_desc(cat.by_vendor.entry(vendor).or_default(), id);
+                }
+            }
+        }
+        cat.newest.retain(|id| cat.ok.contains(id));
+        for &id in ids {
+            if cat.ok.contains(&id) {
+                insert_desc(&mut cat.newest, id);
+            }
+        }
+        if cat.newest.len() < RAW_LIST.min(cat.ok.len()) {
+            cat.newest = cat.ok.iter().copied().collect();
+            cat.newest.sort_unstable_by(|a, b| b.cmp(a));
+        }
+        cat.newest.truncate(RAW_LIST);
         Ok(cat)
     }
 
     /// A product that may be recommended.
     pub fn recommendable(&self, id: i64) -> Option<&ProductInfo> {
-        self.ok.contains(&id).then(|| self.all.get(&id)).flatten()
+        self.ok
+            .contains(&id)
+            .then(|| self.all.get(&id).map(Arc::as_ref))
+            .flatten()
     }
 
     /// Any known product (the viewed one may be sold out and still have neighbours).
     pub fn product(&self, id: i64) -> Option<&ProductInfo> {
-        self.all.get(&id)
+        self.all.get(&id).map(Arc::as_ref)
     }
 }
 
-/// The recommendable products among `ids`.
-fn eligible<'a>(cat: &'a Catalogue, ids: &[i64]) -> HashMap<i64, &'a ProductInfo> {
-    ids.iter()
-        .filter_map(|id| cat.recommendable(*id).map(|p| (*id, p)))
-        .collect()
+fn sort_desc(list: &mut [Rec]) {
+    list.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.product_id.cmp(&b.product_id))
+    });
 }
 
-fn item_counts(
-    c: &mut DbConnection,
-    shop_id: &str,
-    ids: &[i64],
-) -> QueryResult<HashMap<i64, (i64, i64)>> {
-    let mut out = HashMap::new();
-    for chunk in ids.chunks(900) {
-        let rows: Vec<(i64, i64, i64)> = rec_items::table
-            .filter(rec_items::shop_id.eq(shop_id))
-            .filter(rec_items::product_id.eq_any(chunk))
-            .select((
-                rec_items::product_id,
-                rec_items::orders,
-                rec_items::sessions,
-            ))
-            .load(c)?;
-        out.extend(rows.into_iter().map(|(p, o, s)| (p, (o, s))));
-    }
-    Ok(out)
-}
-
-/// Contributing orders and the data window (RFC 3339) of a shop.
+/// Contributing orders and the data window (RFC 3339) of a shop (for explanations).
 fn window(c: &mut DbConnection, shop_id: &str) -> QueryResult<(i64, Value)> {
     let row: Option<(i64, Option<i64>, Option<i64>)> = rec_shop_stats::table
         .find(shop_id)
@@ -399,82 +620,127 @@ fn window(c: &mut DbConnection, shop_id: &str) -> QueryResult<(i64, Value)> {
     ))
 }
 
-fn sort_desc(list: &mut [Rec]) {
-    list.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(a.product_id.cmp(&b.product_id))
-    });
+/// One product's learned counts: `(orders, sessions)`.
+fn item_count(c: &mut DbConnection, shop_id: &str, p: i64) -> QueryResult<(i64, i64)> {
+    Ok(rec_items::table
+        .find((shop_id, p))
+        .select((rec_items::orders, rec_items::sessions))
+        .first(c)
+        .optional()?
+        .unwrap_or((0, 0)))
 }
 
 // ---------------------------------------------------------------- raw lists
 
+/// Bought together: the product's strongest pairs (one indexed query with the partners'
+/// counts), ranked by shrunk cosine.
 fn complementary_raw(
     c: &mut DbConnection,
     cat: &Catalogue,
     shop_id: &str,
     p: i64,
+    explain: bool,
 ) -> QueryResult<Vec<Rec>> {
-    let pairs: Vec<(i64, i64)> = rec_pairs::table
+    let pairs: Vec<(i64, i64, Option<i64>)> = rec_pairs::table
+        .left_join(
+            rec_items::table.on(rec_items::shop_id
+                .eq(rec_pairs::shop_id)
+                .and(rec_items::product_id.eq(rec_pairs::b))),
+        )
         .filter(rec_pairs::shop_id.eq(shop_id))
         .filter(rec_pairs::a.eq(p))
         .filter(rec_pairs::n.gt(0))
         .order(rec_pairs::n.desc())
-        .select((rec_pairs::b, rec_pairs::n))
+        .select((rec_pairs::b, rec_pairs::n, rec_items::orders.nullable()))
         .limit(PAIR_CANDIDATES)
         .load(c)?;
     if pairs.is_empty() {
         return Ok(Vec::new());
     }
-    let mut ids: Vec<i64> = pairs.iter().map(|(b, _)| *b).collect();
-    ids.push(p);
-    let counts = item_counts(c, shop_id, &ids)?;
-    let ok = eligible(cat, &ids);
-    let (total, window) = window(c, shop_id)?;
-    let np = counts.get(&p).map_or(0, |x| x.0);
+    let np = item_count(c, shop_id, p)?.0;
+    let (total, window) = if explain {
+        window(c, shop_id)?
+    } else {
+        (0, Value::Null)
+    };
     let mut out: Vec<Rec> = pairs
         .into_iter()
-        .filter(|(b, _)| *b != p && ok.contains_key(b))
-        .map(|(b, n)| {
-            let nb = counts.get(&b).map_or(0, |x| x.0);
+        .filter(|(b, _, _)| *b != p && cat.recommendable(*b).is_some())
+        .filter_map(|(b, n, nb)| {
+            let nb = nb.unwrap_or(0);
             let score = shrunk_cosine(n, np, nb);
-            Rec {
+            (score > 0.0).then(|| Rec {
                 product_id: b,
                 score,
-                reasons: vec![json!({
-                    "type": "co_purchase",
-                    "orders_together": n,
-                    "orders_with_product": np,
-                    "orders_with_candidate": nb,
-                    "cosine": round(score),
-                    "lift": round(lift(n, np, nb, total)),
-                    "window": window,
-                })],
-            }
+                reasons: if explain {
+                    vec![json!({
+                        "type": "co_purchase",
+                        "orders_together": n,
+                        "orders_with_product": np,
+                        "orders_with_candidate": nb,
+                        "cosine": round(score),
+                        "lift": round(lift(n, np, nb, total)),
+                        "window": window,
+                    })]
+                } else {
+                    Vec::new()
+                },
+            })
         })
-        .filter(|r| r.score > 0.0)
         .collect();
     sort_desc(&mut out);
     out.truncate(RAW_LIST);
     Ok(out)
 }
 
+/// Catalogue similarity without the explanation (no allocation): the same formula as
+/// [`content`].
+fn content_score(a: &ProductInfo, b: &ProductInfo) -> f64 {
+    let same_type =
+        !a.product_type.is_empty() && a.product_type.eq_ignore_ascii_case(&b.product_type);
+    let same_vendor = !a.vendor.is_empty() && a.vendor.eq_ignore_ascii_case(&b.vendor);
+    let shared = a
+        .tags
+        .iter()
+        .filter(|t| b.tags.iter().any(|u| u.eq_ignore_ascii_case(t)))
+        .count();
+    let union = a.tags.len() + b.tags.len() - shared;
+    let jaccard = if union == 0 {
+        0.0
+    } else {
+        shared as f64 / union as f64
+    };
+    0.5 * f64::from(u8::from(same_type)) + 0.2 * f64::from(u8::from(same_vendor)) + 0.3 * jaccard
+}
+
+/// Similar products: co-views/co-carts (with the partners' session counts, one indexed query)
+/// blended with catalogue content of the same type and vendor.
 fn related_raw(
     c: &mut DbConnection,
     cat: &Catalogue,
     shop_id: &str,
     p: i64,
+    explain: bool,
 ) -> QueryResult<Vec<Rec>> {
-    let co: Vec<(i64, i64)> = rec_covisits::table
+    let co: Vec<(i64, i64, Option<i64>)> = rec_covisits::table
+        .left_join(
+            rec_items::table.on(rec_items::shop_id
+                .eq(rec_covisits::shop_id)
+                .and(rec_items::product_id.eq(rec_covisits::b))),
+        )
         .filter(rec_covisits::shop_id.eq(shop_id))
         .filter(rec_covisits::a.eq(p))
         .filter(rec_covisits::n.gt(0))
         .order(rec_covisits::n.desc())
-        .select((rec_covisits::b, rec_covisits::n))
+        .select((
+            rec_covisits::b,
+            rec_covisits::n,
+            rec_items::sessions.nullable(),
+        ))
         .limit(PAIR_CANDIDATES)
         .load(c)?;
     let me = cat.product(p);
-    let mut ids: Vec<i64> = co.iter().map(|(b, _)| *b).collect();
+    let mut ids: Vec<i64> = co.iter().map(|(b, _, _)| *b).collect();
     if let Some(me) = me {
         if let Some(same) = cat.by_type.get(&me.product_type) {
             ids.extend(same.iter().take(CONTENT_CANDIDATES));
@@ -489,50 +755,60 @@ fn related_raw(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ok = eligible(cat, &ids);
-    let mut count_ids: Vec<i64> = co.iter().map(|(b, _)| *b).collect();
-    count_ids.push(p);
-    let counts = item_counts(c, shop_id, &count_ids)?;
-    let sp = counts.get(&p).map_or(0, |x| x.1);
-    let co: HashMap<i64, i64> = co.into_iter().collect();
+    let sp = if co.is_empty() {
+        0
+    } else {
+        item_count(c, shop_id, p)?.1
+    };
+    let co: HashMap<i64, (i64, i64)> = co
+        .into_iter()
+        .map(|(b, n, sq)| (b, (n, sq.unwrap_or(0))))
+        .collect();
     let mut out = Vec::new();
     for id in ids {
-        let Some(cand) = ok.get(&id) else { continue };
+        let Some(cand) = cat.recommendable(id) else {
+            continue;
+        };
         let mut reasons = Vec::new();
         let mut behaviour = 0.0;
-        if let Some(&n) = co.get(&id) {
-            let sq = counts.get(&id).map_or(0, |x| x.1);
+        if let Some(&(n, sq)) = co.get(&id) {
             behaviour = shrunk_cosine(n, sp, sq);
-            reasons.push(json!({
-                "type": "co_view",
-                "sessions_together": n,
-                "sessions_with_product": sp,
-                "sessions_with_candidate": sq,
-                "similarity": round(behaviour),
-            }));
-        }
-        let mut content_score = 0.0;
-        if let Some(me) = me {
-            let (s, overlap) = content(
-                &me.product_type,
-                &me.vendor,
-                &me.tags,
-                &cand.product_type,
-                &cand.vendor,
-                &cand.tags,
-            );
-            content_score = s;
-            if s > 0.0 {
+            if explain {
                 reasons.push(json!({
-                    "type": "content",
-                    "same_type": overlap.same_type,
-                    "same_vendor": overlap.same_vendor,
-                    "shared_tags": overlap.shared_tags,
-                    "similarity": round(s),
+                    "type": "co_view",
+                    "sessions_together": n,
+                    "sessions_with_product": sp,
+                    "sessions_with_candidate": sq,
+                    "similarity": round(behaviour),
                 }));
             }
         }
-        let score = RELATED_BEHAVIOUR_WEIGHT * behaviour + RELATED_CONTENT_WEIGHT * content_score;
+        let mut content_part = 0.0;
+        if let Some(me) = me {
+            if explain {
+                let (s, overlap) = content(
+                    &me.product_type,
+                    &me.vendor,
+                    &me.tags,
+                    &cand.product_type,
+                    &cand.vendor,
+                    &cand.tags,
+                );
+                content_part = s;
+                if s > 0.0 {
+                    reasons.push(json!({
+                        "type": "content",
+                        "same_type": overlap.same_type,
+                        "same_vendor": overlap.same_vendor,
+                        "shared_tags": overlap.shared_tags,
+                        "similarity": round(s),
+                    }));
+                }
+            } else {
+                content_part = content_score(me, cand);
+            }
+        }
+        let score = RELATED_BEHAVIOUR_WEIGHT * behaviour + RELATED_CONTENT_WEIGHT * content_part;
         if score > 0.0 {
             out.push(Rec {
                 product_id: id,
@@ -546,7 +822,12 @@ fn related_raw(
     Ok(out)
 }
 
-fn trending_raw(c: &mut DbConnection, cat: &Catalogue, shop_id: &str) -> QueryResult<Vec<Rec>> {
+fn trending_raw(
+    c: &mut DbConnection,
+    cat: &Catalogue,
+    shop_id: &str,
+    explain: bool,
+) -> QueryResult<Vec<Rec>> {
     let rows: Vec<(i64, f64)> = rec_items::table
         .filter(rec_items::shop_id.eq(shop_id))
         .filter(rec_items::trend.gt(0.0))
@@ -564,12 +845,16 @@ fn trending_raw(c: &mut DbConnection, cat: &Catalogue, shop_id: &str) -> QueryRe
             Rec {
                 product_id: p,
                 score,
-                reasons: vec![json!({
-                    "type": "trending",
-                    "decayed_popularity": round(score),
-                    "half_life_days": 7,
-                    "signals": "orders 1, add-to-carts 0.3, views 0.05",
-                })],
+                reasons: if explain {
+                    vec![json!({
+                        "type": "trending",
+                        "decayed_popularity": round(score),
+                        "half_life_days": 7,
+                        "signals": "orders 1, add-to-carts 0.3, views 0.05",
+                    })]
+                } else {
+                    Vec::new()
+                },
             }
         })
         .filter(|r| r.score > 0.0)
@@ -584,6 +869,7 @@ fn type_trending_raw(
     cat: &Catalogue,
     shop_id: &str,
     kind: &str,
+    explain: bool,
 ) -> QueryResult<Vec<Rec>> {
     // Driven by the type's products, not by the shop's whole trend index.
     let ids: Vec<i64> = cat.by_type.get(kind).cloned().unwrap_or_default();
@@ -609,12 +895,16 @@ fn type_trending_raw(
         .map(|(p, t)| Rec {
             product_id: p,
             score: trend_now(t, now),
-            reasons: vec![json!({"type": "popular_in_your_categories", "product_type": kind})],
+            reasons: if explain {
+                vec![json!({"type": "popular_in_your_categories", "product_type": kind})]
+            } else {
+                Vec::new()
+            },
         })
         .collect())
 }
 
-fn newest_raw(cat: &Catalogue) -> Vec<Rec> {
+fn newest_raw(cat: &Catalogue, explain: bool) -> Vec<Rec> {
     let n = cat.newest.len().max(1) as f64;
     cat.newest
         .iter()
@@ -622,129 +912,236 @@ fn newest_raw(cat: &Catalogue) -> Vec<Rec> {
         .map(|(i, p)| Rec {
             product_id: *p,
             score: 1.0 - i as f64 / n,
-            reasons: vec![json!({"type": "catalogue", "rule": "newest available products"})],
+            reasons: if explain {
+                vec![json!({"type": "catalogue", "rule": "newest available products"})]
+            } else {
+                Vec::new()
+            },
         })
         .collect()
-}
-
-/// Drops the reasons (only `explain` shows them).
-fn strip(list: &mut Vec<Rec>) {
-    for r in list.iter_mut() {
-        r.reasons = Vec::new();
-    }
-    list.shrink_to_fit();
 }
 
 fn round(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
+// ---------------------------------------------------------------- the recommender
 
 impl Recommender {
-    /// A candidate list. Cached lists carry no reasons (memory); `explain` computes afresh
-    /// with them.
-    fn raw(
+    /// Applies the changes this process made since this instance last looked (at once, without
+    /// waiting for the poll).
+    fn apply_local(&self) {
+        let head = LOCAL_HEAD.load(Ordering::Acquire);
+        let mine = self.local_cursor.load(Ordering::Acquire);
+        if head == mine {
+            return;
+        }
+        let log = LOCAL.lock();
+        let end = log.first + log.entries.len() as u64;
+        if mine < log.first {
+            // Fell behind the log: everything may have changed.
+            self.raw.forget(|_| true);
+            self.shop_raw.forget(|_| true);
+            self.settings.forget(|_| true);
+            for e in self.catalogues.lock().values_mut() {
+                e.stale = true;
+            }
+        } else {
+            for (shop_id, change) in log.entries.iter().skip((mine - log.first) as usize) {
+                self.apply_change(shop_id, change);
+            }
+        }
+        self.local_cursor.store(end, Ordering::Release);
+    }
+
+    fn apply_change(&self, shop_id: &str, change: &Change) {
+        match change {
+            Change::Products(ids) => {
+                for &p in ids {
+                    self.forget_product(shop_id, p);
+                }
+                self.shop_raw.forget(|(s, _)| s == shop_id);
+            }
+            Change::Catalogue(ids) => {
+                if let Some(e) = self.catalogues.lock().get_mut(shop_id) {
+                    e.pending.extend_from_slice(ids);
+                }
+                // Shop-wide lists come from the catalogue (newest, per type).
+                self.shop_raw.forget(|(s, _)| s == shop_id);
+            }
+            Change::Reset => self.forget(shop_id),
+        }
+    }
+
+    fn forget_product(&self, shop_id: &str, p: i64) {
+        let mut key = (shop_id.to_owned(), ListKey::Complementary(p));
+        self.raw.remove(&key);
+        key.1 = ListKey::Related(p);
+        self.raw.remove(&key);
+    }
+
+    /// Forgets everything this instance computed for a shop.
+    pub fn forget(&self, shop_id: &str) {
+        self.raw.forget(|(s, _)| s == shop_id);
+        self.shop_raw.forget(|(s, _)| s == shop_id);
+        self.settings.remove(shop_id);
+        if let Some(e) = self.catalogues.lock().get_mut(shop_id) {
+            e.stale = true;
+        }
+    }
+
+    /// Whether the versions of the shop were read recently enough to serve from memory; if not,
+    /// the first caller reads them (through the database path) and the others are served from
+    /// memory meanwhile, for at most [`VERSION_STALE_MAX`].
+    fn versions_fresh(&self, shop_id: &str) -> bool {
+        let shops = self.shops.lock();
+        let Some(v) = shops.get(shop_id) else {
+            return false;
+        };
+        let age = v.polled.elapsed();
+        age < VERSION_POLL || (age < VERSION_STALE_MAX && v.polling.swap(true, Ordering::AcqRel))
+    }
+
+    /// Reads the shop's versions at most once per [`VERSION_POLL`] and drops what another
+    /// instance's changes made stale: the lists of the products its orders touched (read by
+    /// their stamp), everything after a reset, the catalogue after a product change.
+    fn poll(&self, c: &mut DbConnection, shop_id: &str) -> QueryResult<()> {
+        let previous = {
+            let shops = self.shops.lock();
+            match shops.get(shop_id) {
+                Some(v) if v.polled.elapsed() < VERSION_POLL => return Ok(()),
+                Some(v) => Some((v.model, v.catalogue, v.reset, v.polling.clone())),
+                None => None,
+            }
+        };
+        let result = self.read_changes(c, shop_id, previous.as_ref().map(|p| (p.0, p.1, p.2)));
+        if let Some((.., polling)) = &previous {
+            polling.store(false, Ordering::Release);
+        }
+        let (model, catalogue, reset) = result?;
+        self.shops.lock().insert(
+            shop_id.to_owned(),
+            ShopVersions {
+                polled: Instant::now(),
+                model,
+                catalogue,
+                reset,
+                polling: Default::default(),
+            },
+        );
+        Ok(())
+    }
+
+    fn read_changes(
         &self,
         c: &mut DbConnection,
         shop_id: &str,
-        key: ListKey,
-        generation: u64,
-        explain: bool,
-    ) -> QueryResult<Arc<Vec<Rec>>> {
-        let k = (shop_id.to_owned(), key);
-        if !explain
-            && let Some((g, list)) = self.raw.get(&k)
-            && g == generation
-        {
-            return Ok(list);
-        }
-        let cat = self.catalogue(c, shop_id)?;
-        let mut list = match &k.1 {
-            ListKey::Complementary(p) => complementary_raw(c, &cat, shop_id, *p)?,
-            ListKey::Related(p) => related_raw(c, &cat, shop_id, *p)?,
-            ListKey::Trending => trending_raw(c, &cat, shop_id)?,
-            ListKey::Newest => newest_raw(&cat),
-            ListKey::TypeTrending(t) => type_trending_raw(c, &cat, shop_id, t)?,
-        };
-        if explain {
-            return Ok(Arc::new(list));
-        }
-        strip(&mut list);
-        let list = Arc::new(list);
-        self.raw.insert(k, (generation, list.clone()));
-        Ok(list)
-    }
-
-    /// Reads the shop's versions at most once per [`VERSION_POLL`]; a change made through
-    /// another instance drops this instance's lists (and catalogue).
-    fn sync_versions(&self, c: &mut DbConnection, shop_id: &str) -> QueryResult<()> {
-        if self
-            .versions
-            .lock()
-            .get(shop_id)
-            .is_some_and(|e| e.0.elapsed() < VERSION_POLL)
-        {
-            return Ok(());
-        }
-        let read: QueryResult<Option<(i64, i64)>> = rec_shop_stats::table
+        previous: Option<(i64, i64, i64)>,
+    ) -> QueryResult<(i64, i64, i64)> {
+        let now: (i64, i64, i64) = rec_shop_stats::table
             .find(shop_id)
             .select((
                 rec_shop_stats::model_version,
                 rec_shop_stats::catalogue_version,
+                rec_shop_stats::reset_version,
             ))
             .first(c)
-            .optional();
-        let (model, catalogue) = match read {
-            Ok(v) => v.unwrap_or((0, 0)),
-            Err(e) => {
-                if let Some(e) = self.versions.lock().get(shop_id) {
-                    e.3.store(false, std::sync::atomic::Ordering::Release);
-                }
-                return Err(e);
-            }
+            .optional()?
+            .unwrap_or((0, 0, 0));
+        let Some((model, catalogue, reset)) = previous else {
+            // First look at this shop: nothing of it is cached yet.
+            return Ok(now);
         };
-        let previous = self.versions.lock().insert(
-            shop_id.to_owned(),
-            (
-                std::time::Instant::now(),
-                model,
-                catalogue,
-                Default::default(),
-            ),
-        );
-        if let Some((_, m, k, _)) = previous {
-            if k != catalogue {
-                catalogue_touched(shop_id);
-            } else if m != model {
-                touched(shop_id);
-            }
+        if now.2 != reset {
+            self.forget(shop_id);
+            return Ok(now);
         }
-        Ok(())
+        if now.1 != catalogue {
+            let changed: Vec<i64> = products::table
+                .filter(products::shop_id.eq(shop_id))
+                .filter(products::catalogue_seq.gt(catalogue))
+                .select(products::product_id)
+                .limit(TOUCHED_MAX + 1)
+                .load(c)?;
+            if let Some(e) = self.catalogues.lock().get_mut(shop_id) {
+                if changed.len() as i64 > TOUCHED_MAX {
+                    e.stale = true;
+                } else {
+                    e.pending.extend(changed);
+                }
+            }
+            self.shop_raw.forget(|(s, _)| s == shop_id);
+        }
+        if now.0 != model {
+            let touched: Vec<i64> = rec_items::table
+                .filter(rec_items::shop_id.eq(shop_id))
+                .filter(rec_items::touched_seq.gt(model))
+                .select(rec_items::product_id)
+                .limit(TOUCHED_MAX + 1)
+                .load(c)?;
+            if touched.len() as i64 > TOUCHED_MAX {
+                self.raw.forget(|(s, _)| s == shop_id);
+            } else {
+                for p in touched {
+                    self.forget_product(shop_id, p);
+                }
+            }
+            self.shop_raw.forget(|(s, _)| s == shop_id);
+        }
+        Ok(now)
     }
 
-    /// The shop's catalogue: reloaded after the cache TTL (one request reloads, the others
-    /// keep using the previous copy meanwhile) and at once after a local product change.
+    /// The shop's catalogue: patched with the products changed since (read again), reloaded
+    /// whole after a reset and after [`CATALOGUE_TTL`] (one request reloads, the others keep
+    /// using the previous copy meanwhile).
     pub fn catalogue(&self, c: &mut DbConnection, shop_id: &str) -> QueryResult<Arc<Catalogue>> {
-        use std::sync::atomic::Ordering;
-        let generation = CATALOGUE_GENERATIONS
-            .lock()
-            .get(shop_id)
-            .copied()
-            .unwrap_or(0);
-        let current = self.catalogues.lock().get(shop_id).cloned();
-        if let Some(e) = &current
-            && e.generation == generation
-            && (e.loaded.elapsed() < CACHE_TTL || e.refreshing.swap(true, Ordering::AcqRel))
+        let (current, pending) = {
+            let mut map = self.catalogues.lock();
+            match map.get_mut(shop_id) {
+                Some(e) if !e.stale => {
+                    if e.pending.is_empty()
+                        && (e.loaded.elapsed() < CATALOGUE_TTL
+                            || e.refreshing.swap(true, Ordering::AcqRel))
+                    {
+                        return Ok(e.catalogue.clone());
+                    }
+                    (
+                        Some((e.catalogue.clone(), e.refreshing.clone())),
+                        std::mem::take(&mut e.pending),
+                    )
+                }
+                _ => (None, Vec::new()),
+            }
+        };
+        if let Some((cat, _)) = &current
+            && !pending.is_empty()
         {
-            return Ok(e.catalogue.clone());
+            let mut ids = pending;
+            ids.sort_unstable();
+            ids.dedup();
+            let patched = match cat.patched(c, shop_id, &ids) {
+                Ok(p) => Arc::new(p),
+                Err(e) => {
+                    if let Some(e) = self.catalogues.lock().get_mut(shop_id) {
+                        e.pending.extend(ids);
+                    }
+                    return Err(e);
+                }
+            };
+            if let Some(e) = self.catalogues.lock().get_mut(shop_id)
+                && !e.stale
+            {
+                e.catalogue = patched.clone();
+            }
+            return Ok(patched);
         }
         let loaded = Catalogue::load(c, shop_id);
-        if let Some(e) = &current {
-            e.refreshing.store(false, Ordering::Release);
+        if let Some((_, refreshing)) = &current {
+            refreshing.store(false, Ordering::Release);
         }
         let catalogue = Arc::new(loaded?);
         let mut map = self.catalogues.lock();
         if map.len() >= CATALOGUES && !map.contains_key(shop_id) {
-            map.retain(|_, e| e.loaded.elapsed() < CACHE_TTL);
+            map.retain(|_, e| e.loaded.elapsed() < CATALOGUE_TTL);
             if map.len() >= CATALOGUES {
                 map.clear();
             }
@@ -752,8 +1149,9 @@ impl Recommender {
         map.insert(
             shop_id.to_owned(),
             CatalogueEntry {
-                loaded: std::time::Instant::now(),
-                generation,
+                loaded: Instant::now(),
+                stale: false,
+                pending: Vec::new(),
                 catalogue: catalogue.clone(),
                 refreshing: Default::default(),
             },
@@ -761,35 +1159,70 @@ impl Recommender {
         Ok(catalogue)
     }
 
-    pub fn settings(
-        &self,
-        c: &mut DbConnection,
-        shop_id: &str,
-        generation: u64,
-    ) -> QueryResult<Arc<RecSettings>> {
-        if let Some((g, s)) = self.settings.get(shop_id)
-            && g == generation
-        {
+    fn cached_catalogue(&self, shop_id: &str) -> Option<Arc<Catalogue>> {
+        let map = self.catalogues.lock();
+        let e = map.get(shop_id)?;
+        (!e.stale
+            && e.pending.is_empty()
+            && (e.loaded.elapsed() < CATALOGUE_TTL || e.refreshing.load(Ordering::Acquire)))
+        .then(|| e.catalogue.clone())
+    }
+
+    pub fn settings(&self, c: &mut DbConnection, shop_id: &str) -> QueryResult<Arc<RecSettings>> {
+        if let Some(s) = self.settings.get(shop_id) {
             return Ok(s);
         }
         let s = Arc::new(super::settings::load(c, shop_id)?);
-        self.settings
-            .insert(shop_id.to_owned(), (generation, s.clone()));
+        self.settings.insert(shop_id.to_owned(), s.clone());
         Ok(s)
     }
 
-    /// Forgets what this instance computed for a shop (after its settings changed here; other
-    /// instances see the version change).
-    pub fn forget(&self, shop_id: &str) {
-        touched(shop_id);
-        self.raw.forget(|(s, _)| s == shop_id);
-        self.catalogues.lock().remove(shop_id);
-        self.served.forget(|(s, _, _)| s == shop_id);
-        self.settings.forget(|s| s == shop_id);
+    fn cached_raw(&self, shop_id: &str, key: ListKey) -> Option<List> {
+        let key = (shop_id.to_owned(), key);
+        if key.1.shop_wide() {
+            self.shop_raw.get(&key)
+        } else {
+            self.raw.get(&key)
+        }
     }
 
-    /// A list this instance computed less than the cache TTL ago, without touching the database
-    /// (not for `for_you` with a logged-in shopper: their consent is read on every request).
+    /// A candidate list. Cached lists carry no reasons (memory); `explain` computes afresh
+    /// with them.
+    fn raw(
+        &self,
+        c: &mut DbConnection,
+        shop_id: &str,
+        key: ListKey,
+        explain: bool,
+    ) -> QueryResult<List> {
+        if !explain && let Some(list) = self.cached_raw(shop_id, key.clone()) {
+            return Ok(list);
+        }
+        let cat = self.catalogue(c, shop_id)?;
+        let list = List::new(
+            match &key {
+                ListKey::Complementary(p) => complementary_raw(c, &cat, shop_id, *p, explain)?,
+                ListKey::Related(p) => related_raw(c, &cat, shop_id, *p, explain)?,
+                ListKey::Trending => trending_raw(c, &cat, shop_id, explain)?,
+                ListKey::Newest => newest_raw(&cat, explain),
+                ListKey::TypeTrending(t) => type_trending_raw(c, &cat, shop_id, t, explain)?,
+            },
+            explain,
+        );
+        if !explain {
+            let shop_wide = key.shop_wide();
+            let key = (shop_id.to_owned(), key);
+            if shop_wide {
+                self.shop_raw.insert(key, list.clone());
+            } else {
+                self.raw.insert(key, list.clone());
+            }
+        }
+        Ok(list)
+    }
+
+    /// The answer from memory alone, when everything it needs is cached (not for `for_you`
+    /// with a logged-in shopper: their consent is read on every request).
     pub fn cached(
         &self,
         shop_id: &str,
@@ -801,21 +1234,22 @@ impl Recommender {
         if intent == Intent::ForYou && customer.is_some() {
             return None;
         }
-        {
-            let versions = self.versions.lock();
-            let e = versions.get(shop_id)?;
-            let age = e.0.elapsed();
-            // Stale versions: the first request reads them again (through the database path),
-            // the others keep being served from the cache meanwhile.
-            if age >= VERSION_STALE_MAX
-                || age >= VERSION_POLL && !e.3.swap(true, std::sync::atomic::Ordering::AcqRel)
-            {
-                return None;
-            }
+        self.apply_local();
+        if !self.versions_fresh(shop_id) {
+            return None;
         }
-        let key = (shop_id.to_owned(), intent, product.unwrap_or(0));
-        let (g, list) = self.served.get(&key)?;
-        (g == generation(shop_id)).then(|| list.iter().take(limit).cloned().collect())
+        let settings = self.settings.get(shop_id)?;
+        let cat = self.cached_catalogue(shop_id)?;
+        let mut a = Assembly::new(&cat, &settings, product, limit, false);
+        for key in chain(intent, product) {
+            if a.full() {
+                break;
+            }
+            let name = key_name(&key);
+            let list = self.cached_raw(shop_id, key)?;
+            a.add(name, &list);
+        }
+        Some(a.out)
     }
 
     /// The list for an intent, best first, at most `limit` products; with `explain`, each
@@ -831,82 +1265,30 @@ impl Recommender {
         limit: usize,
         explain: bool,
     ) -> QueryResult<Vec<Rec>> {
-        self.sync_versions(c, shop_id)?;
-        let generation = generation(shop_id);
+        self.apply_local();
+        self.poll(c, shop_id)?;
         if intent == Intent::ForYou
             && let Some(customer) = customer
             && consent::personalization_allowed(c, shop_id, customer)?
         {
-            let mut list =
-                self.for_you(c, shop_id, customer, product, limit, generation, explain)?;
-            if !explain {
-                strip(&mut list);
-            }
-            return Ok(list);
+            return self.for_you(c, shop_id, customer, product, limit, explain);
         }
-        let key = (shop_id.to_owned(), intent, product.unwrap_or(0));
-        if !explain
-            && let Some((g, list)) = self.served.get(&key)
-            && g == generation
-        {
-            return Ok(list.iter().take(limit).cloned().collect());
-        }
-        let settings = self.settings(c, shop_id, generation)?;
-        // The chain of lists, computed only as far as needed to fill the list.
-        let keys: Vec<(&'static str, ListKey)> = match (intent, product) {
-            (Intent::Complementary, Some(p)) => vec![
-                ("complementary", ListKey::Complementary(p)),
-                ("related", ListKey::Related(p)),
-            ],
-            (Intent::Related, Some(p)) => vec![("related", ListKey::Related(p))],
-            _ => vec![],
-        }
-        .into_iter()
-        .chain([("trending", ListKey::Trending), ("newest", ListKey::Newest)])
-        .collect();
-        let mut excluded: HashSet<i64> = settings.excluded_everywhere.iter().copied().collect();
-        if let Some(p) = product {
-            excluded.insert(p);
-            excluded.extend(settings.excluded.get(&p).into_iter().flatten().copied());
-        }
-        let mut chain: Vec<(&'static str, Arc<Vec<Rec>>)> = Vec::new();
-        let mut usable: HashSet<i64> = HashSet::new();
-        for (name, key) in keys {
-            if usable.len() >= MAX_LIMIT {
+        let settings = self.settings(c, shop_id)?;
+        let cat = self.catalogue(c, shop_id)?;
+        let mut a = Assembly::new(&cat, &settings, product, limit, explain);
+        for key in chain(intent, product) {
+            if a.full() {
                 break;
             }
-            let list = self.raw(c, shop_id, key, generation, explain)?;
-            usable.extend(
-                list.iter()
-                    .map(|r| r.product_id)
-                    .filter(|p| !excluded.contains(p)),
-            );
-            chain.push((name, list));
+            let name = key_name(&key);
+            let list = self.raw(c, shop_id, key, explain)?;
+            a.add(name, &list);
         }
-        let cat = self.catalogue(c, shop_id)?;
-        let mut list = assemble(
-            c,
-            &cat,
-            shop_id,
-            &settings,
-            product,
-            &chain,
-            None,
-            &HashSet::new(),
-        )?;
-        if explain {
-            list.truncate(limit);
-            return Ok(list);
-        }
-        strip(&mut list);
-        let list = Arc::new(list);
-        self.served.insert(key, (generation, list.clone()));
-        Ok(list.iter().take(limit).cloned().collect())
+        Ok(a.out)
     }
 
     /// `for_you` with consent: the shopper's purchases and recent views/carts lead to their
     /// complements and similar products; explicit interests boost, explicit sizes filter.
-    #[allow(clippy::too_many_arguments)]
     fn for_you(
         &self,
         c: &mut DbConnection,
@@ -914,7 +1296,6 @@ impl Recommender {
         customer: i64,
         product: Option<i64>,
         limit: usize,
-        generation: u64,
         explain: bool,
     ) -> QueryResult<Vec<Rec>> {
         let explicit = consent::explicit(c, shop_id, customer)?;
@@ -957,59 +1338,50 @@ impl Recommender {
                 history.push(*p);
             }
         }
+        let cat = self.catalogue(c, shop_id)?;
         let mut scores: BTreeMap<i64, (f64, Vec<Value>)> = BTreeMap::new();
         for (i, &h) in history.iter().take(20).enumerate() {
             let w = 0.85f64.powi(i as i32);
-            let comp = self.raw(c, shop_id, ListKey::Complementary(h), generation, explain)?;
-            for r in comp.iter().take(30) {
-                let e = scores.entry(r.product_id).or_default();
-                e.0 += w * r.score;
-                if e.1.len() < 3 {
+            let comp = self.raw(c, shop_id, ListKey::Complementary(h), explain)?;
+            for (id, score, _) in comp.iter().take(30) {
+                let e = scores.entry(id).or_default();
+                e.0 += w * score;
+                if explain && e.1.len() < 3 {
                     e.1.push(json!({"type": "bought_with_your_history", "history_product_id": h.to_string()}));
                 }
             }
-            let rel = self.raw(c, shop_id, ListKey::Related(h), generation, explain)?;
-            for r in rel.iter().take(30) {
-                let e = scores.entry(r.product_id).or_default();
-                e.0 += 0.5 * w * r.score;
-                if e.1.len() < 3 {
+            let rel = self.raw(c, shop_id, ListKey::Related(h), explain)?;
+            for (id, score, _) in rel.iter().take(30) {
+                let e = scores.entry(id).or_default();
+                e.0 += 0.5 * w * score;
+                if explain && e.1.len() < 3 {
                     e.1.push(json!({"type": "similar_to_your_history", "history_product_id": h.to_string()}));
                 }
             }
         }
         // Category affinity: popular products of the types the shopper buys and views.
-        let recent: Vec<i64> = history.iter().take(20).copied().collect();
-        let kinds: Vec<String> = if recent.is_empty() {
-            Vec::new()
-        } else {
-            products::table
-                .filter(products::shop_id.eq(shop_id))
-                .filter(products::product_id.eq_any(&recent))
-                .select(products::product_type)
-                .load(c)?
-        };
-        let kinds: Vec<String> = kinds.into_iter().filter(|k| !k.is_empty()).collect();
+        let kinds: Vec<&str> = history
+            .iter()
+            .take(20)
+            .filter_map(|p| cat.product(*p))
+            .map(|p| p.product_type.as_str())
+            .filter(|k| !k.is_empty())
+            .collect();
         let mut share: BTreeMap<&str, f64> = BTreeMap::new();
         for k in &kinds {
             *share.entry(k).or_default() += 1.0 / kinds.len() as f64;
         }
         for (kind, s) in share {
-            let list = self.raw(
-                c,
-                shop_id,
-                ListKey::TypeTrending(kind.to_owned()),
-                generation,
-                explain,
-            )?;
-            let best = list.first().map_or(0.0, |r| r.score);
+            let list = self.raw(c, shop_id, ListKey::TypeTrending(kind.to_owned()), explain)?;
+            let best = list.iter().next().map_or(0.0, |r| r.1);
             if best <= 0.0 {
                 continue;
             }
-            for r in list.iter() {
-                let e = scores.entry(r.product_id).or_default();
-                e.0 += AFFINITY_WEIGHT * s * r.score / best;
+            for (id, score, reasons) in list.iter() {
+                let e = scores.entry(id).or_default();
+                e.0 += AFFINITY_WEIGHT * s * score / best;
                 if e.1.len() < 3 {
-                    e.1.extend(r.reasons.iter().cloned());
+                    e.1.extend(reasons.iter().cloned());
                 }
             }
         }
@@ -1023,134 +1395,239 @@ impl Recommender {
             })
             .collect();
         sort_desc(&mut personal);
-        let settings = self.settings(c, shop_id, generation)?;
-        let chain = vec![
-            ("for_you", Arc::new(personal)),
-            (
-                "trending",
-                self.raw(c, shop_id, ListKey::Trending, generation, explain)?,
-            ),
-            (
-                "newest",
-                self.raw(c, shop_id, ListKey::Newest, generation, explain)?,
-            ),
-        ];
-        let cat = self.catalogue(c, shop_id)?;
-        let mut list = assemble(
-            c,
-            &cat,
-            shop_id,
-            &settings,
-            product,
-            &chain,
-            Some(&explicit),
-            &purchased,
-        )?;
-        list.truncate(limit);
-        Ok(list)
+        let personal = List::Explained(Arc::new(personal));
+        let settings = self.settings(c, shop_id)?;
+        let trending = self.raw(c, shop_id, ListKey::Trending, explain)?;
+        let newest = self.raw(c, shop_id, ListKey::Newest, explain)?;
+        // Products the size filter must look at: those these lists could show.
+        let unfit = if explicit.sizes.is_empty() {
+            None
+        } else {
+            let mut need: Vec<i64> = settings
+                .pinned
+                .get(&product.unwrap_or(0))
+                .cloned()
+                .unwrap_or_default();
+            for list in [&personal, &trending, &newest] {
+                need.extend(list.iter().map(|r| r.0));
+            }
+            need.sort_unstable();
+            need.dedup();
+            let details: HashMap<i64, &ProductInfo> = need
+                .iter()
+                .filter_map(|id| cat.recommendable(*id).map(|p| (*id, p)))
+                .collect();
+            Some(size_matches(c, shop_id, &details, &explicit.sizes)?)
+        };
+        let mut a = Assembly::new(&cat, &settings, product, limit, explain);
+        a.also_exclude(&purchased);
+        a.personal(&explicit, unfit.as_ref());
+        for (name, list) in [
+            ("for_you", &personal),
+            ("trending", &trending),
+            ("newest", &newest),
+        ] {
+            if a.full() {
+                break;
+            }
+            a.add(name, list);
+        }
+        Ok(a.out)
     }
 }
 
-/// Pins first, then each list of the chain in turn (a later list only fills what the earlier
-/// ones left, its scores scaled below theirs), without the viewed product, merchant exclusions,
-/// duplicates, or (with explicit preferences) products not available in the shopper's size.
-#[allow(clippy::too_many_arguments)]
-fn assemble(
-    c: &mut DbConnection,
-    cat: &Catalogue,
-    shop_id: &str,
-    settings: &RecSettings,
-    product: Option<i64>,
-    chain: &[(&'static str, Arc<Vec<Rec>>)],
-    explicit: Option<&consent::Explicit>,
-    also_excluded: &HashSet<i64>,
-) -> QueryResult<Vec<Rec>> {
-    let mut excluded: HashSet<i64> = settings.excluded_everywhere.iter().copied().collect();
-    excluded.extend(also_excluded);
-    let mut pins: Vec<i64> = Vec::new();
-    if let Some(p) = product {
-        excluded.insert(p);
-        excluded.extend(settings.excluded.get(&p).into_iter().flatten().copied());
-        pins = settings.pinned.get(&p).cloned().unwrap_or_default();
-    }
-    // Products whose details the personal filters need (and pins, whose state is unknown).
-    let mut need: Vec<i64> = pins.clone();
-    let personal = explicit.is_some_and(|e| !e.sizes.is_empty() || !e.interests.is_empty());
-    if personal {
-        for (_, list) in chain {
-            need.extend(list.iter().map(|r| r.product_id));
-        }
-    }
-    need.sort_unstable();
-    need.dedup();
-    let details = eligible(cat, &need);
-    let sized = match explicit {
-        Some(e) if !e.sizes.is_empty() => Some(size_matches(c, shop_id, &details, &e.sizes)?),
-        _ => None,
+/// The lists an answer is drawn from, in order: each only fills what the earlier ones left.
+fn chain(intent: Intent, product: Option<i64>) -> Vec<ListKey> {
+    let mut keys = match (intent, product) {
+        (Intent::Complementary, Some(p)) => vec![ListKey::Complementary(p), ListKey::Related(p)],
+        (Intent::Related, Some(p)) => vec![ListKey::Related(p)],
+        _ => vec![],
     };
-    let fits = |id: i64| sized.as_ref().is_none_or(|s| !s.contains(&id));
-    let mut out: Vec<Rec> = Vec::new();
-    let mut taken: HashSet<i64> = HashSet::new();
-    let pin_count = pins.len();
-    for (i, &pin) in pins.iter().enumerate() {
-        if excluded.contains(&pin) || !details.contains_key(&pin) || !fits(pin) {
-            continue;
-        }
-        if taken.insert(pin) {
-            out.push(Rec {
-                product_id: pin,
-                score: round(1.0 + (pin_count - i) as f64 * 0.001),
-                reasons: vec![json!({"type": "pinned", "by": "merchant"})],
-            });
+    keys.extend([ListKey::Trending, ListKey::Newest]);
+    keys
+}
+
+fn key_name(key: &ListKey) -> &'static str {
+    match key {
+        ListKey::Complementary(_) => "complementary",
+        ListKey::Related(_) => "related",
+        ListKey::Trending => "trending",
+        ListKey::Newest => "newest",
+        ListKey::TypeTrending(_) => "type_trending",
+    }
+}
+
+/// An answer being put together: pins first, then each list of the chain in turn (a later list
+/// only fills what the earlier ones left, its scores scaled below theirs), without the viewed
+/// product, merchant exclusions, products that may not be recommended (now), duplicates, or
+/// (with explicit preferences) products not available in the shopper's size.
+struct Assembly<'a> {
+    cat: &'a Catalogue,
+    settings: &'a RecSettings,
+    product: Option<i64>,
+    limit: usize,
+    explain: bool,
+    also_excluded: Option<&'a HashSet<i64>>,
+    explicit: Option<&'a consent::Explicit>,
+    unfit: Option<&'a HashSet<i64>>,
+    taken: HashSet<i64>,
+    out: Vec<Rec>,
+    ceiling: Option<f64>,
+    level: usize,
+    pins_done: bool,
+}
+
+impl<'a> Assembly<'a> {
+    fn new(
+        cat: &'a Catalogue,
+        settings: &'a RecSettings,
+        product: Option<i64>,
+        limit: usize,
+        explain: bool,
+    ) -> Self {
+        Assembly {
+            cat,
+            settings,
+            product,
+            limit,
+            explain,
+            also_excluded: None,
+            explicit: None,
+            unfit: None,
+            taken: HashSet::new(),
+            out: Vec::with_capacity(limit),
+            ceiling: None,
+            level: 0,
+            pins_done: false,
         }
     }
-    let mut ceiling: Option<f64> = None;
-    for (level, (name, list)) in chain.iter().enumerate() {
-        if out.len() >= MAX_LIMIT {
-            break;
+
+    fn also_exclude(&mut self, ids: &'a HashSet<i64>) {
+        self.also_excluded = Some(ids);
+    }
+
+    fn personal(&mut self, explicit: &'a consent::Explicit, unfit: Option<&'a HashSet<i64>>) {
+        self.explicit = Some(explicit);
+        self.unfit = unfit;
+    }
+
+    fn full(&self) -> bool {
+        self.out.len() >= self.limit
+    }
+
+    fn allowed(&self, id: i64) -> bool {
+        Some(id) != self.product
+            && !self.settings.excluded_everywhere.contains(&id)
+            && !self
+                .product
+                .and_then(|p| self.settings.excluded.get(&p))
+                .is_some_and(|ex| ex.contains(&id))
+            && !self.also_excluded.is_some_and(|ex| ex.contains(&id))
+            && !self.unfit.is_some_and(|u| u.contains(&id))
+            && !self.taken.contains(&id)
+            && self.cat.recommendable(id).is_some()
+    }
+
+    fn pins(&mut self) {
+        self.pins_done = true;
+        let Some(p) = self.product else { return };
+        let Some(pins) = self.settings.pinned.get(&p) else {
+            return;
+        };
+        let n = pins.len();
+        for (i, &pin) in pins.iter().enumerate() {
+            if self.full() {
+                break;
+            }
+            if self.allowed(pin) {
+                self.taken.insert(pin);
+                self.out.push(Rec {
+                    product_id: pin,
+                    score: round(1.0 + (n - i) as f64 * 0.001),
+                    reasons: if self.explain {
+                        vec![json!({"type": "pinned", "by": "merchant"})]
+                    } else {
+                        Vec::new()
+                    },
+                });
+            }
         }
-        let mut items: Vec<Rec> = list
-            .iter()
-            .filter(|r| !excluded.contains(&r.product_id) && !taken.contains(&r.product_id))
-            .filter(|r| fits(r.product_id))
-            .cloned()
-            .collect();
-        if let Some(e) = explicit.filter(|e| !e.interests.is_empty()) {
+    }
+
+    fn add(&mut self, name: &'static str, list: &List) {
+        if !self.pins_done {
+            self.pins();
+        }
+        let level = self.level;
+        self.level += 1;
+        if self.full() {
+            return;
+        }
+        let explain = self.explain;
+        let rec = |(id, score, reasons): (i64, f64, &[Value])| Rec {
+            product_id: id,
+            score,
+            reasons: if explain {
+                reasons.to_vec()
+            } else {
+                Vec::new()
+            },
+        };
+        let interests = self.explicit.filter(|e| !e.interests.is_empty());
+        let mut items: Vec<Rec> = Vec::new();
+        if let Some(e) = interests {
             // What the shopper said they like comes before what the data alone suggests, within
             // each list: matching products are lifted above the list's best score.
+            items = list.iter().filter(|r| self.allowed(r.0)).map(rec).collect();
             let top = items.iter().map(|r| r.score).fold(0.0f64, f64::max);
             for r in &mut items {
-                if let Some(d) = details.get(&r.product_id) {
+                if let Some(d) = self.cat.recommendable(r.product_id) {
                     let matched: Vec<&String> =
                         e.interests.iter().filter(|k| d.has_interest(k)).collect();
                     if !matched.is_empty() {
                         r.score = r.score * 1.5 + top;
-                        r.reasons
-                            .push(json!({"type": "interest", "interests": matched}));
+                        if explain {
+                            r.reasons
+                                .push(json!({"type": "interest", "interests": matched}));
+                        }
                     }
                 }
             }
             sort_desc(&mut items);
+        } else {
+            // Lists are sorted: only as many as still fit are looked at.
+            let want = self.limit - self.out.len();
+            for r in list.iter() {
+                if items.len() == want {
+                    break;
+                }
+                if self.allowed(r.0) && !items.iter().any(|x| x.product_id == r.0) {
+                    items.push(rec(r));
+                }
+            }
         }
-        let max = items.iter().map(|r| r.score).fold(0.0f64, f64::max);
-        let scale = match ceiling {
+        let max = items.first().map_or(0.0, |r| r.score);
+        let scale = match self.ceiling {
             Some(ceil) if max > 0.0 => ceil * 0.9 / max,
             _ => 1.0,
         };
         for mut r in items {
-            if out.len() >= MAX_LIMIT {
+            if self.full() {
                 break;
             }
-            taken.insert(r.product_id);
+            if !self.taken.insert(r.product_id) {
+                continue;
+            }
             r.score = round(r.score * scale).max(0.0001);
-            if level > 0 {
+            if level > 0 && self.explain {
                 r.reasons.push(json!({"type": "fallback", "list": name}));
             }
-            out.push(r);
+            self.out.push(r);
         }
-        ceiling = out.last().map(|r| r.score);
+        if let Some(last) = self.out.last() {
+            self.ceiling = Some(last.score);
+        }
     }
-    Ok(out)
 }
 
 /// The candidates NOT available in the shopper's size: a product whose size category the
@@ -1221,5 +1698,43 @@ mod tests {
         assert!(p.has_interest("outdoor") && p.has_interest("LINEN") && !p.has_interest("golf"));
         let q = ProductInfo { tags: vec![], ..p };
         assert_eq!(q.size_category(), "shirts");
+    }
+}
+
+#[cfg(test)]
+mod content_tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_content_score_is_the_explained_one() {
+        let p = |kind: &str, vendor: &str, tags: &[&str]| ProductInfo {
+            product_id: 1,
+            product_type: kind.into(),
+            vendor: vendor.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        };
+        let cases = [
+            (
+                p("Shirt", "Acme", &["a", "B"]),
+                p("shirt", "Other", &["b", "c"]),
+            ),
+            (p("", "", &[]), p("", "", &[])),
+            (p("Mug", "Acme", &["x"]), p("Mug", "ACME", &["X"])),
+            (p("Mug", "", &["x", "y", "z"]), p("Cup", "", &[])),
+        ];
+        for (a, b) in &cases {
+            let (explained, _) = content(
+                &a.product_type,
+                &a.vendor,
+                &a.tags,
+                &b.product_type,
+                &b.vendor,
+                &b.tags,
+            );
+            assert!(
+                (content_score(a, b) - explained).abs() < 1e-12,
+                "{a:?} {b:?}"
+            );
+        }
     }
 }

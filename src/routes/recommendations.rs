@@ -353,7 +353,7 @@ pub async fn put_settings(
                 let current = settings::load(c, &shop_id)?;
                 let next = settings::parse_update(&body, &current).map_err(AppError::validation)?;
                 settings::save(c, &shop_id, &next)?;
-                crate::recommendations::serve::model_changed(c, &shop_id)?;
+                crate::recommendations::serve::model_reset(c, &shop_id)?;
                 Ok(next)
             })
         })

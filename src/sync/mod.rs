@@ -78,18 +78,23 @@ pub fn apply(
     };
     let triggered = event.triggered_at.as_deref().and_then(payload::parse_time);
     let body = event.payload.as_slice();
-    if topic.starts_with("products/") {
-        // Recommendation lists see catalogue changes at once here, within 1 s elsewhere.
-        crate::recommendations::serve::catalogue_changed(c, &shop.id)?;
-    }
     match topic {
         "orders/create" | "orders/updated" | "orders/paid" | "orders/cancelled" => {
             orders::apply_webhook(c, ctx, &shop, topic, body, triggered)
         }
-        "products/create" | "products/update" => {
-            products::apply_update(c, &shop, topic, body, triggered)
+        "products/create" | "products/update" | "products/delete" => {
+            let outcome = if topic == "products/delete" {
+                products::apply_delete(c, &shop, body)?
+            } else {
+                products::apply_update(c, &shop, topic, body, triggered)?
+            };
+            // Recommendations read the product again: at once on this instance, within a
+            // second on the others.
+            if let Ok(p) = serde_json::from_slice::<payload::DeletedPayload>(body) {
+                crate::recommendations::serve::catalogue_changed(c, &shop.id, &[p.id])?;
+            }
+            Ok(outcome)
         }
-        "products/delete" => products::apply_delete(c, &shop, body),
         "customers/update" => customers::apply_update(c, ctx, &shop, body, triggered),
         "app/uninstalled" => {
             shops::mark_uninstalled(c, &shop.domain)?;

@@ -1109,3 +1109,119 @@ async fn another_instance_sees_an_order_within_a_second() {
         .unwrap();
     assert_eq!(after["products"][0]["product_id"], "6", "{after}");
 }
+
+/// Another process (here `atelier import`) changes the model: a serving instance drops only the
+/// touched products' lists, within its one-second poll of the shop's versions (the process's
+/// own changes are applied at once, so this is the path several instances take).
+#[tokio::test]
+async fn another_process_changing_the_model_reaches_a_serving_instance_within_a_second() {
+    use std::io::Write;
+    let app = spawn_app().await;
+    app.install(SHOP).await;
+    catalogue(&app, SHOP).await;
+    let get = |p: &'static str| {
+        let url = rec_url(
+            &app,
+            SHOP,
+            None,
+            &[("intent", "complementary"), ("product_id", p)],
+        );
+        let client = app.client.clone();
+        async move {
+            let body: Value = client.get(url).send().await.unwrap().json().await.unwrap();
+            ids(&body)
+        }
+    };
+    let before = get("2").await;
+    assert_ne!(before[0], 6, "{before:?}");
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    for i in 0..2 {
+        let o = order_payload(
+            500 + i,
+            None,
+            "2026-11-01T10:00:00Z",
+            &[(5000 + 2 * i, 2, 1, "20.00"), (5001 + 2 * i, 6, 1, "20.00")],
+        );
+        writeln!(file, "{o}").unwrap();
+    }
+    file.flush().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .env_clear()
+        .envs(base_vars(&app.db, &app.store))
+        .args(["import", "--shop", SHOP, "--orders"])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    let after = get("2").await;
+    assert_eq!(after[0], 6, "{after:?}");
+    let trending = recs(&app, SHOP, None, &[("intent", "trending"), ("limit", "2")]).await;
+    assert!(
+        trending.contains(&2) && trending.contains(&6),
+        "{trending:?}"
+    );
+}
+
+/// Kills the child process when dropped (a failing test leaves no server behind).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A product change applied by another instance (a separate process running the workers)
+/// reaches an instance that only serves within its one-second poll: the product is read again
+/// and a sold-out product leaves its cached lists.
+#[tokio::test]
+async fn a_product_change_applied_by_another_instance_reaches_the_serving_one_within_a_second() {
+    let app = spawn_app_with(|v| {
+        v.insert("ATELIER_WORKERS".into(), "false".into());
+    })
+    .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut vars = base_vars(&app.db, &app.store);
+    vars.insert("BIND_ADDR".into(), format!("127.0.0.1:{port}"));
+    vars.insert("RUST_LOG".into(), "warn".into());
+    let _worker = Killed(
+        std::process::Command::new(env!("CARGO_BIN_EXE_atelier"))
+            .env_clear()
+            .envs(vars)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    app.install(SHOP).await;
+    catalogue(&app, SHOP).await;
+    let related = || {
+        recs(
+            &app,
+            SHOP,
+            None,
+            &[("intent", "related"), ("product_id", "2"), ("limit", "10")],
+        )
+    };
+    let before = related().await;
+    assert!(before.contains(&5), "{before:?}");
+    let mut sold_out = product(5, "Candles", "Acme", "", &[("M", 0)]);
+    sold_out["updated_at"] = json!("2026-11-02T10:00:00Z");
+    app.deliver(&Delivery::new("products/update", SHOP, &sold_out))
+        .await;
+    app.drain().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    let after = related().await;
+    assert!(!after.contains(&5), "{after:?}");
+    assert_eq!(after.len(), 4, "the other products stay: {after:?}");
+}
