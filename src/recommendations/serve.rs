@@ -535,15 +535,15 @@ impl Catalogue {
         let flagged = flagged_among(c, shop_id, Some(ids))?;
         let mut cat = self.clone();
         for &id in ids {
-            if let Some(old) = cat.all.remove(&id) {
-                if cat.ok.remove(&id) {
-                    for (map, key) in [
-                        (&mut cat.by_type, &old.product_type),
-                        (&mut cat.by_vendor, &old.vendor),
-                    ] {
-                        if let Some(list) = map.get_mut(key) {
-                            list.retain(|x| *x != id);
-                        }
+            if let Some(old) = cat.all.remove(&id)
+                && cat.ok.remove(&id)
+            {
+                for (map, key) in [
+                    (&mut cat.by_type, &old.product_type),
+                    (&mut cat.by_vendor, &old.vendor),
+                ] {
+                    if let Some(list) = map.get_mut(key) {
+                        list.retain(|x| *x != id);
                     }
                 }
             }
