@@ -96,7 +96,7 @@ async fn run_backend(label: &'static str, db_url: String) {
         Some(std::path::PathBuf::from(dir).join(format!("recs-{n_products}-{target_lines}.db")))
     });
     let reused = pristine.as_ref().is_some_and(|p| p.exists());
-    let db = if reused {
+    let (db, shop) = if reused {
         drop(db);
         let path = db_url.strip_prefix("sqlite://").unwrap();
         for suffix in ["-wal", "-shm"] {
@@ -108,9 +108,13 @@ async fn run_backend(label: &'static str, db_url: String) {
             "\n(reusing the database loaded earlier: {})",
             pristine.display()
         );
-        atelier::db::Db::connect(&db_url, 2).expect("bench database")
+        let db = atelier::db::Db::connect(&db_url, 2).expect("bench database");
+        let shop = atelier::shops::find_by_domain(&mut db.conn().unwrap(), SHOP)
+            .unwrap()
+            .unwrap();
+        (db, shop)
     } else {
-        db
+        (db, shop)
     };
     let t = Instant::now();
     let mut conn = db.conn().unwrap();
@@ -147,12 +151,15 @@ async fn run_backend(label: &'static str, db_url: String) {
         std::fs::create_dir_all(pristine.parent().unwrap()).unwrap();
         std::fs::copy(db_url.strip_prefix("sqlite://").unwrap(), pristine).unwrap();
     }
-    // As the server does: the WAL is checkpointed in the background.
-    let checkpoints = if std::env::var("BENCH_NO_CHECKPOINTER").is_ok() {
-        None
+    // As the server does (`Db::connect_server`): the WAL is checkpointed in the background.
+    drop(conn);
+    let db = if std::env::var("BENCH_NO_CHECKPOINTER").is_ok() {
+        db
     } else {
-        db.start_wal_checkpoints(std::time::Duration::from_millis(200))
+        drop(db);
+        atelier::db::Db::connect_server(&db_url, 2).expect("bench database")
     };
+    let mut conn = db.conn().unwrap();
     let mut one = Stats::default();
     let bodies: Vec<Vec<u8>> = timed
         .iter()
@@ -169,22 +176,22 @@ async fn run_backend(label: &'static str, db_url: String) {
         one.ok += 1;
     }
     one.elapsed = t.elapsed();
-    drop(checkpoints);
     drop(conn);
     if std::env::var("BENCH_APPLY_ONLY").is_ok() {
-        let mut slow: Vec<(u32, usize)> = one
+        let mut slow: Vec<(u32, usize, usize)> = one
             .latencies_us
             .iter()
             .zip(timed)
-            .map(|(us, o)| (*us, o.products.len()))
+            .enumerate()
+            .map(|(i, (us, o))| (*us, o.products.len(), i))
             .collect();
         slow.sort_unstable_by(|a, b| b.cmp(a));
         println!(
-            "\napplying one order: mean {:.3} ms, p50 {:.3} ms, p99 {:.3} ms; slowest (µs, basket): {:?}",
+            "\napplying one order: mean {:.3} ms, p50 {:.3} ms, p99 {:.3} ms; slowest (µs, basket, index): {:?}",
             one.elapsed.as_secs_f64() * 1000.0 / one.ok as f64,
             one.pct(0.5),
             one.pct(0.99),
-            &slow[..12]
+            &slow[..30]
         );
         return;
     }

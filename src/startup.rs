@@ -26,8 +26,6 @@ pub struct Application {
     state: AppState,
     shutdown: watch::Sender<bool>,
     workers: Vec<tokio::task::JoinHandle<()>>,
-    /// SQLite: the background WAL checkpointer, for as long as the application lives.
-    _checkpoints: Option<crate::db::WalCheckpoints>,
 }
 
 /// Picks rustls's crypto provider for the process (every command that may build an HTTP
@@ -48,8 +46,8 @@ impl Application {
         }
         let url = settings.database_url.clone();
         let pool_size = settings.db_pool_size;
-        let db =
-            tokio::task::spawn_blocking(move || Db::connect(url.expose(), pool_size)).await??;
+        let db = tokio::task::spawn_blocking(move || Db::connect_server(url.expose(), pool_size))
+            .await??;
         let state = AppState::new(settings, db)?;
 
         if !state.settings.is_production() {
@@ -109,14 +107,12 @@ impl Application {
                 shutdown.subscribe(),
             )));
         }
-        let checkpoints = state.db.start_wal_checkpoints(Duration::from_millis(200));
         Ok(Application {
             port,
             server,
             state,
             shutdown,
             workers,
-            _checkpoints: checkpoints,
         })
     }
 
@@ -135,7 +131,6 @@ impl Application {
             server,
             shutdown,
             workers,
-            _checkpoints: checkpoints,
             ..
         } = self;
         let result = server.await;
@@ -148,7 +143,6 @@ impl Application {
                 tracing::warn!("a background worker did not stop within 10 s");
             }
         }
-        drop(checkpoints);
         result
     }
 }

@@ -62,6 +62,10 @@ fn sqlite_path(url: &str) -> &str {
 pub struct ConnManager {
     url: String,
     backend: Backend,
+    /// SQLite: pages of WAL after which a committing connection checkpoints it itself (SQLite's
+    /// default 1,000; much higher when a background thread checkpoints, see
+    /// [`Db::connect_server`]).
+    autocheckpoint: u32,
 }
 
 impl ConnManager {
@@ -69,6 +73,7 @@ impl ConnManager {
         Ok(ConnManager {
             url: url.to_owned(),
             backend: Backend::from_url(url)?,
+            autocheckpoint: 1_000,
         })
     }
 
@@ -92,6 +97,11 @@ impl ConnManager {
                      PRAGMA foreign_keys = ON;
                      PRAGMA temp_store = MEMORY;",
                 )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                conn.batch_execute(&format!(
+                    "PRAGMA wal_autocheckpoint = {};",
+                    self.autocheckpoint
+                ))
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -139,12 +149,36 @@ pub struct Db {
     /// writers of this process queue on this lock instead, first come first served, so the
     /// inbox intake and the worker alternate (PostgreSQL: none).
     write_lock: Option<std::sync::Arc<parking_lot::FairMutex<()>>>,
+    /// SQLite in a server: the background WAL checkpointer (stops with the last handle).
+    _checkpoints: Option<std::sync::Arc<WalCheckpoints>>,
 }
+
+/// SQLite: WAL pages after which a committing request checkpoints itself when a background
+/// thread normally does it (a safety net: ≈ 80 MB).
+const SERVER_AUTOCHECKPOINT: u32 = 20_000;
+/// How often the background thread checkpoints the WAL.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 impl Db {
     /// Opens the pool and applies pending migrations (serialized across instances).
     pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Db> {
-        let manager = ConnManager::new(url).map_err(|m| anyhow::anyhow!("DATABASE_URL {m}"))?;
+        Db::open(url, pool_size, false)
+    }
+
+    /// [`Db::connect`] for a long-running server. On SQLite the write-ahead log is then
+    /// checkpointed by a background thread every 100 ms (passive: it blocks neither readers nor
+    /// writers), so a committing request does not copy the log into the database file and
+    /// fsync it (SQLite's automatic checkpoint every 1,000 pages, ≈ 14 ms on an 800 MB
+    /// database, measured in `benches/recommendations_load.rs`).
+    pub fn connect_server(url: &str, pool_size: u32) -> anyhow::Result<Db> {
+        Db::open(url, pool_size, true)
+    }
+
+    fn open(url: &str, pool_size: u32, background_checkpoints: bool) -> anyhow::Result<Db> {
+        let mut manager = ConnManager::new(url).map_err(|m| anyhow::anyhow!("DATABASE_URL {m}"))?;
+        if background_checkpoints {
+            manager.autocheckpoint = SERVER_AUTOCHECKPOINT;
+        }
         let backend = manager.backend;
         let mut conn = manager
             .establish()
@@ -161,46 +195,24 @@ impl Db {
             .build(manager)
             .map_err(|e| anyhow::anyhow!("could not open the database pool: {e}"))?;
         let write_lock = (backend == Backend::Sqlite).then(Default::default);
+        let checkpoints = if background_checkpoints && backend == Backend::Sqlite {
+            Some(std::sync::Arc::new(
+                start_wal_checkpoints(pool.clone(), CHECKPOINT_EVERY)
+                    .map_err(|e| anyhow::anyhow!("could not start the WAL checkpointer: {e}"))?,
+            ))
+        } else {
+            None
+        };
         Ok(Db {
             pool,
             backend,
             write_lock,
+            _checkpoints: checkpoints,
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    /// SQLite: checkpoints the write-ahead log from a background thread every `every`, so the
-    /// WAL stays short and a committing request rarely runs SQLite's automatic checkpoint
-    /// itself (which copies up to 1,000 pages and fsyncs inside that request). Passive: it
-    /// never blocks readers or writers. Stops when the returned guard is dropped. PostgreSQL:
-    /// nothing to do.
-    pub fn start_wal_checkpoints(&self, every: Duration) -> Option<WalCheckpoints> {
-        if self.backend != Backend::Sqlite {
-            return None;
-        }
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let pool = self.pool.clone();
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || {
-                while !flag.load(std::sync::atomic::Ordering::Acquire) {
-                    std::thread::park_timeout(every);
-                    if let Ok(mut conn) = pool.get()
-                        && let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    {
-                        tracing::warn!(error = %e, "WAL checkpoint failed");
-                    }
-                }
-            })
-            .ok()?;
-        Some(WalCheckpoints {
-            stop,
-            thread: Some(thread),
-        })
     }
 
     /// A pooled connection for synchronous callers (commands, tests, blocking workers).
@@ -242,7 +254,30 @@ impl Db {
     }
 }
 
-/// The background checkpointer of [`Db::start_wal_checkpoints`]; stops when dropped.
+/// Checkpoints the write-ahead log from a background thread every `every` (passive: never
+/// blocks readers or writers). Stops when the returned guard is dropped.
+fn start_wal_checkpoints(pool: Pool, every: Duration) -> std::io::Result<WalCheckpoints> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Acquire) {
+                std::thread::park_timeout(every);
+                if let Ok(mut conn) = pool.get()
+                    && let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
+                {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+        })?;
+    Ok(WalCheckpoints {
+        stop,
+        thread: Some(thread),
+    })
+}
+
+/// The background checkpointer of [`Db::connect_server`]; stops when dropped.
 pub struct WalCheckpoints {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
