@@ -146,23 +146,49 @@ pub async fn recommendations(
     // the storefront makes one request, not one per product (cached per instance like the lists).
     let ids: Vec<i64> = list.iter().map(|r| r.product_id).collect();
     let cards = state.product_cards(&shop_id_for_cards, &ids).await?;
-    let products: Vec<Value> = list
+    let products: Vec<RecOut> = list
         .iter()
         .map(|r| {
             let card = cards.get(&r.product_id);
-            json!({
-                "product_id": r.product_id.to_string(),
-                "score": r.score,
-                "title": card.map(|c| c.title.as_str()),
-                "handle": card.map(|c| c.handle.as_str()),
-                "price_cents": card.and_then(|c| c.price_min_cents),
-                "image_url": card.and_then(|c| c.image_url.as_deref()),
-            })
+            RecOut {
+                product_id: r.product_id,
+                score: r.score,
+                title: card.map(|c| c.title.as_str()),
+                handle: card.map(|c| c.handle.as_str()),
+                price_cents: card.and_then(|c| c.price_min_cents),
+                image_url: card.and_then(|c| c.image_url.as_deref()),
+            }
         })
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "private, max-age=5"))
-        .json(json!({"intent": p.intent.as_str(), "products": products})))
+        .json(RecsOut {
+            intent: p.intent.as_str(),
+            products,
+        }))
+}
+
+/// RECOMMENDATIONS (§4), serialized without an intermediate `Value`.
+#[derive(serde::Serialize)]
+struct RecsOut<'a> {
+    intent: &'static str,
+    products: Vec<RecOut<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct RecOut<'a> {
+    #[serde(serialize_with = "id_string")]
+    product_id: i64,
+    score: f64,
+    title: Option<&'a str>,
+    handle: Option<&'a str>,
+    price_cents: Option<i64>,
+    image_url: Option<&'a str>,
+}
+
+/// Shopify ids travel as strings (§4: `"product_id": "…"`).
+fn id_string<S: serde::Serializer>(id: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(id)
 }
 
 /// Largest accepted event body.
