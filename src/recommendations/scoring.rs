@@ -1,5 +1,7 @@
 //! The scoring formulas, pure so the server and the offline evaluation use the very same ones.
 
+use std::collections::HashMap;
+
 /// Pseudo-count of the shrinkage: a pair seen only once or twice is trusted little.
 pub const SHRINK: f64 = 3.0;
 
@@ -93,6 +95,134 @@ pub const TREND_ORDER: f64 = 1.0;
 pub const TREND_ADD_TO_CART: f64 = 0.3;
 pub const TREND_VIEW: f64 = 0.05;
 
+/// `for_you`: how many of the shopper's history products (most recent first) it draws on.
+pub const FOR_YOU_HISTORY: usize = 20;
+/// `for_you`: how many products of each history product's complementary list it reads.
+pub const FOR_YOU_COMPLEMENTS: usize = 30;
+/// `for_you`: weight of the i-th most recent history product is `FOR_YOU_HISTORY_DECAY^i`.
+/// 1.0: the last `FOR_YOU_HISTORY` products count equally (measured: 0.85, 0.9 and 0.95 were
+/// slightly worse on every synthetic store, which have no drift of taste; lower it if a real
+/// store's `atelier eval` says otherwise).
+pub const FOR_YOU_HISTORY_DECAY: f64 = 1.0;
+/// `for_you` mixes three distributions over products (each sums to 1, see `for_you_scores`);
+/// these are their weights. Measured with `atelier eval` on the synthetic stores: more weight
+/// on popularity helps the small dense store and hurts the larger ones, more on affinity the
+/// reverse; equal weights were the best compromise.
+pub const FOR_YOU_COMPLEMENT_WEIGHT: f64 = 1.0 / 3.0;
+pub const FOR_YOU_AFFINITY_WEIGHT: f64 = 1.0 / 3.0;
+pub const FOR_YOU_POPULARITY_WEIGHT: f64 = 1.0 / 3.0;
+
+/// A scored list as a probability distribution: each positive score divided by the sum of the
+/// positive scores (products with a score ≤ 0 are left out; an empty or all-zero list gives
+/// nothing). Makes lists on different scales (cosines, decayed popularity) comparable.
+pub fn distribution(list: &[(i64, f64)]) -> Vec<(i64, f64)> {
+    let total: f64 = list.iter().map(|x| x.1).filter(|s| *s > 0.0).sum();
+    if total <= 0.0 || !total.is_finite() {
+        return Vec::new();
+    }
+    list.iter()
+        .filter(|x| x.1 > 0.0)
+        .map(|(p, s)| (*p, s / total))
+        .collect()
+}
+
+/// Weights of the first `min(n, FOR_YOU_HISTORY)` history products (most recent first):
+/// `FOR_YOU_HISTORY_DECAY^i`.
+pub fn history_weights(n: usize) -> Vec<f64> {
+    (0..n.min(FOR_YOU_HISTORY))
+        .map(|i| FOR_YOU_HISTORY_DECAY.powi(i as i32))
+        .collect()
+}
+
+/// The share of each product type among the first `FOR_YOU_HISTORY` history products (most
+/// recent first) whose type is known and not empty, in order of first appearance.
+pub fn type_shares<'a>(history_types: &[Option<&'a str>]) -> Vec<(&'a str, f64)> {
+    let known: Vec<&str> = history_types
+        .iter()
+        .take(FOR_YOU_HISTORY)
+        .flatten()
+        .copied()
+        .filter(|t| !t.is_empty())
+        .collect();
+    let mut out: Vec<(&str, f64)> = Vec::new();
+    let add = 1.0 / known.len() as f64;
+    for &t in &known {
+        match out.iter_mut().find(|(u, _)| *u == t) {
+            Some(e) => e.1 += add,
+            None => out.push((t, add)),
+        }
+    }
+    out
+}
+
+/// A product's `for_you` score by component (already weighted); `total()` ranks.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ForYouScore {
+    /// Bought with the shopper's history: `FOR_YOU_COMPLEMENT_WEIGHT · C(q)`, `C` the
+    /// `distribution` of `Σ_i w_i · s_i(q)`, with `w = history_weights` and `s_i` the scores
+    /// (shrunk cosine) of history product i's complementary list (first
+    /// `FOR_YOU_COMPLEMENTS`). One normalisation of the sum, not one per list: a history
+    /// product with strong complements counts more than one with only weak, noisy pairs.
+    pub complement: f64,
+    /// Popular in the shopper's product types: `FOR_YOU_AFFINITY_WEIGHT · Σ_t share_t · T_t(q)`,
+    /// with `share = type_shares`, `T_t` = `distribution` of type t's trending list.
+    pub affinity: f64,
+    /// Popular in the shop: `FOR_YOU_POPULARITY_WEIGHT · P(q)`, `P` = `distribution` of the
+    /// shop's trending list.
+    pub popularity: f64,
+}
+
+impl ForYouScore {
+    pub fn total(&self) -> f64 {
+        self.complement + self.affinity + self.popularity
+    }
+}
+
+/// `for_you`'s personal scores: a mixture of three distributions over products, "bought with
+/// what you bought", "best sellers of your product types" and "best sellers of the shop",
+/// weighted by the `FOR_YOU_*_WEIGHT`s (so, when all three are present, the totals sum to 1).
+///
+/// - `complements`: the complementary lists (ids and scores, strongest first) of the shopper's
+///   history products, most recent first (only the first `FOR_YOU_HISTORY` are used, of each
+///   the first `FOR_YOU_COMPLEMENTS`).
+/// - `types`: each product type's share of the history (`type_shares`) with that type's
+///   trending list (decayed popularity, e.g. the top 50).
+/// - `trending`: the shop's trending list (decayed popularity, e.g. the top 100).
+///
+/// Products the shopper bought are not removed here (the caller excludes them).
+pub fn for_you_scores(
+    complements: &[&[(i64, f64)]],
+    types: &[(f64, &[(i64, f64)])],
+    trending: &[(i64, f64)],
+) -> HashMap<i64, ForYouScore> {
+    let mut out: HashMap<i64, ForYouScore> = HashMap::new();
+    let mut bought_with: HashMap<i64, f64> = HashMap::new();
+    for (w, list) in history_weights(complements.len())
+        .into_iter()
+        .zip(complements)
+    {
+        for &(q, s) in list.iter().take(FOR_YOU_COMPLEMENTS) {
+            if s > 0.0 {
+                *bought_with.entry(q).or_default() += w * s;
+            }
+        }
+    }
+    let mut bought_with: Vec<(i64, f64)> = bought_with.into_iter().collect();
+    bought_with.sort_unstable_by_key(|x| x.0); // a sum in a fixed order: reproducible scores
+    for (q, p) in distribution(&bought_with) {
+        out.entry(q).or_default().complement += FOR_YOU_COMPLEMENT_WEIGHT * p;
+    }
+    for (share, list) in types {
+        for (q, p) in distribution(list) {
+            out.entry(q).or_default().affinity += FOR_YOU_AFFINITY_WEIGHT * share * p;
+        }
+    }
+    for (q, p) in distribution(trending) {
+        out.entry(q).or_default().popularity += FOR_YOU_POPULARITY_WEIGHT * p;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +259,84 @@ mod tests {
         assert!(o.same_type && !o.same_vendor);
         assert_eq!(o.shared_tags, vec!["b".to_string()]);
         assert!((s - (0.5 + 0.3 / 3.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn distributions_sum_to_one_and_drop_non_positive_scores() {
+        let d = distribution(&[(1, 3.0), (2, 1.0), (3, 0.0), (4, -1.0)]);
+        assert_eq!(d, vec![(1, 0.75), (2, 0.25)]);
+        assert!(distribution(&[]).is_empty());
+        assert!(distribution(&[(1, 0.0)]).is_empty());
+    }
+
+    #[test]
+    fn history_weights_are_capped_and_non_increasing() {
+        let w = history_weights(50);
+        assert_eq!(w.len(), FOR_YOU_HISTORY);
+        assert_eq!(w[0], 1.0);
+        assert!(w.windows(2).all(|p| p[0] >= p[1] && p[1] > 0.0));
+        assert!(history_weights(0).is_empty());
+    }
+
+    #[test]
+    fn type_shares_count_known_types_of_recent_history() {
+        let h = [Some("shirt"), None, Some("shirt"), Some(""), Some("hat")];
+        let s = type_shares(&h);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].0, "shirt");
+        assert!((s[0].1 - 2.0 / 3.0).abs() < 1e-9 && (s[1].1 - 1.0 / 3.0).abs() < 1e-9);
+        // Only the most recent FOR_YOU_HISTORY count.
+        let mut long = vec![Some("hat"); FOR_YOU_HISTORY];
+        long.push(Some("shirt"));
+        let s = type_shares(&long);
+        assert!(s.len() == 1 && s[0].0 == "hat" && (s[0].1 - 1.0).abs() < 1e-9);
+        assert!(type_shares(&[None, Some("")]).is_empty());
+    }
+
+    #[test]
+    fn for_you_mixes_three_comparable_distributions() {
+        // Complement scores (cosines) and trend scores (decayed popularity) are on different
+        // scales; as distributions, neither drowns the other.
+        let comp_a: &[(i64, f64)] = &[(10, 0.3), (11, 0.1)];
+        let comp_b: &[(i64, f64)] = &[(10, 0.3), (12, 0.1), (13, 0.0)];
+        let shirts: &[(i64, f64)] = &[(20, 3e12), (21, 1e12)];
+        let trending: &[(i64, f64)] = &[(30, 1e15), (20, 1e15)];
+        let s = for_you_scores(&[comp_a, comp_b], &[(1.0, shirts)], trending);
+        let total: f64 = s.values().map(ForYouScore::total).sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
+        assert!(!s.contains_key(&13));
+        let t = |p: i64| s[&p].total();
+        // 10: bought with both history products, 0.6 of the 0.8 of complement scores.
+        assert!((s[&10].complement - FOR_YOU_COMPLEMENT_WEIGHT * 0.75).abs() < 1e-9);
+        // 20: best seller of the shopper's type and of the shop.
+        assert!((s[&20].affinity - FOR_YOU_AFFINITY_WEIGHT * 0.75).abs() < 1e-9);
+        assert!((s[&20].popularity - FOR_YOU_POPULARITY_WEIGHT * 0.5).abs() < 1e-9);
+        assert!(t(20) > t(10) && t(10) > t(30) && t(30) > t(21) && t(21) > t(11));
+        // Missing components contribute nothing.
+        assert_eq!(for_you_scores(&[], &[], trending).len(), 2);
+        assert!(for_you_scores(&[], &[], &[]).is_empty());
+    }
+
+    #[test]
+    fn strong_complements_count_more_than_weak_ones() {
+        // One normalisation over the whole history: a product with strong complements weighs
+        // more than one whose pairs are all weak (per-list normalisation would make them equal).
+        let strong: &[(i64, f64)] = &[(1, 0.4)];
+        let weak: &[(i64, f64)] = &[(2, 0.01)];
+        let s = for_you_scores(&[weak, strong], &[], &[]);
+        assert!(s[&1].complement > 10.0 * s[&2].complement);
+    }
+
+    #[test]
+    fn for_you_reads_the_first_complements_of_the_recent_history() {
+        let long: Vec<(i64, f64)> = (0..100).map(|i| (i, 1.0)).collect();
+        let s = for_you_scores(&[long.as_slice()], &[], &[]);
+        assert_eq!(s.len(), FOR_YOU_COMPLEMENTS);
+        // Only the first FOR_YOU_HISTORY history products are read.
+        let mut lists: Vec<&[(i64, f64)]> = vec![&long[..1]; FOR_YOU_HISTORY];
+        lists.push(&long[1..2]);
+        let s = for_you_scores(&lists, &[], &[]);
+        assert_eq!(s.len(), 1);
+        assert!((s[&0].complement - FOR_YOU_COMPLEMENT_WEIGHT).abs() < 1e-9);
     }
 }
