@@ -25,7 +25,9 @@ use serde_json::{Value, json};
 use super::consent;
 use super::model::{MAX_BASKET, feeds_model, unix};
 use super::scoring::{
-    RELATED_BEHAVIOUR_WEIGHT, RELATED_CONTENT_WEIGHT, content, lift, shrunk_cosine, trend_now,
+    FOR_YOU_AFFINITY_WEIGHT, FOR_YOU_COMPLEMENT_WEIGHT, FOR_YOU_COMPLEMENTS, FOR_YOU_HISTORY,
+    FOR_YOU_POPULARITY_WEIGHT, RELATED_BEHAVIOUR_WEIGHT, RELATED_CONTENT_WEIGHT, content,
+    distribution, history_weights, lift, shrunk_cosine, trend_now, type_shares,
 };
 use super::settings::RecSettings;
 use crate::cache::TtlCache;
@@ -56,8 +58,6 @@ const RAW_LIST: usize = 100;
 const TOUCHED_MAX: i64 = 5_000;
 /// Products per product type in the per-type trending lists `for_you` draws on.
 pub const TYPE_TRENDING: usize = 50;
-/// Weight of `for_you`'s category affinity (see `eval::category_affinity`).
-pub const AFFINITY_WEIGHT: f64 = 0.3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Intent {
@@ -1339,50 +1339,65 @@ impl Recommender {
             }
         }
         let cat = self.catalogue(c, shop_id)?;
+        // A mixture of three distributions over products (`scoring::for_you_scores`, the same
+        // formula `atelier eval` measures): bought with (and, from storefront events, similar
+        // to) the shopper's history, best sellers of their product types, best sellers of the
+        // shop.
         let mut scores: BTreeMap<i64, (f64, Vec<Value>)> = BTreeMap::new();
-        for (i, &h) in history.iter().take(20).enumerate() {
-            let w = 0.85f64.powi(i as i32);
+        let recent: Vec<i64> = history.iter().take(FOR_YOU_HISTORY).copied().collect();
+        let weights = history_weights(recent.len());
+        let mut with_history: BTreeMap<i64, f64> = BTreeMap::new();
+        for (&h, w) in recent.iter().zip(weights) {
             let comp = self.raw(c, shop_id, ListKey::Complementary(h), explain)?;
-            for (id, score, _) in comp.iter().take(30) {
+            for (id, score, _) in comp.iter().take(FOR_YOU_COMPLEMENTS) {
+                *with_history.entry(id).or_default() += w * score;
                 let e = scores.entry(id).or_default();
-                e.0 += w * score;
                 if explain && e.1.len() < 3 {
                     e.1.push(json!({"type": "bought_with_your_history", "history_product_id": h.to_string()}));
                 }
             }
+            // Co-views and co-carts (not measurable offline: order files have no events) at
+            // half the weight of co-purchases.
             let rel = self.raw(c, shop_id, ListKey::Related(h), explain)?;
-            for (id, score, _) in rel.iter().take(30) {
+            for (id, score, _) in rel.iter().take(FOR_YOU_COMPLEMENTS) {
+                *with_history.entry(id).or_default() += 0.5 * w * score;
                 let e = scores.entry(id).or_default();
-                e.0 += 0.5 * w * score;
                 if explain && e.1.len() < 3 {
                     e.1.push(json!({"type": "similar_to_your_history", "history_product_id": h.to_string()}));
                 }
             }
         }
-        // Category affinity: popular products of the types the shopper buys and views.
-        let kinds: Vec<&str> = history
-            .iter()
-            .take(20)
-            .filter_map(|p| cat.product(*p))
-            .map(|p| p.product_type.as_str())
-            .filter(|k| !k.is_empty())
-            .collect();
-        let mut share: BTreeMap<&str, f64> = BTreeMap::new();
-        for k in &kinds {
-            *share.entry(k).or_default() += 1.0 / kinds.len() as f64;
+        let with_history: Vec<(i64, f64)> = with_history.into_iter().collect();
+        for (id, p) in distribution(&with_history) {
+            scores.entry(id).or_default().0 += FOR_YOU_COMPLEMENT_WEIGHT * p;
         }
-        for (kind, s) in share {
+        // Category affinity: best sellers of the types the shopper buys and views.
+        let kinds: Vec<Option<&str>> = recent
+            .iter()
+            .map(|p| cat.product(*p).map(|x| x.product_type.as_str()))
+            .collect();
+        for (kind, share) in type_shares(&kinds) {
             let list = self.raw(c, shop_id, ListKey::TypeTrending(kind.to_owned()), explain)?;
-            let best = list.iter().next().map_or(0.0, |r| r.1);
-            if best <= 0.0 {
-                continue;
-            }
-            for (id, score, reasons) in list.iter() {
+            let pairs: Vec<(i64, f64)> = list.iter().map(|(id, score, _)| (id, score)).collect();
+            let reasons: HashMap<i64, &[Value]> = list.iter().map(|(id, _, r)| (id, r)).collect();
+            for (id, p) in distribution(&pairs) {
                 let e = scores.entry(id).or_default();
-                e.0 += AFFINITY_WEIGHT * s * score / best;
-                if e.1.len() < 3 {
-                    e.1.extend(reasons.iter().cloned());
+                e.0 += FOR_YOU_AFFINITY_WEIGHT * share * p;
+                if e.1.len() < 3
+                    && let Some(r) = reasons.get(&id)
+                {
+                    e.1.extend(r.iter().cloned());
                 }
+            }
+        }
+        // Best sellers of the shop.
+        let trending = self.raw(c, shop_id, ListKey::Trending, explain)?;
+        let pairs: Vec<(i64, f64)> = trending.iter().map(|(id, score, _)| (id, score)).collect();
+        for (id, p) in distribution(&pairs) {
+            let e = scores.entry(id).or_default();
+            e.0 += FOR_YOU_POPULARITY_WEIGHT * p;
+            if explain && e.1.len() < 3 {
+                e.1.push(json!({"type": "popular_in_the_shop"}));
             }
         }
         let mut personal: Vec<Rec> = scores
@@ -1397,7 +1412,6 @@ impl Recommender {
         sort_desc(&mut personal);
         let personal = List::Explained(Arc::new(personal));
         let settings = self.settings(c, shop_id)?;
-        let trending = self.raw(c, shop_id, ListKey::Trending, explain)?;
         let newest = self.raw(c, shop_id, ListKey::Newest, explain)?;
         // Products the size filter must look at: those these lists could show.
         let unfit = if explicit.sizes.is_empty() {
