@@ -418,9 +418,9 @@ pub fn command(args: &[String]) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_model_beats_popularity_on_a_synthetic_store() {
-        let store = super::super::synth::generate(2_000, 10_000, 3);
+    /// `eval` at k = 10 on a synthetic store, with product types (each product's category).
+    fn evaluate_synthetic(products: usize, orders: usize, seed: u64) -> Value {
+        let store = super::super::synth::generate(products, orders, seed);
         let orders: Vec<EvalOrder> = store
             .orders
             .iter()
@@ -431,7 +431,12 @@ mod tests {
             .iter()
             .map(|p| (p.id, format!("category {}", p.category)))
             .collect();
-        let r = evaluate(orders, Some(&types), 10);
+        evaluate(orders, Some(&types), 10)
+    }
+
+    #[test]
+    fn the_model_beats_popularity_on_a_synthetic_store() {
+        let r = evaluate_synthetic(2_000, 10_000, 3);
         for intent in ["complementary", "for_you"] {
             let m = r[intent]["model"]["hit_rate"].as_f64().unwrap();
             let b = r[intent]["popularity_baseline"]["hit_rate"]
@@ -445,18 +450,7 @@ mod tests {
     fn for_you_beats_best_sellers_on_a_small_dense_store() {
         // The benchmark's s3: 500 products in 5 categories, 20,000 orders. Best sellers are
         // most shoppers' next purchase there; the personal mixture must still do better.
-        let store = super::super::synth::generate(500, 20_000, 3);
-        let orders: Vec<EvalOrder> = store
-            .orders
-            .iter()
-            .map(|o| parse_order(&o.payload(&store).to_string()).unwrap())
-            .collect();
-        let types: HashMap<i64, String> = store
-            .products
-            .iter()
-            .map(|p| (p.id, format!("category {}", p.category)))
-            .collect();
-        let r = evaluate(orders, Some(&types), 10);
+        let r = evaluate_synthetic(500, 20_000, 3);
         let metric = |of: &str, name: &str| r["for_you"][of][name].as_f64().unwrap();
         for name in ["hit_rate", "ndcg"] {
             assert!(
