@@ -2,6 +2,7 @@
 //! center and recommendations. `main.rs` is a thin shell over this library; the tests build the
 //! same application.
 
+pub mod admin_data;
 pub mod cache;
 pub mod compliance;
 pub mod config;

@@ -98,7 +98,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(port = app.port(), "Atelier is listening");
     if !production {
         println!(
-            "\nAtelier is running (development, demo shop {}). Health: {app_url}/healthz\n\nOpen the demo store: {app_url}/demo\n",
+            "\nAtelier is running (development, demo shop {}). Health: {app_url}/healthz\n\nOpen the demo store: {app_url}/demo\nOpen the merchant admin: {app_url}/demo/admin\n",
             atelier::startup::DEMO_SHOP
         );
     }

@@ -4,6 +4,7 @@
 //! signs requests exactly as Shopify's app proxy does and forwards them to `/proxy/*` over HTTP.
 //! In production none of these routes exists (`404`).
 
+pub mod checkout;
 pub mod liquid;
 pub mod seed;
 
@@ -106,6 +107,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: Option<web::Data<Demo>>) {
         .route("/demo/cart/add.js", web::post().to(cart_add))
         .route("/demo/cart.js", web::get().to(cart_js))
         .route("/demo/cart/clear.js", web::post().to(cart_clear))
+        .route("/demo/checkout", web::post().to(checkout::checkout))
         .route("/demo/account", web::get().to(account_page))
         .route("/demo/login", web::get().to(login))
         .route("/demo/logout", web::get().to(logout))
@@ -381,8 +383,14 @@ async fn cart_page(req: HttpRequest, demo: web::Data<Demo>) -> AppResult<HttpRes
     Ok(layout(
         "Cart",
         &format!(
-            r#"<h1>Your cart</h1><ul class="cart-lines">{rows}</ul><p>Total: <span data-cart-total>{}</span></p>"#,
-            liquid::money(total, MONEY_FORMAT)
+            r#"<h1>Your cart</h1><ul class="cart-lines">{rows}</ul><p>Total: <span data-cart-total>{}</span></p>{checkout}"#,
+            liquid::money(total, MONEY_FORMAT),
+            // The demo's order path (checkout.rs): the order arrives as a signed webhook.
+            checkout = if lines.is_empty() {
+                ""
+            } else {
+                r#"<form method="post" action="/demo/checkout"><button type="submit" data-checkout>Check out</button></form>"#
+            }
         ),
         cart_count(&demo, &req),
     ))

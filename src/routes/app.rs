@@ -2,7 +2,7 @@
 //!
 //! With a `shop`: the launch `hmac` (when Shopify sends one) must verify and be fresh; a shop
 //! without a stored token is sent through OAuth (leaving the admin iframe first); an installed
-//! shop gets the embedded admin page, whose data comes from `/api/*` with App Bridge session
+//! shop gets the embedded admin page (`admin_ui`), whose data comes from `/api/*` with App Bridge session
 //! tokens — the page itself carries nothing secret. Without a `shop`: a short landing page.
 
 use actix_web::http::header;
@@ -96,32 +96,11 @@ pub async fn launch(req: HttpRequest, state: web::Data<AppState>) -> AppResult<H
             .insert_header((header::LOCATION, auth))
             .finish());
     }
-    Ok(html(
-        Some(&shop),
-        format!(
-            r#"<!doctype html><html><head><meta charset="utf-8"><title>Atelier</title>
-<meta name="shopify-api-key" content="{key}">
-<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script>
-<style>body{{font:14px/1.5 system-ui,sans-serif;margin:2rem;color:#303030}}dl{{display:grid;grid-template-columns:max-content auto;gap:.25rem 1rem}}</style>
-</head><body><h1>Atelier</h1><p id="status">Loading {shop}…</p><dl id="counts"></dl>
-<script>
-(async () => {{
-  const status = document.getElementById('status');
-  try {{
-    const token = await shopify.idToken();
-    const res = await fetch('/api/shop', {{ headers: {{ Authorization: 'Bearer ' + token }} }});
-    if (!res.ok) throw new Error('HTTP ' + res.status);
-    const data = await res.json();
-    status.textContent = 'Installed on ' + data.shop + (data.webhooks_registered ? '' : ' (webhook registration pending)');
-    const list = document.getElementById('counts');
-    for (const [name, value] of Object.entries(data.counts)) {{
-      const dt = document.createElement('dt'); dt.textContent = name.replace(/_/g, ' ');
-      const dd = document.createElement('dd'); dd.textContent = value;
-      list.append(dt, dd);
-    }}
-  }} catch (e) {{ status.textContent = 'Could not load the shop: ' + e.message; }}
-}})();
-</script></body></html>"#
-        ),
+    // The merchant's admin (routes/admin_ui.rs): App Bridge from Shopify's CDN.
+    Ok(super::admin_ui::page(
+        &shop,
+        &state.settings.api_key,
+        super::admin_ui::Bridge::Shopify,
+        state.settings.is_production(),
     ))
 }

@@ -1,5 +1,12 @@
 //! HTTP surfaces only: extract, call a domain operation, shape the response.
 
+pub mod admin_analytics;
+pub mod admin_api;
+pub mod admin_health;
+pub mod admin_production;
+pub mod admin_products;
+pub mod admin_templates;
+pub mod admin_ui;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -35,10 +42,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/auth/callback", web::get().to(auth::callback))
         .route("/webhooks", web::post().to(webhooks::receive))
         .route("/uploads/{id}", web::get().to(uploads::serve))
+        // The merchant's admin page, its assets and block previews.
+        .configure(admin_ui::routes)
         .service(
             web::scope("/api")
                 .app_data(json_config(API_JSON_LIMIT))
                 .route("/shop", web::get().to(api::get_shop))
+                // What the admin's pages need beyond the contract's routes.
+                .configure(admin_api::routes)
                 .route(
                     "/compliance/requests",
                     web::get().to(api::list_compliance_requests),

@@ -1,0 +1,102 @@
+//! The demo's order path: `POST /demo/checkout` turns the demo cart into an order and delivers
+//! it to `/webhooks` as Shopify would after a checkout (an `orders/create` payload, HMAC-signed
+//! with the API secret, over HTTP), so a personalized order reaches Production through the same
+//! intake, verification and reconciliation as a real store's. Development only, like the rest
+//! of the demo store.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value as Json, json};
+
+use super::{CART_COOKIE, DEMO_CUSTOMER, Demo, esc, layout, logged_in};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+fn decimal(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+/// `POST /demo/checkout`: places the cart as an order, empties the cart, shows the order.
+pub async fn checkout(
+    req: HttpRequest,
+    demo: web::Data<Demo>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let token = req.cookie(CART_COOKIE).map(|c| c.value().to_owned());
+    let lines = token
+        .as_ref()
+        .and_then(|t| demo.carts.lock().get(t).cloned())
+        .unwrap_or_default();
+    if lines.is_empty() {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/demo/cart"))
+            .finish());
+    }
+    let now = time::OffsetDateTime::now_utc();
+    // Unique per checkout and far from the seeded orders' ids.
+    let order_id = 7_000_000_000_000 + (now.unix_timestamp_nanos() / 1_000_000 % 1_000_000_000_000) as i64;
+    let name = format!("#D{}", order_id % 100_000);
+    let stamp = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(AppError::internal)?;
+    let total: i64 = lines.iter().map(|l| l.price * l.quantity).sum();
+    let line_items: Vec<Json> = lines
+        .iter()
+        .enumerate()
+        .map(|(k, l)| {
+            let properties: Vec<Json> = l
+                .properties
+                .iter()
+                .map(|(n, v)| json!({"name": n, "value": v.as_str().unwrap_or_default()}))
+                .collect();
+            json!({
+                "id": order_id * 100 + k as i64, "product_id": l.product_id, "variant_id": l.variant_id,
+                "title": l.title, "quantity": l.quantity, "current_quantity": l.quantity,
+                "price": decimal(l.price), "total_discount": "0.00", "gift_card": false,
+                "properties": properties, "discount_allocations": [],
+            })
+        })
+        .collect();
+    let customer = logged_in(&req).then(|| json!({"id": DEMO_CUSTOMER}));
+    let order = json!({
+        "id": order_id, "name": name, "created_at": stamp, "updated_at": stamp, "processed_at": stamp,
+        "currency": "USD", "total_price": decimal(total), "subtotal_price": decimal(total),
+        "financial_status": "paid", "test": false, "source_name": "web", "customer": customer,
+        "line_items": line_items, "refunds": [],
+    });
+    let body = serde_json::to_vec(&order).map_err(AppError::internal)?;
+    let hmac = crate::shopify::hmac::sign_webhook(state.api_secret(), &body);
+    let sent = demo
+        .client
+        .post(format!("{}/webhooks", demo.self_base))
+        .header("Content-Type", "application/json")
+        .header("X-Shopify-Topic", "orders/create")
+        .header("X-Shopify-Hmac-Sha256", hmac)
+        .header("X-Shopify-Shop-Domain", crate::startup::DEMO_SHOP)
+        .header("X-Shopify-Webhook-Id", uuid::Uuid::new_v4().to_string())
+        .header("X-Shopify-Event-Id", uuid::Uuid::new_v4().to_string())
+        .header("X-Shopify-API-Version", state.settings.api_version.as_str())
+        .header("X-Shopify-Triggered-At", stamp.as_str())
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("demo checkout: {e}")))?;
+    if !sent.status().is_success() {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "demo checkout: the webhook answered {}",
+            sent.status()
+        )));
+    }
+    if let Some(t) = token {
+        demo.carts.lock().remove(&t);
+    }
+    Ok(layout(
+        "Order placed",
+        &format!(
+            r#"<h1>Thank you</h1><p>Order <strong data-order-name>{}</strong> is placed ({}). The store sent it to Atelier as an <code>orders/create</code> webhook.</p><p><a href="/demo">Continue shopping</a> · <a href="/demo/admin#/production">See it in Production</a></p>"#,
+            esc(&name),
+            super::liquid::money(total, super::MONEY_FORMAT)
+        ),
+        0,
+    ))
+}
