@@ -496,10 +496,27 @@
         field('Required', req, { errors, path: p + '.required' }),
         settings,
         h('fieldset', { class: 'group' }, h('legend', { text: 'Show this field' }), field('Condition', depSel, { errors, path: p + '.show_if', inline: true }), condBox));
-      const li = h('li', { class: 'fieldcard', draggable: 'false', 'data-field-key': f.key || '' },
+      // Pointer reordering (mouse, pen, touch): press the handle, move over another field, let go.
+      const handle = h('span', { class: 'handle', title: 'Drag to reorder', 'aria-hidden': 'true', text: '⋮⋮' });
+      const over = (e) => document.elementFromPoint(e.clientX, e.clientY)?.closest('.fieldcard');
+      handle.addEventListener('pointerdown', (e) => { e.preventDefault(); handle.setPointerCapture(e.pointerId); dragFrom = i; li.classList.add('is-dragging'); });
+      handle.addEventListener('pointermove', (e) => {
+        if (dragFrom === null) return;
+        fieldsBox.querySelectorAll('.is-over').forEach((n) => n.classList.remove('is-over'));
+        over(e)?.classList.add('is-over');
+      });
+      handle.addEventListener('pointerup', (e) => {
+        const target = over(e), from = dragFrom;
+        dragFrom = null;
+        li.classList.remove('is-dragging');
+        fieldsBox.querySelectorAll('.is-over').forEach((n) => n.classList.remove('is-over'));
+        const to = [...fieldsBox.children].indexOf(target);
+        if (from !== null && to >= 0 && to !== from) move(from, to);
+      });
+      handle.addEventListener('pointercancel', () => { dragFrom = null; li.classList.remove('is-dragging'); });
+      const li = h('li', { class: 'fieldcard', 'data-field-key': f.key || '' },
         h('div', { class: 'fieldcard__head' },
-          h('span', { class: 'handle', title: 'Drag to reorder', 'aria-hidden': 'true', draggable: 'true', text: '⋮⋮',
-            on: { dragstart: (e) => { dragFrom = i; li.classList.add('is-dragging'); e.dataTransfer.effectAllowed = 'move'; e.dataTransfer.setData('text/plain', String(i)); e.dataTransfer.setDragImage(li, 20, 20); }, dragend: () => li.classList.remove('is-dragging') } }),
+          handle,
           h('span', { class: 'fieldcard__pos', text: (i + 1) + '.' }), summaryText, badge(typeName(f.type)), f.required ? badge('Required', 'info') : null, f.show_if ? badge('Conditional') : null,
           h('span', { class: 'spacer' }),
           button('↑', () => move(i, i - 1), { small: true, plain: true, label: 'Move ' + (f.label || 'field') + ' up', disabled: i === 0 }),
@@ -508,9 +525,6 @@
         details);
       li.querySelector('[aria-label^="Move"]')?.setAttribute('data-move', 'up');
       li.querySelectorAll('[aria-label^="Move"]')[1]?.setAttribute('data-move', 'down');
-      li.addEventListener('dragover', (e) => { if (dragFrom !== null) { e.preventDefault(); li.classList.add('is-over'); } });
-      li.addEventListener('dragleave', () => li.classList.remove('is-over'));
-      li.addEventListener('drop', (e) => { e.preventDefault(); li.classList.remove('is-over'); const from = dragFrom; dragFrom = null; if (from !== null && from !== i) move(from, i); });
       return li;
     }
     function renderFields() {
@@ -523,7 +537,7 @@
     const fieldsSlot = h('p', { class: 'field__error', hidden: true });
     errors.register('fields', fieldsBox, fieldsSlot);
     fieldsBox.tabIndex = -1;
-    const addType = select(TYPES, 'text', { 'aria-label': 'Type of the new field' });
+    const addType = select(TYPES, 'text');
     const addField = h('div', { class: 'row row--end' }, field('New field type', addType, { inline: true }), button('Add field', () => {
       const n = draft.fields.length + 1;
       const f = { key: 'field_' + n, label: '', type: addType.value, required: false, _open: true };
@@ -722,6 +736,8 @@
       errors.clear();
       try {
         Object.assign(s, await api('/api/preference-center', { method: 'PUT', body: { size_categories: s.size_categories, interests: s.interests, frequencies: s.frequencies, texts: s.texts } }));
+        // The controls edit the stored objects from now on.
+        renderSizes(); renderInterests();
         toast('Preference center saved.');
         changed();
       } catch (e) { if (e.status === 422) { errors.show(e); toast('Not saved: fix the highlighted settings.', true); } else toast(e.message, true); }

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { adminTests } from './admin.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const artifacts = path.join(repo, 'artifacts/browser');
@@ -322,3 +323,6 @@ test('recommendations render as cards, report impressions, and a click is counte
   assert.ok(after.impressions >= before.impressions + titles.length, JSON.stringify(after));
   assert.deepEqual(errors, []);
 });
+
+// The merchant's admin, on the same server: after the storefront tests, whose clicks it reads.
+adminTests({ base: () => base, newPage, artifacts });

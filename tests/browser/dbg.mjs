@@ -1,0 +1,15 @@
+import { chromium } from 'playwright-core';
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+const page = await b.newPage();
+page.on('pageerror', (e) => console.log('PAGEERROR', e.message));
+page.on('console', (m) => console.log('CONSOLE', m.text()));
+await page.goto('http://127.0.0.1:18931/demo/admin#/templates/new');
+await page.waitForSelector('main:not([aria-busy]) h1');
+await page.getByLabel('New field type').selectOption('text');
+await page.getByRole('button', { name: 'Add field' }).click();
+const c = page.locator('.fieldcard').last();
+await c.getByLabel('Label', { exact: true }).fill('Monogram');
+await c.getByLabel(/^Pattern/).fill('[A-Z]+');
+console.log('count', await page.getByLabel('New field type').count());
+await page.screenshot({ path: '/tmp/adm/s.png', fullPage: true });
+await b.close();
