@@ -17,6 +17,9 @@ pub const DEV_API_SECRET: &str = "atelier-dev-api-secret-do-not-use-in-productio
 pub const DEFAULT_API_VERSION: &str = "2026-10";
 pub const DEFAULT_SCOPES: &str = "read_products,read_orders,read_customers";
 
+/// The development demo shop, seeded on first start and served by the demo storefront.
+pub const DEMO_SHOP: &str = "atelier-demo.myshopify.com";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
     Development,

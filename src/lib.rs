@@ -3,6 +3,7 @@
 //! same application.
 
 pub mod cache;
+pub mod cli;
 pub mod compliance;
 pub mod config;
 pub mod crypto;
@@ -11,11 +12,11 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod inbox;
+pub mod jobs;
 pub mod money;
 pub mod orders;
 pub mod personalization;
 pub mod preferences;
-pub mod production;
 pub mod products;
 pub mod recommendations;
 pub mod routes;

@@ -7,8 +7,10 @@ use crate::db::schema::{product_variants, products};
 use crate::db::{DbConnection, now};
 use crate::money::parse_minor_json;
 use crate::per_backend;
+use crate::shopify::payload::{
+    DeletedPayload, ProductPayload, VariantPayload, parse_time, tag_list,
+};
 use crate::shops::Shop;
-use crate::sync::payload::{DeletedPayload, ProductPayload, VariantPayload, parse_time, tag_list};
 use crate::sync::{Outcome, SyncError, is_stale};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]

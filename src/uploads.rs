@@ -362,3 +362,9 @@ mod tests {
         assert!(!plausible_id("1"));
     }
 }
+
+/// Slots for concurrent image decodes: decoding is CPU-heavy, so at most two run at once and
+/// the rest wait (or are refused) instead of starving the other requests.
+pub fn image_slots() -> std::sync::Arc<tokio::sync::Semaphore> {
+    std::sync::Arc::new(tokio::sync::Semaphore::new(2))
+}

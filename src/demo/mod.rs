@@ -19,7 +19,7 @@ use serde_json::{Map, Value as Json, json};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
-pub use seed::{DEMO_CUSTOMER, seed};
+pub use seed::{DEMO_CUSTOMER, ensure_demo_shop, seed};
 
 const CART_COOKIE: &str = "atelier_demo_cart";
 const LOGGED_OUT_COOKIE: &str = "atelier_demo_logged_out";
@@ -181,7 +181,7 @@ fn cart_count(demo: &Demo, req: &HttpRequest) -> i64 {
 
 async fn demo_shop(state: &AppState) -> AppResult<crate::shops::Shop> {
     state
-        .storefront_shop(crate::startup::DEMO_SHOP)
+        .storefront_shop(crate::config::DEMO_SHOP)
         .await?
         .ok_or_else(|| AppError::not_found("The demo shop is not seeded."))
 }
@@ -298,7 +298,7 @@ fn globals(req: &HttpRequest, product: Option<&seed::DemoProduct>) -> Json {
         })
     });
     json!({
-        "shop": {"name": "Atelier demo store", "permanent_domain": crate::startup::DEMO_SHOP, "money_format": MONEY_FORMAT},
+        "shop": {"name": "Atelier demo store", "permanent_domain": crate::config::DEMO_SHOP, "money_format": MONEY_FORMAT},
         "customer": customer,
         "product": product,
         "routes": {"root_url": "/demo", "cart_url": "/demo/cart", "cart_add_url": "/demo/cart/add", "account_login_url": "/demo/login"},
@@ -469,12 +469,12 @@ async fn add_items(
         .map_err(|_| cart_error(StatusCode::NOT_FOUND, "The demo shop is not seeded."))?;
     let mut added = Vec::new();
     for item in items {
-        let Some(variant) = crate::sync::payload::parse_id(&item.id) else {
+        let Some(variant) = crate::shopify::payload::parse_id(&item.id) else {
             return Err(cart_error(StatusCode::BAD_REQUEST, "Invalid variant id."));
         };
         let quantity = match &item.quantity {
             None => 1,
-            Some(q) => crate::sync::payload::parse_id(q).unwrap_or(0),
+            Some(q) => crate::shopify::payload::parse_id(q).unwrap_or(0),
         };
         if !(1..=100_000).contains(&quantity) {
             return Err(cart_error(
@@ -674,7 +674,7 @@ async fn app_proxy(
                 )
             })
             .collect();
-    pairs.push(("shop".into(), crate::startup::DEMO_SHOP.into()));
+    pairs.push(("shop".into(), crate::config::DEMO_SHOP.into()));
     pairs.push(("logged_in_customer_id".into(), customer));
     pairs.push(("path_prefix".into(), "/apps/atelier".into()));
     pairs.push((
@@ -703,7 +703,7 @@ async fn app_proxy(
         forward = forward.header("X-Forwarded-For", ip.ip().to_string());
     }
     let answer = forward
-        .header("X-Forwarded-Host", crate::startup::DEMO_SHOP)
+        .header("X-Forwarded-Host", crate::config::DEMO_SHOP)
         .send()
         .await
         .map_err(|e| AppError::internal(anyhow::anyhow!("app proxy emulator: {e}")))?;

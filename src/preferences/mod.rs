@@ -8,7 +8,6 @@
 //! For recommendations: [`personalization_allowed`] and [`explicit_for`]. Personalization
 //! consent that was never given counts as **not given**.
 
-pub mod compliance;
 pub mod prefs;
 pub mod saved;
 pub mod settings;

@@ -69,7 +69,7 @@ pub fn parse_new(body: &Value) -> Result<NewSaved, Vec<FieldError>> {
     let product_id = match o.get("product_id") {
         None | Some(Value::Null) => None,
         Some(v) => {
-            let id = crate::sync::payload::parse_id(v).filter(|id| *id > 0);
+            let id = crate::shopify::payload::parse_id(v).filter(|id| *id > 0);
             if id.is_none() {
                 errors.push(FieldError::new(
                     "product_id",

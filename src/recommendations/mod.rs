@@ -4,15 +4,11 @@
 //! incrementally from orders and storefront events. See README "Recommendations".
 
 pub mod analytics;
-pub mod backfill;
 pub mod consent;
-pub mod eval;
-pub mod import;
 pub mod model;
 pub mod scoring;
 pub mod serve;
 pub mod settings;
-pub mod synth;
 
 pub use model::{apply_order, redact_customer};
 pub use serve::{Intent, Rec, Recommender};

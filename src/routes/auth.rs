@@ -207,7 +207,7 @@ pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> AppResult
             ),
         ));
     }
-    shops::complete_install(&state, &shop, grant).await?;
+    crate::jobs::install::complete_install(&state, &shop, grant).await?;
 
     let location = match admin_host {
         Some(h) => format!("https://{h}/apps/{}", state.settings.api_key),

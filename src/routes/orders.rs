@@ -148,7 +148,7 @@ pub async fn export_csv(
         .db
         .run(move |c| {
             let lines = orders::personalized_lines(c, &shop_id)?;
-            Ok(crate::production::export(c, &shop_id, &lines)?)
+            Ok(crate::orders::export::export(c, &shop_id, &lines)?)
         })
         .await?;
     let name = format!(

@@ -17,8 +17,8 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::recommendations::model::{EventKind, NewEvent, record_event};
 use crate::recommendations::serve::{DEFAULT_LIMIT, Intent, MAX_LIMIT};
 use crate::recommendations::settings;
+use crate::shopify::payload::parse_id;
 use crate::state::AppState;
-use crate::sync::payload::parse_id;
 
 #[derive(Deserialize)]
 pub struct RecQuery {

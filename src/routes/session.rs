@@ -79,7 +79,7 @@ impl FromRequest for ShopSession {
                     ) {
                         tracing::warn!(shop = %domain, granted = %grant.scope, "token exchange granted fewer scopes than configured");
                     }
-                    shops::complete_install(&state, &domain, grant).await?
+                    crate::jobs::install::complete_install(&state, &domain, grant).await?
                 }
             };
             Ok(ShopSession {

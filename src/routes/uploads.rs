@@ -1,7 +1,5 @@
 //! `POST /proxy/uploads` (CONTRACT §4) and `GET /uploads/{id}`, the address orders carry.
 
-use std::sync::Arc;
-
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -204,9 +202,4 @@ pub async fn serve(
         return Ok(res.finish());
     }
     Ok(res.content_type(upload.content_type).body(upload.data))
-}
-
-/// Slots for concurrent image decodes.
-pub fn image_slots() -> Arc<tokio::sync::Semaphore> {
-    Arc::new(tokio::sync::Semaphore::new(2))
 }

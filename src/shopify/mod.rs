@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod hmac;
+pub mod payload;
 pub mod session_token;
 pub mod shop_domain;
 

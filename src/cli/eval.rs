@@ -26,12 +26,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use super::import::flag;
-use super::model::{BasketLine, basket_of_lines};
-use super::scoring::{
+use super::flag;
+use crate::recommendations::model::{BasketLine, basket_of_lines};
+use crate::recommendations::scoring::{
     FOR_YOU_HISTORY, TREND_ORDER, for_you_scores, shrunk_cosine, trend_weight, type_shares,
 };
-use crate::sync::payload::{OrderPayload, parse_time};
+use crate::shopify::payload::{OrderPayload, parse_time};
 
 const PAIR_CANDIDATES: usize = 300;
 const LIST: usize = 100;
@@ -81,7 +81,7 @@ pub fn parse_order(line: &str) -> Option<EvalOrder> {
         .collect();
     let (basket, _) = basket_of_lines(p.cancelled_at.is_some() || p.test, &lines);
     Some(EvalOrder {
-        at: super::model::unix(at),
+        at: crate::recommendations::model::unix(at),
         customer: p.customer.and_then(|c| c.id),
         basket,
     })
@@ -277,7 +277,7 @@ pub fn evaluate(
         for p in Model::ranked(&model.trend) {
             if let Some(t) = types.get(&p) {
                 let list = type_trending.entry(t.clone()).or_default();
-                if list.len() < super::serve::TYPE_TRENDING {
+                if list.len() < crate::recommendations::serve::TYPE_TRENDING {
                     list.push((p, model.trend[&p]));
                 }
             }
@@ -381,7 +381,7 @@ pub fn command(args: &[String]) -> anyhow::Result<()> {
                 let Ok(v) = serde_json::from_str::<Value>(&line) else {
                     continue;
                 };
-                if let Some(id) = crate::sync::payload::parse_id(&v["id"]) {
+                if let Some(id) = crate::shopify::payload::parse_id(&v["id"]) {
                     types.insert(
                         id,
                         v["product_type"]
@@ -420,7 +420,7 @@ mod tests {
 
     /// `eval` at k = 10 on a synthetic store, with product types (each product's category).
     fn evaluate_synthetic(products: usize, orders: usize, seed: u64) -> Value {
-        let store = super::super::synth::generate(products, orders, seed);
+        let store = crate::cli::synth::generate(products, orders, seed);
         let orders: Vec<EvalOrder> = store
             .orders
             .iter()

@@ -2,7 +2,7 @@
 //! Atelier stores about a customer, `customers/redact` erases it, `shop/redact` erases the shop.
 //!
 //! **Adding a table that holds customer data?** Add a [`CustomerDataSource`] to
-//! [`CUSTOMER_DATA`]: the export and the redaction both walk that one list, and a test checks
+//! [`CUSTOMER_DATA`] (`sources.rs`): the export and the redaction both walk that one list, and a test checks
 //! that after a redaction no row mentions the customer. Tables with a `shop_id` foreign key
 //! `ON DELETE CASCADE` are erased by `shop/redact` without further work.
 
@@ -15,61 +15,16 @@ use crate::db::schema::{compliance_requests, redacted_customers, shops, webhook_
 use crate::db::{DbConnection, now, rfc3339};
 use crate::inbox::{ClaimedEvent, NewEvent};
 use crate::per_backend;
-use crate::sync::payload::{DataRequestPayload, RedactPayload, parse_id};
+use crate::shopify::payload::{DataRequestPayload, RedactPayload, parse_id};
 use crate::sync::{Outcome, SyncContext, SyncError};
+
+mod sources;
+
+pub use sources::{CUSTOMER_DATA, CustomerDataSource};
 
 pub const STATE_RECEIVED: &str = "received";
 pub const STATE_COMPLETED: &str = "completed";
 pub const STATE_FAILED: &str = "failed";
-
-/// One kind of customer data: how to export it and how to erase it.
-pub struct CustomerDataSource {
-    /// Member of the export object.
-    pub key: &'static str,
-    pub export: fn(&mut DbConnection, &str, i64) -> QueryResult<Value>,
-    /// `(conn, shop_id, customer_id, orders_to_redact)`
-    pub redact: fn(&mut DbConnection, &str, i64, &[i64]) -> QueryResult<()>,
-}
-
-/// Every table holding customer data, in export order.
-pub const CUSTOMER_DATA: &[CustomerDataSource] =
-    &[
-        // Recommendations first: its erasure finds the shopper's orders through
-        // `orders.customer_id`, which the `orders` entry unlinks.
-        CustomerDataSource {
-            key: "events",
-            export: crate::recommendations::model::export_events,
-            redact: crate::recommendations::redact_customer,
-        },
-        CustomerDataSource {
-            key: "orders",
-            export: |c, shop, customer| {
-                Ok(
-                    serde_json::to_value(crate::orders::for_customer(c, shop, customer)?)
-                        .unwrap_or_default(),
-                )
-            },
-            redact: crate::orders::redact_customer,
-        },
-        CustomerDataSource {
-            key: "store_marketing_consent",
-            export: |c, shop, customer| {
-                Ok(crate::customers::find(c, shop, customer)?.map_or(Value::Null, |cu| {
-                json!({
-                    "email_marketing_state": cu.email_marketing_state,
-                    "email_marketing_updated_at": cu.email_marketing_updated_at.map(rfc3339),
-                    "sms_marketing_state": cu.sms_marketing_state,
-                    "sms_marketing_updated_at": cu.sms_marketing_updated_at.map(rfc3339),
-                })
-            }))
-            },
-            redact: |c, shop, customer, _| crate::customers::redact(c, shop, customer),
-        },
-        // Preference center (issue 5).
-        crate::preferences::compliance::PREFERENCES,
-        crate::preferences::compliance::CONSENT_HISTORY,
-        crate::preferences::compliance::SAVED,
-    ];
 
 /// The export object: the contract's members, filled by every source.
 pub fn export_customer(
@@ -96,31 +51,30 @@ pub fn export_customer(
     Ok(Value::Object(out))
 }
 
-/// Keyed hash naming a customer without their id (audit trail and redaction tombstones).
-pub fn customer_ref(ctx: &SyncContext, shop_domain: &str, customer_id: i64) -> String {
-    hex::encode(crate::crypto::hmac_sha256(
-        &ctx.customer_ref_key,
-        format!("{shop_domain}:{customer_id}").as_bytes(),
-    ))
+/// What compliance adds to the webhook queue: a request is on record (state `received`) from the
+/// moment Shopify gets its `200`, and marked `failed` when its delivery is dead-lettered.
+pub const INBOX_HOOKS: crate::inbox::Hooks = crate::inbox::Hooks {
+    stored: |c, event| {
+        if crate::shopify::COMPLIANCE_TOPICS.contains(&event.topic.as_str()) {
+            record_received(c, event)?;
+        }
+        Ok(())
+    },
+    dead: mark_failed,
+};
+
+/// A compliance request whose delivery was dead-lettered (no row for other topics).
+fn mark_failed(c: &mut DbConnection, event: &ClaimedEvent, error: &str) -> QueryResult<()> {
+    diesel::update(compliance_requests::table.find(&event.id))
+        .set((
+            compliance_requests::state.eq(STATE_FAILED),
+            compliance_requests::error.eq(Some(error)),
+        ))
+        .execute(c)?;
+    Ok(())
 }
 
-pub fn is_redacted(
-    c: &mut DbConnection,
-    ctx: &SyncContext,
-    shop_domain: &str,
-    customer_id: i64,
-) -> QueryResult<bool> {
-    let r = customer_ref(ctx, shop_domain, customer_id);
-    let found: Option<String> = redacted_customers::table
-        .filter(redacted_customers::shop_domain.eq(shop_domain))
-        .filter(redacted_customers::customer_ref.eq(r))
-        .select(redacted_customers::customer_ref)
-        .first(c)
-        .optional()?;
-    Ok(found.is_some())
-}
-
-/// Called in the inbox insert: the request is on record as `received` before Shopify's 200.
+/// The request is on record as `received` before Shopify's 200.
 pub fn record_received(c: &mut DbConnection, event: &NewEvent) -> QueryResult<()> {
     let body: Value = serde_json::from_slice(&event.payload).unwrap_or(Value::Null);
     let customer_id = body.pointer("/customer/id").and_then(parse_id);
@@ -239,7 +193,7 @@ pub fn apply(
                 customer_id,
                 &orders,
             )?;
-            let r = customer_ref(ctx, &event.shop_domain, customer_id);
+            let r = crate::customers::customer_ref(ctx, &event.shop_domain, customer_id);
             complete(c, &event.id, None, Some((None, Some(r))))?;
             Ok(Outcome::Applied)
         }
@@ -277,7 +231,7 @@ fn redact_customer(
             (source.redact)(c, shop_id, customer_id, orders)?;
         }
     }
-    let r = customer_ref(ctx, shop_domain, customer_id);
+    let r = crate::customers::customer_ref(ctx, shop_domain, customer_id);
     // Earlier exports of this customer go, and no request row names them any more.
     diesel::update(
         compliance_requests::table
@@ -306,18 +260,7 @@ fn redact_customer(
                 .execute(c)?;
         }
     }
-    per_backend!(c, |c| diesel::insert_into(redacted_customers::table)
-        .values((
-            redacted_customers::shop_domain.eq(shop_domain),
-            redacted_customers::customer_ref.eq(&r),
-            redacted_customers::redacted_at.eq(now()),
-        ))
-        .on_conflict((
-            redacted_customers::shop_domain,
-            redacted_customers::customer_ref
-        ))
-        .do_nothing()
-        .execute(c))?;
+    crate::customers::add_tombstone(c, shop_domain, &r)?;
     Ok(())
 }
 

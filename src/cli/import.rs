@@ -46,9 +46,14 @@ pub fn import(
                         Kind::Products => "products/create",
                     };
                     let outcome = match kind {
-                        Kind::Orders => {
-                            crate::orders::apply_webhook(c, ctx, shop, topic, line.as_bytes(), None)
-                        }
+                        Kind::Orders => crate::jobs::dispatch::apply_order(
+                            c,
+                            ctx,
+                            shop,
+                            topic,
+                            line.as_bytes(),
+                            None,
+                        ),
                         Kind::Products => {
                             crate::products::apply_update(c, shop, topic, line.as_bytes(), None)
                         }
@@ -66,7 +71,7 @@ pub fn import(
                     }
                 }
                 if kind == Kind::Products {
-                    super::serve::model_reset(c, &shop.id)?;
+                    crate::recommendations::serve::model_reset(c, &shop.id)?;
                 }
                 Ok(())
             })
@@ -90,20 +95,12 @@ pub fn import(
     Ok(report)
 }
 
-/// `--name VALUE` from a command line.
-pub fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(String::as_str)
-}
-
 /// The `import` subcommand.
 pub async fn command(settings: crate::config::Settings, args: &[String]) -> anyhow::Result<()> {
     let shop_domain =
-        flag(args, "--shop").ok_or_else(|| anyhow::anyhow!("--shop SHOP is required"))?;
-    let orders = flag(args, "--orders");
-    let products = flag(args, "--products");
+        super::flag(args, "--shop").ok_or_else(|| anyhow::anyhow!("--shop SHOP is required"))?;
+    let orders = super::flag(args, "--orders");
+    let products = super::flag(args, "--products");
     if orders.is_none() && products.is_none() {
         anyhow::bail!("--orders FILE.jsonl (and/or --products FILE.jsonl) is required");
     }

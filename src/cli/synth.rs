@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use super::import::flag;
+use super::flag;
 
 pub const START: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 pub const YEAR: i64 = 365 * 86_400;

@@ -154,7 +154,7 @@ async fn run_one(state: &AppState, shop_id: &str) -> AppResult<bool> {
         .run(move |c| Ok(crate::shops::find_by_id(c, &id)?))
         .await?;
     let domain = ShopDomain::parse(&shop.domain).map_err(AppError::internal)?;
-    let token = crate::shops::access_token(state, &shop).await?;
+    let token = super::install::access_token(state, &shop).await?;
     loop {
         let id = shop_id.to_owned();
         let job: Option<(String, Option<String>, Option<String>)> = state
@@ -222,7 +222,7 @@ async fn run_one(state: &AppState, shop_id: &str) -> AppResult<bool> {
                                 None,
                             )
                         } else {
-                            crate::orders::apply_webhook(
+                            crate::jobs::dispatch::apply_order(
                                 c,
                                 &ctx,
                                 &shop2,
@@ -241,7 +241,7 @@ async fn run_one(state: &AppState, shop_id: &str) -> AppResult<bool> {
                         }
                     }
                     if is_products && applied > 0 {
-                        super::serve::model_reset(c, &shop2.id)?;
+                        crate::recommendations::serve::model_reset(c, &shop2.id)?;
                     }
                     let n = diesel::update(
                         rec_jobs::table
