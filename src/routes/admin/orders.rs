@@ -6,10 +6,10 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::pagination::{PageQuery, page};
-use super::session::ShopSession;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::orders::{self, STATUS_DONE, STATUS_IN_PRODUCTION, STATUS_PENDING, StatusChange};
+use crate::routes::extractors::ShopSession;
+use crate::routes::pagination::{PageQuery, page};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]

@@ -3,10 +3,10 @@
 use actix_web::{HttpResponse, web};
 use serde_json::Value;
 
-use super::pagination::{PageQuery, page};
-use super::session::ShopSession;
 use crate::error::{AppError, AppResult};
 use crate::personalization::store;
+use crate::routes::extractors::ShopSession;
+use crate::routes::pagination::{PageQuery, page};
 use crate::state::AppState;
 
 pub async fn list_templates(

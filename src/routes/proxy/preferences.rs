@@ -1,17 +1,16 @@
-//! Preference center routes (CONTRACT §4–§5): the shopper's side through the signed app proxy,
-//! the merchant's side under `/api`.
+//! The preference center's shopper side: what the block renders, the logged-in customer's
+//! preferences, and their saved personalizations.
 
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::proxy::Storefront;
-use super::session::ShopSession;
 use crate::error::{AppError, AppResult};
 use crate::preferences::{Source, prefs, saved, settings};
+use crate::routes::extractors::Storefront;
 use crate::state::AppState;
 
 /// `/proxy` routes, registered inside the proxy scope (signature, 256 KiB body limit).
-pub fn proxy_routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/preference-center", web::get().to(get_settings_storefront))
         .route("/preferences", web::get().to(get_own))
         .route("/preferences", web::put().to(put_own))
@@ -20,20 +19,6 @@ pub fn proxy_routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/saved-personalizations/{id}",
             web::delete().to(delete_saved),
-        );
-}
-
-/// `/api` routes, registered inside the API scope (session token, 1 MiB body limit).
-pub fn api_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/preference-center", web::get().to(get_settings))
-        .route("/preference-center", web::put().to(put_settings))
-        .route(
-            "/customers/{customer_id}/preferences",
-            web::get().to(get_customer),
-        )
-        .route(
-            "/customers/{customer_id}/preferences",
-            web::put().to(put_customer),
         );
 }
 
@@ -51,8 +36,6 @@ fn no_store(mut resp: actix_web::HttpResponseBuilder) -> actix_web::HttpResponse
     resp.insert_header(("Cache-Control", "no-store"));
     resp
 }
-
-// ---------------------------------------------------------------- storefront
 
 /// `GET /proxy/preference-center`: what the preference-center block renders (size categories,
 /// interests with labels, frequencies, texts). Not personal, so anonymous visitors get it too.
@@ -79,7 +62,7 @@ pub async fn get_own(sf: Storefront, state: web::Data<AppState>) -> AppResult<Ht
     Ok(no_store(HttpResponse::Ok()).json(p))
 }
 
-async fn put_prefs(
+pub(crate) async fn put_prefs(
     state: &AppState,
     shop_id: String,
     customer: i64,
@@ -151,99 +134,4 @@ pub async fn delete_saved(
         .run_write(move |c| saved::delete(c, &shop_id, customer, &id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-// ---------------------------------------------------------------- merchant
-
-/// `GET /api/preference-center`
-pub async fn get_settings(
-    session: ShopSession,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let shop_id = session.shop.id.clone();
-    let s = state
-        .db
-        .run(move |c| Ok(settings::load(c, &shop_id)?))
-        .await?;
-    Ok(HttpResponse::Ok().json(s))
-}
-
-/// `PUT /api/preference-center`: members present replace those of the settings.
-pub async fn put_settings(
-    session: ShopSession,
-    body: web::Json<Value>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let up = settings::parse_update(&body).map_err(AppError::validation)?;
-    let shop_id = session.shop.id.clone();
-    let s = state
-        .db
-        .run_write(move |c| settings::update(c, &shop_id, up))
-        .await?;
-    Ok(HttpResponse::Ok().json(s))
-}
-
-fn customer_id(raw: &str) -> AppResult<i64> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
-        AppError::bad_request(
-            "invalid_customer_id",
-            "The customer id must be a positive integer.",
-        )
-    })
-}
-
-/// `GET /api/customers/{customer_id}/preferences`: preferences, whole history and saved
-/// personalizations; `404` when Atelier knows nothing of the customer in this shop.
-pub async fn get_customer(
-    session: ShopSession,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let customer = customer_id(&path)?;
-    let shop_id = session.shop.id.clone();
-    let body = state
-        .db
-        .run(move |c| {
-            let stored = prefs::stored(c, &shop_id, customer)?;
-            let history = prefs::history(c, &shop_id, customer)?;
-            let saved = saved::list(c, &shop_id, customer)?;
-            let known = stored.is_some()
-                || !history.is_empty()
-                || !saved.is_empty()
-                || crate::customers::find(c, &shop_id, customer)?.is_some();
-            if !known {
-                return Err(AppError::not_found("No preferences for this customer."));
-            }
-            let preferences = match stored {
-                Some(p) => p,
-                None => prefs::get(c, &shop_id, customer)?,
-            };
-            Ok(json!({
-                "preferences": preferences,
-                "consent_history": history,
-                "saved": saved,
-            }))
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(body))
-}
-
-/// `PUT /api/customers/{customer_id}/preferences`: the merchant records a change on the
-/// customer's behalf (same body and rules as the storefront; history source `admin`).
-pub async fn put_customer(
-    session: ShopSession,
-    path: web::Path<String>,
-    body: web::Json<Value>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let customer = customer_id(&path)?;
-    let p = put_prefs(
-        &state,
-        session.shop.id.clone(),
-        customer,
-        &body,
-        Source::Admin,
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(p))
 }

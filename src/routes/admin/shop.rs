@@ -1,12 +1,11 @@
-//! Merchant admin API (`/api`, CONTRACT §5).
+//! The shop itself (`GET /api/shop`): install state, scopes and counts.
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use super::pagination::{PageQuery, page};
-use super::session::ShopSession;
 use crate::db::rfc3339;
 use crate::error::AppResult;
+use crate::routes::extractors::ShopSession;
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -32,20 +31,4 @@ pub async fn get_shop(session: ShopSession, state: web::Data<AppState>) -> AppRe
         shop: shop.domain,
         counts,
     }))
-}
-
-/// `GET /api/compliance/requests`: the shop's data requests and erasures, newest first.
-pub async fn list_compliance_requests(
-    session: ShopSession,
-    query: web::Query<PageQuery>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let limit = query.limit()?;
-    let after = query.time_cursor()?;
-    let domain = session.shop.domain.clone();
-    let rows = state
-        .db
-        .run(move |c| Ok(crate::compliance::list(c, &domain, after, limit + 1)?))
-        .await?;
-    Ok(HttpResponse::Ok().json(page(rows, limit, |r: &_| &r.id)))
 }

@@ -1,5 +1,5 @@
-//! Recommendations (issue 6): `/proxy/recommendations`, `/proxy/events` (CONTRACT §4) and
-//! `/api/recommendations/settings`, `/api/recommendations/explain`, `/api/analytics` (§5).
+//! Recommendation widgets on the storefront: lists per intent, and the events (views, clicks,
+//! add-to-carts) they learn from and are measured by.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -8,35 +8,33 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use parking_lot::Mutex;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::proxy::Storefront;
-use super::session::ShopSession;
 use crate::db::write_tx;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::recommendations::model::{EventKind, NewEvent, record_event};
 use crate::recommendations::serve::{DEFAULT_LIMIT, Intent, MAX_LIMIT};
-use crate::recommendations::settings;
+use crate::routes::extractors::Storefront;
 use crate::shopify::payload::parse_id;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
 pub struct RecQuery {
-    intent: Option<String>,
-    product_id: Option<String>,
-    limit: Option<String>,
+    pub(crate) intent: Option<String>,
+    pub(crate) product_id: Option<String>,
+    pub(crate) limit: Option<String>,
 }
 
-struct Parsed {
-    intent: Intent,
-    product: Option<i64>,
-    limit: usize,
+pub(crate) struct Parsed {
+    pub(crate) intent: Intent,
+    pub(crate) product: Option<i64>,
+    pub(crate) limit: usize,
 }
 
 /// `intent` is required and one of the four; `product_id` a positive integer, required for
 /// `related` and `complementary`; `limit` an integer ≥ 1 (default 10), values above 50 are
 /// clamped to 50. Anything else is a `422` naming each bad parameter.
-fn parse(q: &RecQuery) -> AppResult<Parsed> {
+pub(crate) fn parse(q: &RecQuery) -> AppResult<Parsed> {
     let mut errors = Vec::new();
     let intent = match q.intent.as_deref() {
         None | Some("") => {
@@ -349,120 +347,4 @@ pub async fn events(
         .run_write(move |c| Ok(write_tx(c, |c| record_event(c, &ev))?))
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// `GET /api/recommendations/settings`
-pub async fn get_settings(
-    session: ShopSession,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let shop_id = session.shop.id.clone();
-    let s = state
-        .db
-        .run(move |c| Ok(settings::load(c, &shop_id)?))
-        .await?;
-    Ok(HttpResponse::Ok().json(s.to_json()))
-}
-
-/// `PUT /api/recommendations/settings`: members present replace the stored ones.
-pub async fn put_settings(
-    session: ShopSession,
-    body: web::Json<Value>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let shop_id = session.shop.id.clone();
-    let body = body.into_inner();
-    let saved = state
-        .db
-        .run_write(move |c| {
-            write_tx(c, |c| {
-                let current = settings::load(c, &shop_id)?;
-                let next = settings::parse_update(&body, &current).map_err(AppError::validation)?;
-                settings::save(c, &shop_id, &next)?;
-                crate::recommendations::serve::model_reset(c, &shop_id)?;
-                Ok(next)
-            })
-        })
-        .await?;
-    // This instance serves the new settings at once, others within the cache TTL.
-    state.recs.forget(&session.shop.id);
-    Ok(HttpResponse::Ok().json(saved.to_json()))
-}
-
-#[derive(Deserialize)]
-pub struct ExplainQuery {
-    intent: Option<String>,
-    product_id: Option<String>,
-    limit: Option<String>,
-}
-
-/// `GET /api/recommendations/explain?product_id=&intent=`: the list a new (anonymous) shopper
-/// would get, with the reasons of each product.
-pub async fn explain(
-    session: ShopSession,
-    query: web::Query<ExplainQuery>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let q = RecQuery {
-        intent: query.intent.clone(),
-        product_id: query.product_id.clone(),
-        limit: query.limit.clone(),
-    };
-    let p = parse(&q)?;
-    let shop_id = session.shop.id.clone();
-    let st = state.clone();
-    let list = state
-        .db
-        .run(move |c| {
-            Ok(st
-                .recs
-                .recommend(c, &shop_id, p.intent, p.product, None, p.limit, true)?)
-        })
-        .await?;
-    let products: Vec<Value> = list
-        .into_iter()
-        .map(|r| json!({"product_id": r.product_id.to_string(), "score": r.score, "reasons": r.reasons}))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "intent": p.intent.as_str(),
-        "product_id": p.product.map(|p| p.to_string()),
-        "products": products,
-    })))
-}
-
-#[derive(Deserialize)]
-pub struct AnalyticsQuery {
-    days: Option<String>,
-}
-
-/// `GET /api/analytics[?days=30]`
-pub async fn analytics(
-    session: ShopSession,
-    query: web::Query<AnalyticsQuery>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let days = match query.days.as_deref() {
-        None | Some("") => 30,
-        Some(s) => s
-            .parse::<i64>()
-            .ok()
-            .filter(|d| (1..=365).contains(d))
-            .ok_or_else(|| {
-                AppError::validation(vec![FieldError::new(
-                    "days",
-                    "out_of_range",
-                    "days must be an integer from 1 to 365",
-                )])
-            })?,
-    };
-    let shop_id = session.shop.id.clone();
-    let report = state
-        .db
-        .run(move |c| {
-            Ok(crate::recommendations::analytics::report(
-                c, &shop_id, days,
-            )?)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(report))
 }

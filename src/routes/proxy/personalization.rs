@@ -1,89 +1,16 @@
-//! Storefront requests through Shopify's app proxy (CONTRACT §4): `/apps/atelier/*` on the
-//! store reaches `/proxy/*` here with `shop`, `logged_in_customer_id`, `path_prefix`,
-//! `timestamp` and `signature` added. The shop and the customer are taken only from those
-//! signed parameters.
+//! The product personalizer's routes: a product's fields, validating and pricing a shopper's
+//! values (with the `_atelier` signature for the cart), and the live preview.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{AppError, AppResult, FieldError};
 use crate::personalization::{CompiledTemplate, FieldType, signature};
-use crate::shopify::ShopDomain;
-use crate::shopify::hmac::{parse_query, verify_app_proxy};
-use crate::shops::Shop;
+use crate::routes::extractors::Storefront;
 use crate::state::AppState;
-
-/// A verified storefront request.
-pub struct Storefront {
-    pub shop: Shop,
-    /// The logged-in customer, when Shopify says there is one.
-    pub customer_id: Option<i64>,
-}
-
-impl FromRequest for Storefront {
-    type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let pairs = parse_query(req.query_string());
-        Box::pin(async move {
-            let state =
-                state.ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing")))?;
-            let bad_signature = || {
-                AppError::unauthorized(
-                    "invalid_signature",
-                    "The app proxy signature is missing or not valid.",
-                )
-            };
-            let signed = verify_app_proxy(state.api_secret(), &pairs)
-                | state
-                    .settings
-                    .api_secret_previous
-                    .as_ref()
-                    .is_some_and(|old| verify_app_proxy(old.expose().as_bytes(), &pairs));
-            if !signed {
-                return Err(bad_signature());
-            }
-            let get = |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(key, _)| key == k)
-                    .map(|(_, v)| v.as_str())
-            };
-            let fresh = get("timestamp")
-                .and_then(|t| t.parse::<i64>().ok())
-                .is_some_and(|t| state.timestamp_fresh(t));
-            if !fresh {
-                return Err(AppError::unauthorized(
-                    "stale_request",
-                    "The app proxy request is too old or in the future.",
-                ));
-            }
-            let shop = get("shop")
-                .and_then(|s| ShopDomain::parse(s).ok())
-                .ok_or_else(bad_signature)?;
-            crate::telemetry::record_shop(shop.as_str());
-            let customer_id = match get("logged_in_customer_id").unwrap_or("") {
-                "" => None,
-                id => Some(id.parse::<i64>().map_err(|_| {
-                    AppError::bad_request("invalid_customer", "logged_in_customer_id is not an id.")
-                })?),
-            };
-            let shop = state
-                .storefront_shop(shop.as_str())
-                .await?
-                .filter(Shop::has_token)
-                .ok_or_else(|| AppError::not_found("Atelier is not installed on this shop."))?;
-            Ok(Storefront { shop, customer_id })
-        })
-    }
-}
 
 fn product_id(raw: &str) -> AppResult<i64> {
     raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
