@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod customers;
 pub mod db;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 pub mod inbox;

@@ -93,7 +93,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app_url = settings.app_base().to_owned();
     let app = Application::build(settings).await?;
     tracing::info!(port = app.port(), "Atelier is listening");
-    if !production {
+    if !production && cfg!(feature = "demo") {
         println!(
             "\nAtelier is running (development, demo shop {}). Health: {app_url}/healthz\n\nOpen the demo store: {app_url}/demo\n",
             atelier::startup::DEMO_SHOP

@@ -13,7 +13,6 @@ use tracing_actix_web::TracingLogger;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::routes;
-use crate::shopify::ShopDomain;
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
 
@@ -49,10 +48,11 @@ impl Application {
             .await??;
         let state = AppState::new(settings, db)?;
 
+        #[cfg(feature = "demo")]
         if !state.settings.is_production() {
             let st = state.clone();
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-                let demo = ShopDomain::parse(DEMO_SHOP).expect("valid demo shop");
+                let demo = crate::shopify::ShopDomain::parse(DEMO_SHOP).expect("valid demo shop");
                 let mut conn = st.db.conn()?;
                 crate::demo::ensure_demo_shop(&mut conn, &st.cipher, &demo)?;
                 crate::demo::seed(&mut conn, &st)?;
@@ -112,7 +112,8 @@ impl Application {
 }
 
 fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
-    // The demo storefront exists only in development.
+    // The demo storefront exists only in development, and only in builds that include it.
+    #[cfg(feature = "demo")]
     let demo = if state.settings.is_production() {
         None
     } else {
@@ -128,7 +129,10 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(data.clone())
             .configure(routes::configure)
-            .configure(|cfg| crate::demo::configure(cfg, demo.clone()))
+            .configure(|_cfg| {
+                #[cfg(feature = "demo")]
+                crate::demo::configure(_cfg, demo.clone())
+            })
             .default_service(web::to(routes::not_found))
     })
     .listen(listener)?

@@ -4,13 +4,16 @@
 mod auth;
 mod compliance;
 mod crash;
+#[cfg(feature = "demo")]
 mod demo;
 mod health;
 mod helpers;
+mod layout;
 mod personalization;
 mod preferences;
 mod production;
 mod recommendations;
+mod schema;
 mod session;
 mod startup;
 mod webhooks;
