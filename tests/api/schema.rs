@@ -165,3 +165,161 @@ fn each_backends_migrations_build_what_schema_rs_declares() {
         problems.join("\n")
     );
 }
+
+/// Landed migrations, by the start of their SHA-256: a database migrated with one of them never
+/// runs it again, so editing it would leave that database different from a fresh one. Change
+/// the schema with a new migration (in both folders) and add it here.
+const LANDED: &[(&str, &str)] = &[
+    (
+        "postgres/2026-11-21-000001_create_shops/up.sql",
+        "b98018dc2c309b07",
+    ),
+    (
+        "postgres/2026-11-21-000001_create_shops/down.sql",
+        "37d81e8dfb44bfc6",
+    ),
+    (
+        "postgres/2026-11-21-000002_webhooks_and_sync/up.sql",
+        "d8c9d7e69feb9825",
+    ),
+    (
+        "postgres/2026-11-21-000002_webhooks_and_sync/down.sql",
+        "96caa47204ac6f2e",
+    ),
+    (
+        "postgres/2026-11-21-000003_templates/up.sql",
+        "93edc94ef375c22c",
+    ),
+    (
+        "postgres/2026-11-21-000003_templates/down.sql",
+        "5b79bdf880ea5c99",
+    ),
+    (
+        "postgres/2026-11-21-000004_production/up.sql",
+        "1cec8cf4c50700b0",
+    ),
+    (
+        "postgres/2026-11-21-000004_production/down.sql",
+        "de73c386885d2497",
+    ),
+    (
+        "postgres/2026-11-21-000005_preferences/up.sql",
+        "a897d7c1a8e25968",
+    ),
+    (
+        "postgres/2026-11-21-000005_preferences/down.sql",
+        "840e4067daf8bd95",
+    ),
+    (
+        "postgres/2026-11-21-000006_recommendations/up.sql",
+        "28291f73b5718873",
+    ),
+    (
+        "postgres/2026-11-21-000006_recommendations/down.sql",
+        "df626fa4a7cec369",
+    ),
+    (
+        "postgres/2026-11-21-000007_rec_touched/up.sql",
+        "393f287624f44bfe",
+    ),
+    (
+        "postgres/2026-11-21-000007_rec_touched/down.sql",
+        "20c2be5003a5545f",
+    ),
+    (
+        "sqlite/2026-11-21-000001_create_shops/up.sql",
+        "2caff82236351caa",
+    ),
+    (
+        "sqlite/2026-11-21-000001_create_shops/down.sql",
+        "37d81e8dfb44bfc6",
+    ),
+    (
+        "sqlite/2026-11-21-000002_webhooks_and_sync/up.sql",
+        "f0464827ca40f6d0",
+    ),
+    (
+        "sqlite/2026-11-21-000002_webhooks_and_sync/down.sql",
+        "96caa47204ac6f2e",
+    ),
+    (
+        "sqlite/2026-11-21-000003_templates/up.sql",
+        "93edc94ef375c22c",
+    ),
+    (
+        "sqlite/2026-11-21-000003_templates/down.sql",
+        "5b79bdf880ea5c99",
+    ),
+    (
+        "sqlite/2026-11-21-000004_production/up.sql",
+        "1bac9e6a0e90b41a",
+    ),
+    (
+        "sqlite/2026-11-21-000004_production/down.sql",
+        "de73c386885d2497",
+    ),
+    (
+        "sqlite/2026-11-21-000005_preferences/up.sql",
+        "a897d7c1a8e25968",
+    ),
+    (
+        "sqlite/2026-11-21-000005_preferences/down.sql",
+        "840e4067daf8bd95",
+    ),
+    (
+        "sqlite/2026-11-21-000006_recommendations/up.sql",
+        "980ff8e259a0784c",
+    ),
+    (
+        "sqlite/2026-11-21-000006_recommendations/down.sql",
+        "df626fa4a7cec369",
+    ),
+    (
+        "sqlite/2026-11-21-000007_rec_touched/up.sql",
+        "393f287624f44bfe",
+    ),
+    (
+        "sqlite/2026-11-21-000007_rec_touched/down.sql",
+        "254472ba45706a6f",
+    ),
+];
+
+#[test]
+fn landed_migrations_are_never_edited() {
+    use sha2::Digest;
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+    let mut on_disk = Vec::new();
+    for backend in ["postgres", "sqlite"] {
+        for dir in std::fs::read_dir(format!("{root}/{backend}")).unwrap() {
+            let dir = dir.unwrap().path();
+            for file in ["up.sql", "down.sql"] {
+                let path = dir.join(file);
+                if let Ok(bytes) = std::fs::read(&path) {
+                    let name = format!(
+                        "{backend}/{}/{file}",
+                        dir.file_name().unwrap().to_string_lossy()
+                    );
+                    on_disk.push((
+                        name,
+                        hex::encode(sha2::Sha256::digest(&bytes))[..16].to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+    for (name, digest) in LANDED {
+        let found = on_disk.iter().find(|(n, _)| n == name);
+        assert!(found.is_some(), "landed migration {name} was removed");
+        assert_eq!(
+            found.unwrap().1,
+            *digest,
+            "landed migration {name} was edited; add a new migration instead"
+        );
+    }
+    for (name, _) in &on_disk {
+        assert!(
+            LANDED.iter().any(|(n, _)| n == name),
+            "{name} is new: add it to LANDED in tests/api/schema.rs once it lands"
+        );
+    }
+}
