@@ -1,5 +1,5 @@
 //! `GET /proxy/recommendations` through HTTP with 50,000 products and 1,000,000 order lines
-//! loaded (issue 6: p99 ≤ 5 ms at 1,000 requests/s, ≥ 10,000 requests/s, applying one order
+//! loaded (target: p99 ≤ 5 ms at 1,000 requests/s, ≥ 10,000 requests/s, applying one order
 //! ≤ 1 ms, memory stated).
 //!
 //!     BENCH_BACKENDS=sqlite cargo bench --bench recommendations_load

@@ -1,4 +1,4 @@
-//! Settings read once from the environment (CONTRACT §1) and passed by value.
+//! Settings read once from the environment and passed by value.
 //!
 //! `Settings::from_lookup` takes any variable source, so tests build settings from a map
 //! without touching the process environment.
@@ -280,7 +280,7 @@ impl Settings {
         self.app_url.as_str().trim_end_matches('/')
     }
 
-    /// The origin used for every call to `shop` (CONTRACT §1 `SHOP_ORIGIN_TEMPLATE`).
+    /// The origin used for every call to `shop` (`SHOP_ORIGIN_TEMPLATE`).
     pub fn shop_origin(&self, shop: &str) -> String {
         self.shop_origin_template
             .replace("{shop}", shop)

@@ -1,4 +1,4 @@
-//! Mandatory compliance webhooks (CONTRACT §3, §5): `customers/data_request` exports everything
+//! Mandatory compliance webhooks: `customers/data_request` exports everything
 //! Atelier stores about a customer, `customers/redact` erases it, `shop/redact` erases the shop.
 //!
 //! **Adding a table that holds customer data?** Add a [`CustomerDataSource`] to

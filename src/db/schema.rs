@@ -250,7 +250,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     personalization_settings,
 );
 
-// ---------------------------------------------------------------- preference center (issue 5)
+// ---------------------------------------------------------------- preference center
 
 diesel::table! {
     preference_settings (shop_id) {
@@ -303,7 +303,7 @@ diesel::table! {
     }
 }
 
-// ---------------------------------------------------------------- recommendations (issue 6)
+// ---------------------------------------------------------------- recommendations
 
 diesel::table! {
     rec_items (shop_id, product_id) {

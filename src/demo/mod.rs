@@ -1,4 +1,4 @@
-//! Development demo storefront (CONTRACT §8): a stand-in Shopify store served by the app, so
+//! Development demo storefront: a stand-in Shopify store served by the app, so
 //! the theme extension runs end to end on one machine. Its pages render the extension's own
 //! block files ([`liquid`]), the AJAX cart API answers in Shopify's shapes, and `/apps/atelier/*`
 //! signs requests exactly as Shopify's app proxy does and forwards them to `/proxy/*` over HTTP.

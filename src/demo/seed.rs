@@ -324,7 +324,7 @@ pub fn variant(c: &mut DbConnection, shop_id: &str, id: i64) -> QueryResult<Opti
     }))
 }
 
-/// Seeds the development demo shop (CONTRACT §8) on first start.
+/// Seeds the development demo shop on first start.
 pub fn ensure_demo_shop(
     conn: &mut crate::db::DbConnection,
     cipher: &crate::crypto::TokenCipher,

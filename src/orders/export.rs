@@ -1,4 +1,4 @@
-//! The production export (`GET /api/orders/export.csv`, CONTRACT §5): one row per line carrying
+//! The production export (`GET /api/orders/export.csv`): one row per line carrying
 //! `_atelier`, the fixed columns, then one column per field label.
 //!
 //! Shopper text goes into a spreadsheet, so every text cell is made inert: a cell starting with

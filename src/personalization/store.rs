@@ -26,7 +26,7 @@ pub struct TemplateRow {
     pub updated_at: PrimitiveDateTime,
 }
 
-/// TEMPLATE (CONTRACT §5).
+/// TEMPLATE.
 #[derive(Debug, Serialize)]
 pub struct TemplateOut {
     pub id: String,

@@ -1,4 +1,4 @@
-//! Personalization field definitions (CONTRACT §4 FIELD) and the checks that reject a template
+//! Personalization field definitions (FIELD) and the checks that reject a template
 //! that cannot work, naming every problem (`fields[2].pattern`, …).
 
 use serde::{Deserialize, Serialize};

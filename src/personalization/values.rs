@@ -1,4 +1,4 @@
-//! Validation of a shopper's values against a template (CONTRACT §4), the line item
+//! Validation of a shopper's values against a template, the line item
 //! properties they become, and the price add-on in integer cents. Every problem is reported at
 //! once, one per field.
 //!

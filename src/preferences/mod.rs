@@ -1,4 +1,4 @@
-//! Customer preference center (issue 5, CONTRACT §4–§5): the explicit half of personalization.
+//! Customer preference center: the explicit half of personalization.
 //!
 //! - [`settings`]: what the merchant offers (size categories, interests, frequencies, texts).
 //! - [`prefs`]: what each shopper chose, their consent, and the append-only history of every

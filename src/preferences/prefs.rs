@@ -1,4 +1,4 @@
-//! A shopper's preferences (PREFERENCES, CONTRACT §4), their consent and its history.
+//! A shopper's preferences (PREFERENCES), their consent and its history.
 //!
 //! Rules:
 //! - `PUT` is partial: an absent top-level member stays as it was. `sizes` merges per category
@@ -548,7 +548,7 @@ pub struct Consent {
     pub marketing: bool,
 }
 
-/// PREFERENCES (CONTRACT §4), plus `stale`: paths of stored values the settings no longer offer.
+/// PREFERENCES, plus `stale`: paths of stored values the settings no longer offer.
 #[derive(Debug, Clone, Serialize)]
 pub struct PreferencesOut {
     pub customer_id: String,

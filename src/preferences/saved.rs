@@ -1,4 +1,4 @@
-//! Saved personalizations (SAVED, CONTRACT §4): a filled personalization (a monogram, a child's
+//! Saved personalizations (SAVED): a filled personalization (a monogram, a child's
 //! name, a ring size) a logged-in shopper keeps to reuse on other products. Saving checks only
 //! the shape and size; the values are validated against a product's template when they are
 //! used on that product's `personalize`.

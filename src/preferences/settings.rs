@@ -1,4 +1,4 @@
-//! The merchant's preference-center settings (`/api/preference-center`, CONTRACT §5): size
+//! The merchant's preference-center settings (`/api/preference-center`): size
 //! categories with their sizes, the interest list, the contact frequencies and the texts shown
 //! to shoppers. Stored as one JSON document per shop; a shop without a row gets [`defaults`].
 //!

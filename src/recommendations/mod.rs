@@ -1,4 +1,4 @@
-//! Recommendations (issue 6): `complementary` (co-purchase, shrunk cosine), `related`
+//! Recommendations: `complementary` (co-purchase, shrunk cosine), `related`
 //! (co-views/co-carts blended with catalogue content), `for_you` (the shopper's history and
 //! explicit preferences, only with consent) and `trending` (time-decayed popularity), learned
 //! incrementally from orders and storefront events. See README "Recommendations".

@@ -1,4 +1,4 @@
-//! Merchant settings (CONTRACT §5 `GET/PUT /api/recommendations/settings`): products pinned
+//! Merchant settings (`GET/PUT /api/recommendations/settings`): products pinned
 //! first and products excluded, per viewed product, and products excluded everywhere.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,4 +1,4 @@
-//! `GET /` — the App URL Shopify opens in the admin (reference §2.1, §2.7).
+//! `GET /` — the App URL Shopify opens in the admin.
 //!
 //! With a `shop`: the launch `hmac` (when Shopify sends one) must verify and be fresh; a shop
 //! without a stored token is sent through OAuth (leaving the admin iframe first); an installed

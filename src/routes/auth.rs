@@ -1,4 +1,4 @@
-//! OAuth authorization-code install (CONTRACT §2, reference §2).
+//! OAuth authorization-code install.
 //!
 //! `GET /auth?shop=` binds a fresh nonce and the shop to this browser with a signed cookie and
 //! sends the merchant to the store's grant screen. `GET /auth/callback` accepts the grant only if
@@ -25,7 +25,7 @@ pub const STATE_COOKIE_SIG: &str = "shopify_app_state.sig";
 const STATE_COOKIE_MAX_AGE_SECS: i64 = 600;
 const CALLBACK_PATH: &str = "/auth/callback";
 
-/// Signature of a cookie value, as Shopify's library computes it (reference §2.3, vector V9).
+/// Signature of a cookie value, as Shopify's library computes it.
 pub fn sign_cookie(key: &[u8; 32], value: &str) -> String {
     STANDARD.encode(hmac_sha256(key, value.as_bytes()))
 }

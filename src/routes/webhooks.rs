@@ -1,4 +1,4 @@
-//! `POST /webhooks` (CONTRACT §3): one endpoint for every topic.
+//! `POST /webhooks`: one endpoint for every topic.
 //!
 //! The raw body is read (at most 5 MiB) and its HMAC checked before anything is parsed; then
 //! the delivery is committed to the inbox and acknowledged. Nothing else happens on this path,

@@ -10,7 +10,7 @@ pub mod shop_domain;
 pub use client::{AccessGrant, StoreClient, StoreError};
 pub use shop_domain::ShopDomain;
 
-/// Topics registered through the Admin API at install (CONTRACT §3). The compliance topics are
+/// Topics registered through the Admin API at install. The compliance topics are
 /// declared in `shopify.app.toml` instead: Shopify refuses them through the API.
 pub const WEBHOOK_TOPICS: &[&str] = &[
     "orders/create",

@@ -1,4 +1,4 @@
-//! The parts of Shopify's REST webhook payloads Atelier uses (reference §7). Parsing is lenient
+//! The parts of Shopify's REST webhook payloads Atelier uses. Parsing is lenient
 //! about what it does not need and strict about what it does: ids are 64-bit integers (numbers
 //! above 2^53, or strings holding them), never floats.
 

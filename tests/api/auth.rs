@@ -1,4 +1,4 @@
-//! OAuth install (CONTRACT §2): the whole flow against the fake store, and every failed check
+//! OAuth install: the whole flow against the fake store, and every failed check
 //! storing nothing and calling no store.
 
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! Recommendations (issue 6): `/proxy/recommendations`, `/proxy/events`, settings, explain,
+//! Recommendations: `/proxy/recommendations`, `/proxy/events`, settings, explain,
 //! analytics, erasure, backfill.
 
 use reqwest::Method;

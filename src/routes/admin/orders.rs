@@ -1,4 +1,4 @@
-//! `/api/orders` (CONTRACT §5): synced orders with their personalization checks, production
+//! `/api/orders`: synced orders with their personalization checks, production
 //! status changes and the production CSV export.
 
 use actix_web::http::StatusCode;

@@ -1,4 +1,4 @@
-//! `/api/templates` (CONTRACT §5): personalization templates of the session's shop.
+//! `/api/templates`: personalization templates of the session's shop.
 
 use actix_web::{HttpResponse, web};
 use serde_json::Value;
