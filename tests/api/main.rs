@@ -6,6 +6,7 @@ mod compliance;
 mod crash;
 #[cfg(feature = "demo")]
 mod demo;
+mod durability;
 mod health;
 mod helpers;
 mod layout;
