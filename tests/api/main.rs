@@ -7,6 +7,7 @@ mod crash;
 mod demo;
 mod health;
 mod helpers;
+mod hostile;
 mod personalization;
 mod preferences;
 mod production;
