@@ -49,10 +49,15 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
-/// RFC 3339 with any offset → naive UTC cut to microseconds.
+/// RFC 3339 with any offset → naive UTC cut to microseconds. A time whose UTC form leaves
+/// years 1–9999 (`9999-12-31T23:59:59-01:00`) is no time at all: it could neither be stored
+/// on both backends nor written back as RFC 3339.
 pub fn parse_time(s: &str) -> Option<PrimitiveDateTime> {
     let t = OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339).ok()?;
-    let t = t.to_offset(time::UtcOffset::UTC);
+    let t = t.checked_to_offset(time::UtcOffset::UTC)?;
+    if !(1..=9999).contains(&t.year()) {
+        return None;
+    }
     let t = t.replace_nanosecond(t.nanosecond() / 1000 * 1000).ok()?;
     Some(PrimitiveDateTime::new(t.date(), t.time()))
 }
@@ -275,10 +280,12 @@ pub fn tag_list(tags: &Value) -> Vec<String> {
             .collect(),
         _ => Vec::new(),
     };
+    // A set of the lower-cased tags seen: linear in the payload, however many tags it holds.
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<String> = Vec::new();
     for t in raw {
         let t = t.trim();
-        if !t.is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(t)) {
+        if !t.is_empty() && seen.insert(t.to_ascii_lowercase()) {
             out.push(t.to_owned());
         }
     }
@@ -318,6 +325,35 @@ mod tests {
         assert!(parse_time("yesterday").is_none());
         let ns = parse_time("2023-03-29T18:00:27.877041743Z").unwrap();
         assert_eq!(ns.nanosecond(), 877041000);
+    }
+
+    #[test]
+    fn times_past_the_calendar_are_no_time() {
+        // Valid RFC 3339 whose UTC form leaves years 1-9999: refused, never a panic.
+        for edge in [
+            "9999-12-31T23:59:59-01:00",
+            "9999-12-31T23:59:59-23:59",
+            "0000-01-01T00:00:00+01:00",
+            "0000-06-01T00:00:00Z",
+        ] {
+            assert!(parse_time(edge).is_none(), "{edge}");
+        }
+        let last = parse_time("9999-12-31T23:59:59Z").unwrap();
+        assert_eq!(crate::db::rfc3339(last), "9999-12-31T23:59:59Z");
+        assert!(parse_time("0001-01-01T00:00:00Z").is_some());
+    }
+
+    #[test]
+    fn many_tags_are_cleaned_in_linear_time() {
+        let tags: Vec<String> = (0..200_000).map(|i| format!("t{i}")).collect();
+        let started = std::time::Instant::now();
+        let list = tag_list(&Value::String(tags.join(",")));
+        assert_eq!(list.len(), 200_000);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod demo;
 mod durability;
 mod health;
 mod helpers;
+mod hostile;
 mod layout;
 mod personalization;
 mod preferences;
