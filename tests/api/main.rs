@@ -11,6 +11,7 @@ mod personalization;
 mod preferences;
 mod production;
 mod recommendations;
+mod rotation;
 mod session;
 mod startup;
 mod webhooks;
