@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
 use crate::db::schema::{customers, redacted_customers};
-use crate::db::{DbConnection, now};
+use crate::db::{DbConnection, dialect, now};
 use crate::per_backend;
 use crate::shopify::payload::{CustomerPayload, parse_time};
 use crate::shops::Shop;
@@ -72,10 +72,7 @@ pub fn apply_update(
         .filter(customers::shop_id.eq(&shop.id))
         .filter(customers::customer_id.eq(p.id))
         .select((customers::updated_at, customers::version_triggered_at));
-    let stored: Option<Version> = match c {
-        DbConnection::Postgres(pg) => q.for_update().first(pg).optional()?,
-        DbConnection::Sqlite(_) => q.first(c).optional()?,
-    };
+    let stored: Option<Version> = dialect::first_locked(c, q, |q| q.for_update()).optional()?;
     if stored.is_some_and(|s| is_stale(&(updated_at, triggered), &s)) {
         return Ok((Outcome::Stale, None));
     }

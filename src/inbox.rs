@@ -21,7 +21,7 @@ use time::PrimitiveDateTime;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::db::schema::webhook_inbox;
-use crate::db::{Db, DbConnection, now, write_tx};
+use crate::db::{Db, DbConnection, dialect, now, write_tx};
 use crate::error::{AppError, AppResult};
 use crate::sync::{Outcome, SyncError};
 
@@ -194,33 +194,20 @@ fn insert_batch(
 /// Inserts, skipping webhook ids already stored; says for each event whether it is new. Two
 /// deliveries of one id in the same batch: the first is new, the second a duplicate.
 fn insert_rows(c: &mut DbConnection, events: &[NewEvent], hooks: Hooks) -> QueryResult<Vec<bool>> {
-    let mut inserted: std::collections::HashSet<String> = match c {
-        // One statement for the batch: one round trip.
-        DbConnection::Postgres(pg) => diesel::insert_into(webhook_inbox::table)
-            .values(events)
-            .on_conflict(webhook_inbox::webhook_id)
-            .do_nothing()
-            .returning(webhook_inbox::webhook_id)
-            .get_results::<String>(pg)?
-            .into_iter()
-            .collect(),
-        // In-process: a statement per row costs microseconds (and diesel runs SQLite batch
-        // inserts row by row anyway).
-        DbConnection::Sqlite(lite) => {
-            let mut set = std::collections::HashSet::new();
-            for event in events {
-                let n = diesel::insert_into(webhook_inbox::table)
-                    .values(event)
-                    .on_conflict(webhook_inbox::webhook_id)
-                    .do_nothing()
-                    .execute(lite)?;
-                if n == 1 {
-                    set.insert(event.webhook_id.clone());
-                }
-            }
-            set
-        }
-    };
+    // PostgreSQL: one statement for the batch, one round trip. The ids returned are those
+    // actually inserted (a conflict returns nothing).
+    let mut inserted: std::collections::HashSet<String> =
+        dialect::insert_batched!(c, events, |c, values| {
+            diesel::insert_into(webhook_inbox::table)
+                .values(values)
+                .on_conflict(webhook_inbox::webhook_id)
+                .do_nothing()
+                .returning(webhook_inbox::webhook_id)
+                .get_results::<String>(c)
+        })?
+        .into_iter()
+        .flatten()
+        .collect();
     let mut fresh = Vec::with_capacity(events.len());
     for event in events {
         let new = inserted.remove(&event.webhook_id);
@@ -306,10 +293,7 @@ fn held_leases(
         .filter(webhook_inbox::state.eq(STATE_PROCESSING))
         .filter(webhook_inbox::locked_by.eq(worker))
         .select(webhook_inbox::id);
-    let held: Vec<String> = match c {
-        DbConnection::Postgres(pg) => query.for_update().load(pg)?,
-        DbConnection::Sqlite(_) => query.load(c)?,
-    };
+    let held: Vec<String> = dialect::load_locked(c, query, |q| q.for_update())?;
     Ok(held.into_iter().collect())
 }
 

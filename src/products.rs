@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
 use crate::db::schema::{product_variants, products};
-use crate::db::{DbConnection, now};
+use crate::db::{DbConnection, dialect, now};
 use crate::money::parse_minor_json;
 use crate::per_backend;
 use crate::shopify::payload::{
@@ -94,10 +94,7 @@ fn stored_version(
             products::version_triggered_at,
             products::deleted,
         ));
-    match c {
-        DbConnection::Postgres(pg) => q.for_update().first(pg).optional(),
-        DbConnection::Sqlite(_) => q.first(c).optional(),
-    }
+    dialect::first_locked(c, q, |q| q.for_update()).optional()
 }
 
 /// `products/create` and `products/update`.

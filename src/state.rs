@@ -7,7 +7,7 @@ use crate::config::Settings;
 use crate::crypto::{TokenCipher, derive_key};
 use crate::db::Db;
 use crate::inbox::InboxWriter;
-use crate::shopify::StoreClient;
+use crate::shopify::{Signatures, StoreClient};
 use crate::sync::SyncContext;
 
 #[derive(Clone)]
@@ -16,6 +16,8 @@ pub struct AppState {
     pub db: Db,
     pub store: StoreClient,
     pub cipher: TokenCipher,
+    /// Checks of every request Shopify signs (current and previous secret, freshness).
+    pub signatures: Arc<Signatures>,
     /// Key of the OAuth state cookie signature, derived from the API secret the way Shopify's
     /// library derives it, so a cookie signature can never double as a webhook HMAC.
     pub cookie_key: [u8; 32],
@@ -71,6 +73,7 @@ impl AppState {
     pub fn new(settings: Settings, db: Db) -> anyhow::Result<Self> {
         let store = StoreClient::new(&settings)?;
         let cipher = TokenCipher::new(&settings.token_encryption_key);
+        let signatures = Arc::new(Signatures::from_settings(&settings));
         let cookie_key = derive_key(settings.api_secret.expose().as_bytes(), COOKIE_KEY_INFO);
         let wake = Arc::new(tokio::sync::Notify::new());
         let inbox = InboxWriter::start(db.clone(), wake.clone(), crate::compliance::INBOX_HOOKS);
@@ -92,6 +95,7 @@ impl AppState {
             db,
             store,
             cipher,
+            signatures,
             cookie_key,
             inbox,
             wake,
@@ -105,12 +109,6 @@ impl AppState {
             product_cards: Arc::new(TtlCache::new(std::time::Duration::from_secs(60), 100_000)),
             recs: Default::default(),
         })
-    }
-
-    /// A signed request's `timestamp` (Unix seconds) is within the accepted clock difference.
-    pub fn timestamp_fresh(&self, timestamp: i64) -> bool {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        (now - timestamp).abs() <= self.settings.signature_max_age.as_secs() as i64
     }
 
     /// A template version ready to validate against, compiled once per process.
@@ -252,19 +250,6 @@ impl AppState {
     /// Forgets this instance's product → template entries of a shop (after a template change).
     pub fn forget_product_templates(&self, shop_id: &str) {
         self.product_templates.forget(|(s, _)| s == shop_id);
-    }
-
-    /// Webhook HMAC against the current secret and, during a rotation, the previous one.
-    pub fn verify_webhook_hmac(&self, body: &[u8], header: &str) -> bool {
-        let current = crate::shopify::hmac::verify_webhook(self.api_secret(), body, header);
-        let previous = self
-            .settings
-            .api_secret_previous
-            .as_ref()
-            .is_some_and(|old| {
-                crate::shopify::hmac::verify_webhook(old.expose().as_bytes(), body, header)
-            });
-        current | previous
     }
 
     pub fn api_secret(&self) -> &[u8] {

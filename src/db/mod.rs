@@ -1,6 +1,7 @@
 //! One binary, two databases: a `MultiConnection` over SQLite and PostgreSQL, an r2d2 pool that
 //! picks the backend from the URL scheme (never by trial), and embedded migrations per backend.
 
+pub mod dialect;
 pub mod schema;
 
 use std::time::Duration;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::db::schema::{order_line_items, orders, product_variants, uploads};
-use crate::db::{DbConnection, now};
+use crate::db::{DbConnection, dialect, now};
 use crate::money::parse_minor_json;
 use crate::per_backend;
 use crate::personalization::{CompiledTemplate, signature, verify};
@@ -64,10 +64,8 @@ pub fn apply_webhook(
         .filter(orders::shop_id.eq(&shop.id))
         .filter(orders::order_id.eq(p.id))
         .select((orders::updated_at, orders::version_triggered_at));
-    let stored: Option<Version> = match c {
-        DbConnection::Postgres(pg) => stored.for_update().first(pg).optional()?,
-        DbConnection::Sqlite(_) => stored.first(c).optional()?,
-    };
+    let stored: Option<Version> =
+        dialect::first_locked(c, stored, |q| q.for_update()).optional()?;
     if stored.is_some_and(|s| is_stale(&incoming, &s)) {
         return Ok(OrderApplied::Stale);
     }
@@ -319,53 +317,37 @@ impl verify::Lookup for DbLookup<'_> {
 fn upsert_lines(c: &mut DbConnection, lines: &[LineItem]) -> QueryResult<()> {
     use diesel::upsert::excluded;
     use order_line_items::dsl as l;
-    if lines.is_empty() {
-        return Ok(());
-    }
-    macro_rules! upsert {
-        ($conn:expr, $values:expr) => {
-            diesel::insert_into(order_line_items::table)
-                .values($values)
-                .on_conflict((l::shop_id, l::line_item_id))
-                .do_update()
-                .set((
-                    l::order_id.eq(excluded(l::order_id)),
-                    l::position.eq(excluded(l::position)),
-                    l::product_id.eq(excluded(l::product_id)),
-                    l::variant_id.eq(excluded(l::variant_id)),
-                    l::title.eq(excluded(l::title)),
-                    l::variant_title.eq(excluded(l::variant_title)),
-                    l::sku.eq(excluded(l::sku)),
-                    l::quantity.eq(excluded(l::quantity)),
-                    l::current_quantity.eq(excluded(l::current_quantity)),
-                    l::refunded_quantity.eq(excluded(l::refunded_quantity)),
-                    l::price_cents.eq(excluded(l::price_cents)),
-                    l::gift_card.eq(excluded(l::gift_card)),
-                    l::properties.eq(excluded(l::properties)),
-                    l::discount_cents.eq(excluded(l::discount_cents)),
-                    l::personalization_verified.eq(excluded(l::personalization_verified)),
-                    l::verdict.eq(excluded(l::verdict)),
-                    l::template_id.eq(excluded(l::template_id)),
-                    l::template_version.eq(excluded(l::template_version)),
-                    l::expected_cents.eq(excluded(l::expected_cents)),
-                    l::charged_cents.eq(excluded(l::charged_cents)),
-                    // Production state belongs to the merchant: a later copy of the order
-                    // only starts it for a line that has none yet.
-                    l::status.eq(coalesce(l::status, excluded(l::status))),
-                ))
-                .execute($conn)
-        };
-    }
-    match c {
-        DbConnection::Postgres(pg) => {
-            upsert!(pg, lines)?;
-        }
-        // diesel has no multi-row upsert for SQLite; in-process statements are cheap.
-        DbConnection::Sqlite(lite) => {
-            for line in lines {
-                upsert!(lite, line)?;
-            }
-        }
-    }
+    dialect::insert_batched!(c, lines, |c, values| {
+        diesel::insert_into(order_line_items::table)
+            .values(values)
+            .on_conflict((l::shop_id, l::line_item_id))
+            .do_update()
+            .set((
+                l::order_id.eq(excluded(l::order_id)),
+                l::position.eq(excluded(l::position)),
+                l::product_id.eq(excluded(l::product_id)),
+                l::variant_id.eq(excluded(l::variant_id)),
+                l::title.eq(excluded(l::title)),
+                l::variant_title.eq(excluded(l::variant_title)),
+                l::sku.eq(excluded(l::sku)),
+                l::quantity.eq(excluded(l::quantity)),
+                l::current_quantity.eq(excluded(l::current_quantity)),
+                l::refunded_quantity.eq(excluded(l::refunded_quantity)),
+                l::price_cents.eq(excluded(l::price_cents)),
+                l::gift_card.eq(excluded(l::gift_card)),
+                l::properties.eq(excluded(l::properties)),
+                l::discount_cents.eq(excluded(l::discount_cents)),
+                l::personalization_verified.eq(excluded(l::personalization_verified)),
+                l::verdict.eq(excluded(l::verdict)),
+                l::template_id.eq(excluded(l::template_id)),
+                l::template_version.eq(excluded(l::template_version)),
+                l::expected_cents.eq(excluded(l::expected_cents)),
+                l::charged_cents.eq(excluded(l::charged_cents)),
+                // Production state belongs to the merchant: a later copy of the order
+                // only starts it for a line that has none yet.
+                l::status.eq(coalesce(l::status, excluded(l::status))),
+            ))
+            .execute(c)
+    })?;
     Ok(())
 }

@@ -9,8 +9,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::error::{AppError, AppResult};
-use crate::shopify::ShopDomain;
-use crate::shopify::hmac::{parse_query, verify_oauth_query};
+use crate::shopify::hmac::parse_query;
+use crate::shopify::{ShopDomain, Verdict};
 use crate::shops;
 use crate::state::AppState;
 
@@ -54,20 +54,20 @@ pub async fn launch(req: HttpRequest, state: web::Data<AppState>) -> AppResult<H
         .map_err(|e| AppError::bad_request("invalid_shop", format!("{e}.")))?;
     crate::telemetry::record_shop(shop.as_str());
     if get("hmac").is_some() {
-        if !verify_oauth_query(state.api_secret(), &pairs) {
-            return Err(AppError::unauthorized(
-                "invalid_hmac",
-                "The request signature (hmac) is not valid.",
-            ));
-        }
-        let fresh = get("timestamp")
-            .and_then(|t| t.parse::<i64>().ok())
-            .is_some_and(|t| state.timestamp_fresh(t));
-        if !fresh {
-            return Err(AppError::unauthorized(
-                "stale_request",
-                "The request timestamp is too old or in the future.",
-            ));
+        match state.signatures.oauth_query(&pairs) {
+            Verdict::Valid => {}
+            Verdict::BadSignature => {
+                return Err(AppError::unauthorized(
+                    "invalid_hmac",
+                    "The request signature (hmac) is not valid.",
+                ));
+            }
+            Verdict::BadTimestamp | Verdict::Stale => {
+                return Err(AppError::unauthorized(
+                    "stale_request",
+                    "The request timestamp is too old or in the future.",
+                ));
+            }
         }
     }
     let d = shop.clone();

@@ -14,9 +14,9 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::crypto::{constant_time_eq, hmac_sha256, random_hex};
 use crate::error::{AppError, AppResult};
-use crate::shopify::hmac::{parse_query, verify_oauth_query};
+use crate::shopify::hmac::parse_query;
 use crate::shopify::shop_domain::decode_host;
-use crate::shopify::{ShopDomain, StoreError, scopes_cover, split_scopes};
+use crate::shopify::{ShopDomain, StoreError, Verdict, scopes_cover, split_scopes};
 use crate::shops;
 use crate::state::AppState;
 
@@ -155,24 +155,30 @@ pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> AppResult
     required(&pairs, "hmac")?;
     let shop = parse_shop(required(&pairs, "shop")?)?;
     let nonce = required(&pairs, "state")?;
-    let timestamp = required(&pairs, "timestamp")?;
+    required(&pairs, "timestamp")?;
     let host = single(&pairs, "host")?;
     crate::telemetry::record_shop(shop.as_str());
 
-    if !verify_oauth_query(state.api_secret(), &pairs) {
-        return Err(AppError::unauthorized(
-            "invalid_hmac",
-            "The request signature (hmac) is not valid.",
-        ));
-    }
-    let timestamp: i64 = timestamp.parse().map_err(|_| {
-        AppError::bad_request("invalid_timestamp", "`timestamp` must be Unix seconds.")
-    })?;
-    if !state.timestamp_fresh(timestamp) {
-        return Err(AppError::unauthorized(
-            "stale_request",
-            "The request timestamp is too old or in the future.",
-        ));
+    match state.signatures.oauth_query(&pairs) {
+        Verdict::Valid => {}
+        Verdict::BadSignature => {
+            return Err(AppError::unauthorized(
+                "invalid_hmac",
+                "The request signature (hmac) is not valid.",
+            ));
+        }
+        Verdict::BadTimestamp => {
+            return Err(AppError::bad_request(
+                "invalid_timestamp",
+                "`timestamp` must be Unix seconds.",
+            ));
+        }
+        Verdict::Stale => {
+            return Err(AppError::unauthorized(
+                "stale_request",
+                "The request timestamp is too old or in the future.",
+            ));
+        }
     }
     let (cookie_nonce, cookie_shop) =
         state_from_cookie(&req, &state.cookie_key).ok_or_else(invalid_state)?;

@@ -11,9 +11,9 @@ use std::pin::Pin;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
 use crate::error::AppError;
-use crate::shopify::hmac::{parse_query, verify_app_proxy};
+use crate::shopify::hmac::parse_query;
 use crate::shopify::session_token::{self, SessionClaims};
-use crate::shopify::{ShopDomain, StoreError};
+use crate::shopify::{ShopDomain, StoreError, Verdict};
 use crate::shops::{self, Shop};
 use crate::state::AppState;
 
@@ -119,14 +119,15 @@ impl FromRequest for Storefront {
                     "The app proxy signature is missing or not valid.",
                 )
             };
-            let signed = verify_app_proxy(state.api_secret(), &pairs)
-                | state
-                    .settings
-                    .api_secret_previous
-                    .as_ref()
-                    .is_some_and(|old| verify_app_proxy(old.expose().as_bytes(), &pairs));
-            if !signed {
-                return Err(bad_signature());
+            match state.signatures.app_proxy(&pairs) {
+                Verdict::Valid => {}
+                Verdict::BadSignature => return Err(bad_signature()),
+                Verdict::BadTimestamp | Verdict::Stale => {
+                    return Err(AppError::unauthorized(
+                        "stale_request",
+                        "The app proxy request is too old or in the future.",
+                    ));
+                }
             }
             let get = |k: &str| {
                 pairs
@@ -134,15 +135,6 @@ impl FromRequest for Storefront {
                     .find(|(key, _)| key == k)
                     .map(|(_, v)| v.as_str())
             };
-            let fresh = get("timestamp")
-                .and_then(|t| t.parse::<i64>().ok())
-                .is_some_and(|t| state.timestamp_fresh(t));
-            if !fresh {
-                return Err(AppError::unauthorized(
-                    "stale_request",
-                    "The app proxy request is too old or in the future.",
-                ));
-            }
             let shop = get("shop")
                 .and_then(|s| ShopDomain::parse(s).ok())
                 .ok_or_else(bad_signature)?;

@@ -15,6 +15,7 @@ mod personalization;
 mod preferences;
 mod production;
 mod recommendations;
+mod rotation;
 mod schema;
 mod session;
 mod startup;
