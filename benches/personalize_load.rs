@@ -1,4 +1,4 @@
-//! `personalize` through HTTP for a 30-field template with conditional logic (issue: ≥ 20,000
+//! `personalize` through HTTP for a 30-field template with conditional logic (target: ≥ 20,000
 //! requests/s on this machine, p99 ≤ 5 ms at 2,000/s).
 //!
 //!     cargo bench --bench personalize_load                  # SQLite, and PostgreSQL if reachable

@@ -1,4 +1,4 @@
-//! Validation alone (issue: ≤ 50 µs for a 30-field template with conditional logic), and the
+//! Validation alone (target: ≤ 50 µs for a 30-field template with conditional logic), and the
 //! pieces around it in `personalize`: signing, and the whole pure path.
 //!
 //!     cargo bench --bench validation

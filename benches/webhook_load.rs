@@ -1,4 +1,4 @@
-//! Webhook ingestion load test against the release binary (issue: ≥ 5,000 accepted deliveries/s,
+//! Webhook ingestion load test against the release binary (target: ≥ 5,000 accepted deliveries/s,
 //! p99 ≤ 25 ms at 1,000/s, every accepted event durable and processed).
 //!
 //!     cargo bench --bench webhook_load                     # SQLite, and PostgreSQL if reachable

@@ -1,4 +1,4 @@
-//! Settings read once from the environment (CONTRACT §1) and passed by value.
+//! Settings read once from the environment and passed by value.
 //!
 //! `Settings::from_lookup` takes any variable source, so tests build settings from a map
 //! without touching the process environment.
@@ -16,6 +16,9 @@ pub const DEV_API_KEY: &str = "atelier-dev-api-key";
 pub const DEV_API_SECRET: &str = "atelier-dev-api-secret-do-not-use-in-production";
 pub const DEFAULT_API_VERSION: &str = "2026-10";
 pub const DEFAULT_SCOPES: &str = "read_products,read_orders,read_customers";
+
+/// The development demo shop, seeded on first start and served by the demo storefront.
+pub const DEMO_SHOP: &str = "atelier-demo.myshopify.com";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -277,7 +280,7 @@ impl Settings {
         self.app_url.as_str().trim_end_matches('/')
     }
 
-    /// The origin used for every call to `shop` (CONTRACT §1 `SHOP_ORIGIN_TEMPLATE`).
+    /// The origin used for every call to `shop` (`SHOP_ORIGIN_TEMPLATE`).
     pub fn shop_origin(&self, shop: &str) -> String {
         self.shop_origin_template
             .replace("{shop}", shop)

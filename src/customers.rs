@@ -1,14 +1,15 @@
-//! The store's customer record, reduced to what the preference center needs: marketing
-//! consent states. No name, email, phone or address is kept.
+//! The store's customer record, reduced to what the preference center needs (marketing
+//! consent states), and the tombstones of erased customers. No name, email, phone or address
+//! is kept.
 
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
-use crate::db::schema::customers;
-use crate::db::{DbConnection, now};
+use crate::db::schema::{customers, redacted_customers};
+use crate::db::{DbConnection, dialect, now};
 use crate::per_backend;
+use crate::shopify::payload::{CustomerPayload, parse_time};
 use crate::shops::Shop;
-use crate::sync::payload::{CustomerPayload, parse_time};
 use crate::sync::{Outcome, SyncContext, SyncError, Version, is_stale};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -38,18 +39,28 @@ pub fn find(
         .optional()
 }
 
-/// `customers/update`.
+/// Email marketing consent as the store reported it in a `customers/update`: the preference
+/// center follows it (most recent change wins).
+#[derive(Debug, Clone)]
+pub struct MarketingReport {
+    pub customer_id: i64,
+    pub email_state: Option<String>,
+    pub email_at: Option<PrimitiveDateTime>,
+}
+
+/// `customers/update`: the stored record, and what the store said about email marketing
+/// when the delivery was applied.
 pub fn apply_update(
     c: &mut DbConnection,
     ctx: &SyncContext,
     shop: &Shop,
     body: &[u8],
     triggered: Option<PrimitiveDateTime>,
-) -> Result<Outcome, SyncError> {
+) -> Result<(Outcome, Option<MarketingReport>), SyncError> {
     let p: CustomerPayload =
         serde_json::from_slice(body).map_err(|e| SyncError::malformed("customers/update", e))?;
-    if crate::compliance::is_redacted(c, ctx, &shop.domain, p.id)? {
-        return Ok(Outcome::Ignored("customer was redacted".into()));
+    if is_redacted(c, ctx, &shop.domain, p.id)? {
+        return Ok((Outcome::Ignored("customer was redacted".into()), None));
     }
     let updated_at = p
         .updated_at
@@ -61,12 +72,9 @@ pub fn apply_update(
         .filter(customers::shop_id.eq(&shop.id))
         .filter(customers::customer_id.eq(p.id))
         .select((customers::updated_at, customers::version_triggered_at));
-    let stored: Option<Version> = match c {
-        DbConnection::Postgres(pg) => q.for_update().first(pg).optional()?,
-        DbConnection::Sqlite(_) => q.first(c).optional()?,
-    };
+    let stored: Option<Version> = dialect::first_locked(c, q, |q| q.for_update()).optional()?;
     if stored.is_some_and(|s| is_stale(&(updated_at, triggered), &s)) {
-        return Ok(Outcome::Stale);
+        return Ok((Outcome::Stale, None));
     }
     let (email_state, email_at) = match &p.email_marketing_consent {
         Some(consent) => (
@@ -106,15 +114,12 @@ pub fn apply_update(
         .do_update()
         .set(&customer)
         .execute(c))?;
-    // The preference center's marketing consent follows the store (most recent change wins).
-    crate::preferences::prefs::store_marketing_reported(
-        c,
-        &shop.id,
-        p.id,
-        customer.email_marketing_state.as_deref(),
+    let report = MarketingReport {
+        customer_id: p.id,
+        email_state: customer.email_marketing_state.clone(),
         email_at,
-    )?;
-    Ok(Outcome::Applied)
+    };
+    Ok((Outcome::Applied, Some(report)))
 }
 
 pub fn redact(c: &mut DbConnection, shop_id: &str, customer_id: i64) -> QueryResult<()> {
@@ -124,5 +129,47 @@ pub fn redact(c: &mut DbConnection, shop_id: &str, customer_id: i64) -> QueryRes
             .filter(customers::customer_id.eq(customer_id)),
     )
     .execute(c)?;
+    Ok(())
+}
+
+/// Keyed hash naming a customer without their id (audit trail and redaction tombstones).
+pub fn customer_ref(ctx: &SyncContext, shop_domain: &str, customer_id: i64) -> String {
+    hex::encode(crate::crypto::hmac_sha256(
+        &ctx.customer_ref_key,
+        format!("{shop_domain}:{customer_id}").as_bytes(),
+    ))
+}
+
+pub fn is_redacted(
+    c: &mut DbConnection,
+    ctx: &SyncContext,
+    shop_domain: &str,
+    customer_id: i64,
+) -> QueryResult<bool> {
+    let r = customer_ref(ctx, shop_domain, customer_id);
+    let found: Option<String> = redacted_customers::table
+        .filter(redacted_customers::shop_domain.eq(shop_domain))
+        .filter(redacted_customers::customer_ref.eq(r))
+        .select(redacted_customers::customer_ref)
+        .first(c)
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// Remembers that a customer was erased, without their id: later deliveries about them are
+/// not linked to them again.
+pub fn add_tombstone(c: &mut DbConnection, shop_domain: &str, r: &str) -> QueryResult<()> {
+    per_backend!(c, |c| diesel::insert_into(redacted_customers::table)
+        .values((
+            redacted_customers::shop_domain.eq(shop_domain),
+            redacted_customers::customer_ref.eq(r),
+            redacted_customers::redacted_at.eq(now()),
+        ))
+        .on_conflict((
+            redacted_customers::shop_domain,
+            redacted_customers::customer_ref
+        ))
+        .do_nothing()
+        .execute(c))?;
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! One error type for every HTTP surface (CONTRACT §7):
+//! One error type for every HTTP surface:
 //! `{"error":{"code","message"}}`, plus `"errors":[{"field","code","message"}]` on `422`.
 //! 5xx bodies are opaque; the cause goes to the log only.
 
@@ -72,7 +72,7 @@ impl AppError {
         Self::new(StatusCode::UNAUTHORIZED, code, message)
     }
 
-    /// `401` for a missing or invalid App Bridge session token (CONTRACT §2).
+    /// `401` for a missing or invalid App Bridge session token.
     pub fn invalid_session(message: impl Into<String>) -> Self {
         let mut e = Self::new(StatusCode::UNAUTHORIZED, "invalid_session_token", message);
         e.retry_invalid_session = true;

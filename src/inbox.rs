@@ -1,11 +1,13 @@
-//! The durable webhook inbox (CONTRACT §3).
+//! The durable webhook inbox: a queue of verified deliveries. It knows deliveries (ids, topics,
+//! leases, attempts), not what they mean: the application applies them (`jobs::dispatch`) and
+//! adds its own rows to the queue's transactions through [`Hooks`].
 //!
 //! Receiving: the HTTP handler hands the verified delivery to [`InboxWriter`], which commits
 //! deliveries in batches (one transaction for whatever arrived meanwhile: group commit) and only
 //! then lets the handler answer `200`. `webhook_id` is unique, so a repeated delivery is noticed
 //! in the same insert and not stored twice.
 //!
-//! Processing: [`run_worker`] claims due events under a lease (PostgreSQL: `FOR UPDATE SKIP
+//! Processing: the worker (`jobs::inbox_worker`) claims due events under a lease (PostgreSQL: `FOR UPDATE SKIP
 //! LOCKED`, so several instances share the queue; SQLite: inside `BEGIN IMMEDIATE`). The domain
 //! effect and the `done` mark commit in one transaction, and only while the lease is still this
 //! worker's: an event is applied once even if a worker dies mid-way (its lease expires and the
@@ -15,13 +17,14 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Binary, Integer, Nullable, Text, Timestamp};
+use serde::Serialize;
 use time::PrimitiveDateTime;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::db::schema::{compliance_requests, webhook_inbox};
-use crate::db::{Db, DbConnection, now, write_tx};
+use crate::db::schema::webhook_inbox;
+use crate::db::{Db, DbConnection, dialect, now, rfc3339, write_tx};
 use crate::error::{AppError, AppResult};
-use crate::sync::{self, Outcome, SyncContext, SyncError};
+use crate::sync::{Outcome, SyncError};
 
 pub const STATE_PENDING: &str = "pending";
 pub const STATE_PROCESSING: &str = "processing";
@@ -32,10 +35,28 @@ pub const STATE_DEAD: &str = "dead";
 /// A delivery dead-letters after this many failed attempts (transient errors).
 pub const MAX_ATTEMPTS: i32 = 8;
 const WRITE_BATCH: usize = 256;
-/// Deliveries per second above which the worker paces itself (steady traffic is far below).
-pub const BURST_RATE: u64 = 2000;
-pub const BURST_PACE: Duration = Duration::from_millis(200);
 const QUEUE_CAPACITY: usize = 16_384;
+
+/// What the application adds to the queue's own transactions.
+#[derive(Clone, Copy)]
+pub struct Hooks {
+    /// Runs in the transaction that stores a new delivery, so what it records exists from the
+    /// moment Shopify gets its `200`.
+    pub stored: fn(&mut DbConnection, &NewEvent) -> QueryResult<()>,
+    /// Runs in the transaction that dead-letters a delivery, with the last error.
+    pub dead: fn(&mut DbConnection, &ClaimedEvent, &str) -> QueryResult<()>,
+}
+
+impl Hooks {
+    /// A bare queue.
+    pub const NONE: Hooks = Hooks {
+        stored: |_, _| Ok(()),
+        dead: |_, _, _| Ok(()),
+    };
+}
+
+/// How a claimed delivery is applied, inside the queue's transaction.
+pub type Apply<'a> = dyn Fn(&mut DbConnection, &ClaimedEvent) -> Result<Outcome, SyncError> + 'a;
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = webhook_inbox)]
@@ -71,7 +92,7 @@ pub struct InboxWriter {
 impl InboxWriter {
     /// Starts the writer tasks on the current runtime: one on SQLite (one writer at a time
     /// anyway), two on PostgreSQL so one batch fills while the other commits.
-    pub fn start(db: Db, wake: std::sync::Arc<Notify>) -> Self {
+    pub fn start(db: Db, wake: std::sync::Arc<Notify>, hooks: Hooks) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
         let writers = if db.backend() == crate::db::Backend::Postgres {
@@ -80,7 +101,7 @@ impl InboxWriter {
             1
         };
         for _ in 0..writers {
-            tokio::spawn(writer_loop(db.clone(), rx.clone()));
+            tokio::spawn(writer_loop(db.clone(), rx.clone(), hooks));
         }
         InboxWriter {
             tx,
@@ -117,7 +138,11 @@ impl InboxWriter {
     }
 }
 
-async fn writer_loop(db: Db, rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<WriteRequest>>>) {
+async fn writer_loop(
+    db: Db,
+    rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<WriteRequest>>>,
+    hooks: Hooks,
+) {
     let mut buf = Vec::with_capacity(WRITE_BATCH);
     loop {
         let received = rx.lock().await.recv_many(&mut buf, WRITE_BATCH).await;
@@ -127,7 +152,10 @@ async fn writer_loop(db: Db, rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receive
         let (events, replies): (Vec<NewEvent>, Vec<_>) =
             buf.drain(..).map(|r| (r.event, r.reply)).unzip();
         let count = events.len();
-        match db.run_write(move |c| Ok(insert_batch(c, &events))).await {
+        match db
+            .run_write(move |c| Ok(insert_batch(c, &events, hooks)))
+            .await
+        {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result.map_err(AppError::from));
@@ -147,12 +175,18 @@ async fn writer_loop(db: Db, rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receive
 
 /// One multi-row insert in one transaction for the batch; if that fails, each event alone, so
 /// one bad row cannot take the others down.
-fn insert_batch(conn: &mut DbConnection, events: &[NewEvent]) -> Vec<QueryResult<bool>> {
-    match write_tx(conn, |c| insert_rows(c, events)) {
+fn insert_batch(
+    conn: &mut DbConnection,
+    events: &[NewEvent],
+    hooks: Hooks,
+) -> Vec<QueryResult<bool>> {
+    match write_tx(conn, |c| insert_rows(c, events, hooks)) {
         Ok(v) => v.into_iter().map(Ok).collect(),
         Err(_) if events.len() > 1 => events
             .iter()
-            .map(|e| write_tx(conn, |c| insert_rows(c, std::slice::from_ref(e))).map(|v| v[0]))
+            .map(|e| {
+                write_tx(conn, |c| insert_rows(c, std::slice::from_ref(e), hooks)).map(|v| v[0])
+            })
             .collect(),
         Err(e) => vec![Err(e)],
     }
@@ -160,40 +194,26 @@ fn insert_batch(conn: &mut DbConnection, events: &[NewEvent]) -> Vec<QueryResult
 
 /// Inserts, skipping webhook ids already stored; says for each event whether it is new. Two
 /// deliveries of one id in the same batch: the first is new, the second a duplicate.
-fn insert_rows(c: &mut DbConnection, events: &[NewEvent]) -> QueryResult<Vec<bool>> {
-    let mut inserted: std::collections::HashSet<String> = match c {
-        // One statement for the batch: one round trip.
-        DbConnection::Postgres(pg) => diesel::insert_into(webhook_inbox::table)
-            .values(events)
-            .on_conflict(webhook_inbox::webhook_id)
-            .do_nothing()
-            .returning(webhook_inbox::webhook_id)
-            .get_results::<String>(pg)?
-            .into_iter()
-            .collect(),
-        // In-process: a statement per row costs microseconds (and diesel runs SQLite batch
-        // inserts row by row anyway).
-        DbConnection::Sqlite(lite) => {
-            let mut set = std::collections::HashSet::new();
-            for event in events {
-                let n = diesel::insert_into(webhook_inbox::table)
-                    .values(event)
-                    .on_conflict(webhook_inbox::webhook_id)
-                    .do_nothing()
-                    .execute(lite)?;
-                if n == 1 {
-                    set.insert(event.webhook_id.clone());
-                }
-            }
-            set
-        }
-    };
+fn insert_rows(c: &mut DbConnection, events: &[NewEvent], hooks: Hooks) -> QueryResult<Vec<bool>> {
+    // PostgreSQL: one statement for the batch, one round trip. The ids returned are those
+    // actually inserted (a conflict returns nothing).
+    let mut inserted: std::collections::HashSet<String> =
+        dialect::insert_batched!(c, events, |c, values| {
+            diesel::insert_into(webhook_inbox::table)
+                .values(values)
+                .on_conflict(webhook_inbox::webhook_id)
+                .do_nothing()
+                .returning(webhook_inbox::webhook_id)
+                .get_results::<String>(c)
+        })?
+        .into_iter()
+        .flatten()
+        .collect();
     let mut fresh = Vec::with_capacity(events.len());
     for event in events {
         let new = inserted.remove(&event.webhook_id);
-        if new && crate::shopify::COMPLIANCE_TOPICS.contains(&event.topic.as_str()) {
-            // The request is on record (state `received`) from the moment Shopify gets its 200.
-            crate::compliance::record_received(c, event)?;
+        if new {
+            (hooks.stored)(c, event)?;
         }
         fresh.push(new);
     }
@@ -274,10 +294,7 @@ fn held_leases(
         .filter(webhook_inbox::state.eq(STATE_PROCESSING))
         .filter(webhook_inbox::locked_by.eq(worker))
         .select(webhook_inbox::id);
-    let held: Vec<String> = match c {
-        DbConnection::Postgres(pg) => query.for_update().load(pg)?,
-        DbConnection::Sqlite(_) => query.load(c)?,
-    };
+    let held: Vec<String> = dialect::load_locked(c, query, |q| q.for_update())?;
     Ok(held.into_iter().collect())
 }
 
@@ -346,7 +363,7 @@ pub fn lock_key(event: &ClaimedEvent) -> i64 {
     } else {
         serde_json::from_slice::<Id>(&event.payload)
             .ok()
-            .and_then(|v| v.id.as_ref().and_then(crate::sync::payload::parse_id))
+            .and_then(|v| v.id.as_ref().and_then(crate::shopify::payload::parse_id))
     };
     let key = match id {
         Some(id) => format!("{}/{kind}/{id}", event.shop_domain),
@@ -376,7 +393,7 @@ impl From<diesel::result::Error> for BatchAbort {
 /// rolls back alone.
 fn apply_batch(
     c: &mut DbConnection,
-    ctx: &SyncContext,
+    apply: &Apply<'_>,
     events: &[ClaimedEvent],
     worker: &str,
 ) -> QueryResult<Vec<Result<Outcome, SyncError>>> {
@@ -402,9 +419,9 @@ fn apply_batch(
                     continue;
                 }
                 let result = if isolated {
-                    c.transaction(|c| sync::apply(c, ctx, event))
+                    c.transaction(|c| apply(c, event))
                 } else {
-                    sync::apply(c, ctx, event)
+                    apply(c, event)
                 };
                 match &result {
                     Ok(outcome) => finished.push((event.id.as_str(), outcome.clone())),
@@ -431,11 +448,12 @@ fn apply_batch(
 /// Applies claimed events and records the failures (retry with backoff, or dead letter).
 pub fn process_batch(
     c: &mut DbConnection,
-    ctx: &SyncContext,
+    apply: &Apply<'_>,
+    hooks: Hooks,
     events: &[ClaimedEvent],
     worker: &str,
 ) -> QueryResult<Vec<Result<Outcome, SyncError>>> {
-    let results = match apply_batch(c, ctx, events, worker) {
+    let results = match apply_batch(c, apply, events, worker) {
         Ok(results) => results,
         Err(e) if events.len() > 1 => {
             // The batch could not commit: nothing of it was applied. One by one instead.
@@ -443,7 +461,7 @@ pub fn process_batch(
             let mut results = Vec::with_capacity(events.len());
             for event in events {
                 results.push(
-                    match apply_batch(c, ctx, std::slice::from_ref(event), worker) {
+                    match apply_batch(c, apply, std::slice::from_ref(event), worker) {
                         Ok(mut r) => r.remove(0),
                         Err(e) => Err(SyncError::Transient(e)),
                     },
@@ -457,7 +475,7 @@ pub fn process_batch(
         if let Err(e) = result
             && !matches!(e, SyncError::LeaseLost)
         {
-            record_failure(c, event, worker, e)?;
+            record_failure(c, hooks, event, worker, e)?;
         }
     }
     Ok(results)
@@ -473,6 +491,7 @@ pub fn backoff(attempts: i32) -> Duration {
 /// Records a failed attempt: retried later, or dead-lettered with the error.
 pub fn record_failure(
     c: &mut DbConnection,
+    hooks: Hooks,
     event: &ClaimedEvent,
     worker: &str,
     error: &SyncError,
@@ -506,12 +525,7 @@ pub fn record_failure(
                 .execute(c)?
         };
         if n == 1 && dead {
-            diesel::update(compliance_requests::table.find(&event.id))
-                .set((
-                    compliance_requests::state.eq(crate::compliance::STATE_FAILED),
-                    compliance_requests::error.eq(Some(&message)),
-                ))
-                .execute(c)?;
+            (hooks.dead)(c, event, &message)?;
         }
         Ok(())
     })
@@ -536,171 +550,114 @@ pub fn cleanup(c: &mut DbConnection) -> QueryResult<usize> {
     Ok(done + dead)
 }
 
-#[derive(Debug, Clone)]
-pub struct WorkerOptions {
-    pub lease: Duration,
-    pub batch: i64,
-    pub poll: Duration,
-    /// Pause after each event (tests use it to stop a worker mid-queue; 0 in production).
-    pub throttle: Duration,
-    /// Deliveries received by this instance. Answering Shopify comes before applying: while
-    /// they arrive faster than [`BURST_RATE`], the worker applies one batch per
-    /// [`BURST_PACE`] and leaves the CPU to intake; the backlog is applied after the burst.
-    pub intake: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+// ---- Health, for the admin's Home page: is the store's data arriving, and what was set aside.
+
+#[derive(Debug, Serialize)]
+pub struct DeadLetter {
+    pub webhook_id: String,
+    pub topic: String,
+    pub received_at: String,
+    pub attempts: i32,
+    pub error: Option<String>,
 }
 
-/// Drains the inbox until `shutdown` turns true.
-pub async fn run_worker(
-    db: Db,
-    ctx: SyncContext,
-    wake: std::sync::Arc<Notify>,
-    options: WorkerOptions,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let worker = format!("worker-{}", uuid::Uuid::new_v4().simple());
-    tracing::info!(%worker, "inbox worker started");
-    let mut last_cleanup = std::time::Instant::now();
-    let mut last_batch = std::time::Instant::now() - BURST_PACE;
-    let mut meter = options.intake.clone().map(IntakeMeter::new);
-    loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        if let Some(meter) = meter.as_mut() {
-            // In a burst, one batch per BURST_PACE; the pause ends as soon as the burst does.
-            while meter.rate() > BURST_RATE as f64 && last_batch.elapsed() < BURST_PACE {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-        // Short batches while deliveries arrive (intake waits behind a batch on SQLite), long
-        // ones to drain a backlog when intake is quiet.
-        let quiet = meter.as_mut().is_some_and(IntakeMeter::quiet);
-        let batch = if quiet {
-            options.batch.max(64)
+#[derive(Debug, Serialize)]
+pub struct WebhookHealth {
+    pub last_received_at: Option<String>,
+    pub last_processed_at: Option<String>,
+    pub received_24h: i64,
+    pub pending: i64,
+    /// Pending deliveries that already failed at least once (retried with backoff).
+    pub retrying: i64,
+    pub dead: i64,
+    /// The latest dead letters, newest first (at most 20).
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+/// The stored failure, as a merchant may read it: payload problems verbatim, anything from the
+/// database only as a category (its text may name tables or statements).
+fn merchant_error(stored: Option<String>) -> Option<String> {
+    stored.map(|e| {
+        if e.starts_with("database error") {
+            "A database error; the delivery was retried and then set aside (details are in the server log).".to_owned()
         } else {
-            options.batch
-        };
-        let (w, lease) = (worker.clone(), options.lease);
-        // Through the turn-taking lock: on SQLite a claim racing intake for the write lock
-        // would send intake into SQLite's sleeping busy handler.
-        let claimed = db.run_write(move |c| Ok(claim(c, &w, batch, lease)?)).await;
-        match claimed {
-            Ok(events) if events.is_empty() => {
-                tokio::select! {
-                    _ = wake.notified() => {}
-                    _ = tokio::time::sleep(options.poll) => {}
-                    _ = shutdown.changed() => {}
-                }
-            }
-            Ok(events) => {
-                last_batch = std::time::Instant::now();
-                let (w, ctx, throttle) = (worker.clone(), ctx.clone(), options.throttle);
-                let result = if throttle.is_zero() {
-                    db.run_write(move |c| {
-                        let results = process_batch(c, &ctx, &events, &w)?;
-                        log_results(&events, &results);
-                        Ok(())
-                    })
-                    .await
-                } else {
-                    // Testing aid: one event at a time with a pause (outside the write lock), so
-                    // a kill lands mid-queue.
-                    let mut result = Ok(());
-                    for event in events {
-                        let (w, ctx) = (w.clone(), ctx.clone());
-                        result = db
-                            .run_write(move |c| {
-                                let results =
-                                    process_batch(c, &ctx, std::slice::from_ref(&event), &w)?;
-                                log_results(std::slice::from_ref(&event), &results);
-                                Ok(())
-                            })
-                            .await;
-                        if result.is_err() {
-                            break;
-                        }
-                        tokio::time::sleep(throttle).await;
-                    }
-                    result
-                };
-                if let Err(e) = result {
-                    tracing::error!(error = ?e, "inbox batch failed");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = ?e, "inbox claim failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+            e.chars().take(300).collect()
         }
-        if last_cleanup.elapsed() > Duration::from_secs(600) {
-            last_cleanup = std::time::Instant::now();
-            match db.run(|c| Ok(cleanup(c)?)).await {
-                Ok(n) if n > 0 => tracing::info!(deleted = n, "old inbox rows deleted"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = ?e, "inbox cleanup failed"),
-            }
-        }
-    }
-    tracing::info!(%worker, "inbox worker stopped");
+    })
 }
 
-fn log_results(events: &[ClaimedEvent], results: &[Result<Outcome, SyncError>]) {
-    for (event, result) in events.iter().zip(results) {
-        match result {
-            Ok(outcome) => {
-                tracing::debug!(topic = %event.topic, shop = %event.shop_domain, webhook_id = %event.webhook_id, ?outcome, "webhook applied")
-            }
-            Err(SyncError::LeaseLost) => {
-                tracing::warn!(webhook_id = %event.webhook_id, "lease lost; another worker owns the event")
-            }
-            Err(e) => {
-                tracing::warn!(topic = %event.topic, shop = %event.shop_domain, webhook_id = %event.webhook_id, attempt = event.attempts, error = %e, "webhook processing failed")
-            }
-        }
-    }
+pub fn webhook_health(c: &mut DbConnection, domain: &str) -> QueryResult<WebhookHealth> {
+    let mine = || webhook_inbox::table.filter(webhook_inbox::shop_domain.eq(domain));
+    let last_received_at: Option<PrimitiveDateTime> = mine()
+        .select(diesel::dsl::max(webhook_inbox::received_at))
+        .first(c)?;
+    let last_processed_at: Option<PrimitiveDateTime> = mine()
+        .filter(webhook_inbox::state.eq_any([STATE_DONE, STATE_IGNORED]))
+        .select(diesel::dsl::max(webhook_inbox::processed_at))
+        .first::<Option<PrimitiveDateTime>>(c)?;
+    let received_24h = mine()
+        .filter(webhook_inbox::received_at.ge(now() - time::Duration::hours(24)))
+        .count()
+        .get_result(c)?;
+    let pending = mine()
+        .filter(webhook_inbox::state.eq_any([STATE_PENDING, STATE_PROCESSING]))
+        .count()
+        .get_result(c)?;
+    let retrying = mine()
+        .filter(webhook_inbox::state.eq_any([STATE_PENDING, STATE_PROCESSING]))
+        .filter(webhook_inbox::attempts.gt(0))
+        .count()
+        .get_result(c)?;
+    let dead = mine()
+        .filter(webhook_inbox::state.eq(STATE_DEAD))
+        .count()
+        .get_result(c)?;
+    let rows: Vec<(String, String, PrimitiveDateTime, i32, Option<String>)> = mine()
+        .filter(webhook_inbox::state.eq(STATE_DEAD))
+        .order(webhook_inbox::received_at.desc())
+        .limit(20)
+        .select((
+            webhook_inbox::webhook_id,
+            webhook_inbox::topic,
+            webhook_inbox::received_at,
+            webhook_inbox::attempts,
+            webhook_inbox::last_error,
+        ))
+        .load(c)?;
+    Ok(WebhookHealth {
+        last_received_at: last_received_at.map(rfc3339),
+        last_processed_at: last_processed_at.map(rfc3339),
+        received_24h,
+        pending,
+        retrying,
+        dead,
+        dead_letters: rows
+            .into_iter()
+            .map(|(webhook_id, topic, at, attempts, error)| DeadLetter {
+                webhook_id,
+                topic,
+                received_at: rfc3339(at),
+                attempts,
+                error: merchant_error(error),
+            })
+            .collect(),
+    })
 }
 
-/// Rate of deliveries received by this instance, from a shared counter, without sleeping.
-struct IntakeMeter {
-    counter: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    seen: u64,
-    at: std::time::Instant,
-    rate: f64,
-    last_arrival: std::time::Instant,
-}
+#[cfg(test)]
+mod health_tests {
+    use super::merchant_error;
 
-impl IntakeMeter {
-    fn new(counter: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
-        let seen = counter.load(std::sync::atomic::Ordering::Relaxed);
-        let now = std::time::Instant::now();
-        IntakeMeter {
-            counter,
-            seen,
-            at: now,
-            rate: 0.0,
-            last_arrival: now - Duration::from_secs(1),
-        }
-    }
-
-    /// Deliveries per second over the last ≥ 5 ms.
-    fn rate(&mut self) -> f64 {
-        let elapsed = self.at.elapsed();
-        if elapsed >= Duration::from_millis(5) {
-            let seen = self.counter.load(std::sync::atomic::Ordering::Relaxed);
-            if seen != self.seen {
-                self.last_arrival = std::time::Instant::now();
-            }
-            self.rate = (seen - self.seen) as f64 / elapsed.as_secs_f64();
-            self.seen = seen;
-            self.at = std::time::Instant::now();
-        }
-        self.rate
-    }
-
-    /// Nothing arrived for 50 ms.
-    fn quiet(&mut self) -> bool {
-        self.rate();
-        self.last_arrival.elapsed() > Duration::from_millis(50)
+    #[test]
+    fn database_errors_are_not_shown_verbatim() {
+        let shown = merchant_error(Some("database error: near \"SELEC\": syntax error".into()));
+        assert!(!shown.unwrap().contains("SELEC"));
+        let payload = merchant_error(Some(
+            "malformed orders/create payload: missing field `id`".into(),
+        ));
+        assert_eq!(
+            payload.unwrap(),
+            "malformed orders/create payload: missing field `id`"
+        );
     }
 }

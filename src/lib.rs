@@ -2,21 +2,22 @@
 //! center and recommendations. `main.rs` is a thin shell over this library; the tests build the
 //! same application.
 
-pub mod admin_data;
 pub mod cache;
+pub mod cli;
 pub mod compliance;
 pub mod config;
 pub mod crypto;
 pub mod customers;
 pub mod db;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 pub mod inbox;
+pub mod jobs;
 pub mod money;
 pub mod orders;
 pub mod personalization;
 pub mod preferences;
-pub mod production;
 pub mod products;
 pub mod recommendations;
 pub mod routes;
@@ -26,4 +27,5 @@ pub mod startup;
 pub mod state;
 pub mod sync;
 pub mod telemetry;
+pub mod theme;
 pub mod uploads;

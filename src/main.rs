@@ -35,8 +35,8 @@ fn main() -> ExitCode {
     // Offline tools: no configuration, no database.
     if matches!(command, "eval" | "synth") {
         let result = match command {
-            "eval" => atelier::recommendations::eval::command(&args[1..]),
-            _ => atelier::recommendations::synth::command(&args[1..]),
+            "eval" => atelier::cli::eval::command(&args[1..]),
+            _ => atelier::cli::synth::command(&args[1..]),
         };
         return match result {
             Ok(()) => ExitCode::SUCCESS,
@@ -72,10 +72,7 @@ fn main() -> ExitCode {
         "migrate" => atelier::db::Db::connect(settings.database_url.expose(), 1).map(|_| {
             println!("migrations applied");
         }),
-        "import" => runtime.block_on(atelier::recommendations::import::command(
-            settings,
-            &args[1..],
-        )),
+        "import" => runtime.block_on(atelier::cli::import::command(settings, &args[1..])),
         other => {
             eprintln!("atelier: unknown command `{other}`\n\n{USAGE}");
             return ExitCode::from(2);
@@ -96,7 +93,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app_url = settings.app_base().to_owned();
     let app = Application::build(settings).await?;
     tracing::info!(port = app.port(), "Atelier is listening");
-    if !production {
+    if !production && cfg!(feature = "demo") {
         println!(
             "\nAtelier is running (development, demo shop {}). Health: {app_url}/healthz\n\nOpen the demo store: {app_url}/demo\nOpen the merchant admin: {app_url}/demo/admin\n",
             atelier::startup::DEMO_SHOP

@@ -1,14 +1,19 @@
-//! The shop record: install state and the store access token, encrypted at rest.
+//! The shop record: install state and the store access token, encrypted at rest. The install
+//! itself (token, webhook registration, backfill) is `jobs::install`. The setup checklist says
+//! what is left for the merchant to set up, from what Atelier can see on its side.
 
 use diesel::prelude::*;
+use serde::Serialize;
 use time::{Duration, PrimitiveDateTime};
 
 use crate::crypto::TokenCipher;
-use crate::db::schema::shops;
+use crate::db::schema::{
+    personalization_settings, preference_settings, product_variants, rec_events, shops,
+    template_products,
+};
 use crate::db::{DbConnection, new_id, now, write_tx};
 use crate::error::{AppError, AppResult};
 use crate::shopify::{AccessGrant, ShopDomain, StoreError};
-use crate::state::AppState;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = shops, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -171,25 +176,6 @@ pub fn mark_webhooks_registered(conn: &mut DbConnection, id: &str) -> QueryResul
     Ok(())
 }
 
-/// Seeds the development demo shop (CONTRACT §8) on first start.
-pub fn ensure_demo_shop(
-    conn: &mut DbConnection,
-    cipher: &TokenCipher,
-    domain: &ShopDomain,
-) -> QueryResult<Shop> {
-    if let Some(shop) = find_by_domain(conn, domain.as_str())? {
-        return Ok(shop);
-    }
-    let grant = AccessGrant {
-        access_token: crate::config::Secret::new("demo-store-has-no-real-token"),
-        scope: crate::config::DEFAULT_SCOPES.into(),
-        expires_in: None,
-        refresh_token: None,
-        refresh_token_expires_in: None,
-    };
-    save_grant(conn, cipher, domain, &grant)
-}
-
 /// Maps a failed call to a store onto the response Atelier gives.
 pub fn map_store_error(e: StoreError) -> AppError {
     match e {
@@ -212,129 +198,6 @@ pub fn map_store_error(e: StoreError) -> AppError {
             "The store did not answer in time.",
         ),
     }
-}
-
-/// The shop's usable access token for Admin API calls, refreshing an expiring offline token
-/// within five minutes of its expiry.
-pub async fn access_token(state: &AppState, shop: &Shop) -> AppResult<String> {
-    let domain = ShopDomain::parse(&shop.domain).map_err(AppError::internal)?;
-    let enc = shop
-        .access_token_enc
-        .as_deref()
-        .filter(|_| shop.installed)
-        .ok_or_else(|| {
-            AppError::conflict("not_installed", "Atelier is not installed on this shop.")
-        })?;
-    let expiring_soon = shop
-        .access_token_expires_at
-        .is_some_and(|t| t <= now() + Duration::minutes(5));
-    if !expiring_soon {
-        return Ok(state.cipher.decrypt(enc, &shop.domain)?);
-    }
-    let refresh = shop.refresh_token_enc.as_deref().ok_or_else(|| {
-        AppError::conflict(
-            "token_expired",
-            "The store access token expired; the merchant must reopen the app.",
-        )
-    })?;
-    let refresh = state.cipher.decrypt(refresh, &shop.domain)?;
-    let grant = state
-        .store
-        .refresh(&domain, &refresh)
-        .await
-        .map_err(map_store_error)?;
-    let token = grant.access_token.expose().to_owned();
-    let cipher = state.cipher.clone();
-    state
-        .db
-        .run(move |c| Ok(save_grant(c, &cipher, &domain, &grant)?))
-        .await?;
-    Ok(token)
-}
-
-/// Registers the app's webhook topics for a freshly installed shop. A failure does not undo the
-/// install: it is logged and `webhooks_registered_at` stays empty so it can be retried.
-pub async fn register_webhooks(state: &AppState, shop: &Shop) -> bool {
-    let domain = match ShopDomain::parse(&shop.domain) {
-        Ok(d) => d,
-        Err(_) => return false,
-    };
-    let token = match access_token(state, shop).await {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::warn!(shop = %shop.domain, error = %e, "webhook registration skipped");
-            return false;
-        }
-    };
-    let uri = format!("{}/webhooks", state.settings.app_base());
-    match state
-        .store
-        .register_webhooks(&domain, &token, crate::shopify::WEBHOOK_TOPICS, &uri)
-        .await
-    {
-        Ok(report) => {
-            tracing::info!(shop = %shop.domain, created = report.created.len(), updated = report.updated.len(), unchanged = report.unchanged.len(), "webhook subscriptions registered");
-            let id = shop.id.clone();
-            state
-                .db
-                .run(move |c| Ok(mark_webhooks_registered(c, &id)?))
-                .await
-                .is_ok()
-        }
-        Err(e) => {
-            tracing::warn!(shop = %shop.domain, error = %e, "webhook registration failed; will retry");
-            false
-        }
-    }
-}
-
-/// Retries webhook registration for installed shops whose registration failed. Run
-/// periodically by every instance; registration is idempotent (existing subscriptions are
-/// reused), so two instances doing it at once is harmless. Returns how many shops succeeded.
-pub async fn retry_pending_registrations(state: &AppState) -> AppResult<usize> {
-    let pending: Vec<Shop> = state
-        .db
-        .run(|c| {
-            Ok(shops::table
-                .filter(shops::installed.eq(true))
-                .filter(shops::access_token_enc.is_not_null())
-                .filter(shops::webhooks_registered_at.is_null())
-                .select(Shop::as_select())
-                .limit(100)
-                .load(c)?)
-        })
-        .await?;
-    let mut registered = 0;
-    for shop in &pending {
-        if register_webhooks(state, shop).await {
-            registered += 1;
-        }
-    }
-    Ok(registered)
-}
-
-/// Stores a grant and registers webhooks: the end of every install path (OAuth, token exchange).
-pub async fn complete_install(
-    state: &AppState,
-    domain: &ShopDomain,
-    grant: AccessGrant,
-) -> AppResult<Shop> {
-    let cipher = state.cipher.clone();
-    let d = domain.clone();
-    let shop = state
-        .db
-        .run(move |c| Ok(save_grant(c, &cipher, &d, &grant)?))
-        .await?;
-    state.forget_storefront_shop(&shop.domain);
-    tracing::info!(shop = %shop.domain, "shop installed");
-    let registered = register_webhooks(state, &shop).await;
-    // Past orders and the catalogue for recommendations, in the background (issue 6).
-    crate::recommendations::backfill::start(state, &shop).await;
-    if !registered {
-        return Ok(shop);
-    }
-    let id = shop.id.clone();
-    state.db.run(move |c| Ok(find_by_id(c, &id)?)).await
 }
 
 /// Row counts shown by `GET /api/shop`. Each capability adds its own tables here.
@@ -382,5 +245,104 @@ pub fn counts(
         inbox(crate::inbox::STATE_PENDING, conn)? + inbox(crate::inbox::STATE_PROCESSING, conn)?,
     );
     out.insert("webhooks_failed", inbox(crate::inbox::STATE_DEAD, conn)?);
+    Ok(out)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub key: &'static str,
+    pub done: bool,
+    pub detail: String,
+}
+
+/// Storefront activity within this many days counts as the theme's app embed being on.
+pub const EMBED_EVIDENCE_DAYS: i64 = 30;
+
+/// The setup checklist, in the order a merchant works through it.
+pub fn setup_checklist(
+    c: &mut DbConnection,
+    shop_id: &str,
+    webhooks_registered: bool,
+) -> QueryResult<Vec<Check>> {
+    let mut out = Vec::new();
+    out.push(Check {
+        key: "webhooks",
+        done: webhooks_registered,
+        detail: if webhooks_registered {
+            "Atelier receives the store's order, product and customer webhooks.".into()
+        } else {
+            "Webhook registration is pending; Atelier retries it every few minutes.".into()
+        },
+    });
+    // Atelier cannot read the theme's settings (no theme scope); storefront events reach it only
+    // through the app embed or the blocks, so recent ones prove the embed is on.
+    let seen: i64 = rec_events::table
+        .filter(rec_events::shop_id.eq(shop_id))
+        .filter(rec_events::created_at.ge(now() - time::Duration::days(EMBED_EVIDENCE_DAYS)))
+        .count()
+        .get_result(c)?;
+    out.push(Check {
+        key: "app_embed",
+        done: seen > 0,
+        detail: if seen > 0 {
+            format!("The storefront sent {seen} events in the last {EMBED_EVIDENCE_DAYS} days.")
+        } else {
+            "Turn on the Atelier app embed in Online Store › Themes › Customize › App embeds; no storefront events have arrived yet.".into()
+        },
+    });
+    let fee: Option<Option<i64>> = personalization_settings::table
+        .find(shop_id)
+        .select(personalization_settings::fee_variant_id)
+        .first(c)
+        .optional()?;
+    let fee = fee.flatten();
+    let fee_synced = match fee {
+        Some(v) => {
+            product_variants::table
+                .filter(product_variants::shop_id.eq(shop_id))
+                .filter(product_variants::variant_id.eq(v))
+                .count()
+                .get_result::<i64>(c)?
+                > 0
+        }
+        None => false,
+    };
+    out.push(Check {
+        key: "fee_product",
+        done: fee_synced,
+        detail: match (fee, fee_synced) {
+            (Some(v), true) => format!("Add-ons are charged with fee variant {v}."),
+            (Some(v), false) => format!("Fee variant {v} is configured but not among the synced products."),
+            (None, _) => "Create a hidden $0.01 “Personalization” product and set its variant as the fee variant.".into(),
+        },
+    });
+    let assigned: i64 = template_products::table
+        .filter(template_products::shop_id.eq(shop_id))
+        .count()
+        .get_result(c)?;
+    out.push(Check {
+        key: "template_assigned",
+        done: assigned > 0,
+        detail: if assigned > 0 {
+            format!("{assigned} products have personalization fields.")
+        } else {
+            "Create a template and assign it to a product.".into()
+        },
+    });
+    let prefs: Option<String> = preference_settings::table
+        .find(shop_id)
+        .select(preference_settings::settings)
+        .first(c)
+        .optional()?;
+    out.push(Check {
+        key: "preference_center",
+        done: prefs.is_some(),
+        detail: if prefs.is_some() {
+            "The preference center offers your own sizes, interests and frequencies.".into()
+        } else {
+            "Review the preference center's sizes, interests and texts (defaults are in use)."
+                .into()
+        },
+    });
     Ok(out)
 }

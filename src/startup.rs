@@ -12,13 +12,11 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::db::Db;
-use crate::inbox::WorkerOptions;
 use crate::routes;
-use crate::shopify::ShopDomain;
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
 
-pub const DEMO_SHOP: &str = "atelier-demo.myshopify.com";
+pub use crate::config::DEMO_SHOP;
 
 pub struct Application {
     port: u16,
@@ -50,12 +48,13 @@ impl Application {
             .await??;
         let state = AppState::new(settings, db)?;
 
+        #[cfg(feature = "demo")]
         if !state.settings.is_production() {
             let st = state.clone();
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-                let demo = ShopDomain::parse(DEMO_SHOP).expect("valid demo shop");
+                let demo = crate::shopify::ShopDomain::parse(DEMO_SHOP).expect("valid demo shop");
                 let mut conn = st.db.conn()?;
-                crate::shops::ensure_demo_shop(&mut conn, &st.cipher, &demo)?;
+                crate::demo::ensure_demo_shop(&mut conn, &st.cipher, &demo)?;
                 crate::demo::seed(&mut conn, &st)?;
                 Ok(())
             })
@@ -67,46 +66,11 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = build_server(listener, state.clone())?;
         let (shutdown, _) = watch::channel(false);
-        let mut workers = Vec::new();
-        if state.settings.run_workers {
-            let options = WorkerOptions {
-                lease: state.settings.inbox_lease,
-                // SQLite: intake waits behind one batch, so keep batches short; PostgreSQL: one
-                // commit (fsync) per batch, so make them longer.
-                batch: if state.db.backend() == crate::db::Backend::Sqlite {
-                    8
-                } else {
-                    32
-                },
-                poll: Duration::from_millis(500),
-                throttle: state.settings.worker_throttle,
-                intake: Some(state.inbox.received_counter()),
-            };
-            // SQLite has one writer anyway; PostgreSQL applies batches in parallel (advisory
-            // locks keep deliveries about one resource in sequence).
-            let count = state
-                .settings
-                .inbox_workers
-                .unwrap_or(match state.db.backend() {
-                    crate::db::Backend::Sqlite => 1,
-                    crate::db::Backend::Postgres => 2,
-                });
-            for _ in 0..count {
-                workers.push(tokio::spawn(crate::inbox::run_worker(
-                    state.db.clone(),
-                    state.sync.clone(),
-                    state.wake.clone(),
-                    options.clone(),
-                    shutdown.subscribe(),
-                )));
-            }
-        }
-        if state.settings.run_workers {
-            workers.push(tokio::spawn(maintenance(
-                state.clone(),
-                shutdown.subscribe(),
-            )));
-        }
+        let workers = if state.settings.run_workers {
+            crate::jobs::spawn(&state, &shutdown)
+        } else {
+            Vec::new()
+        };
         Ok(Application {
             port,
             server,
@@ -148,7 +112,8 @@ impl Application {
 }
 
 fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
-    // The demo storefront exists only in development.
+    // The demo storefront exists only in development, and only in builds that include it.
+    #[cfg(feature = "demo")]
     let demo = if state.settings.is_production() {
         None
     } else {
@@ -164,7 +129,10 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(data.clone())
             .configure(routes::configure)
-            .configure(|cfg| crate::demo::configure(cfg, demo.clone()))
+            .configure(|_cfg| {
+                #[cfg(feature = "demo")]
+                crate::demo::configure(_cfg, demo.clone())
+            })
             .default_service(web::to(routes::not_found))
     })
     .listen(listener)?
@@ -172,32 +140,4 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
     .client_request_timeout(Duration::from_secs(10))
     .run();
     Ok(server)
-}
-
-/// Periodic upkeep: retry webhook registrations that failed at install.
-async fn maintenance(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(300)) => {}
-            _ = shutdown.changed() => return,
-        }
-        match crate::shops::retry_pending_registrations(&state).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(shops = n, "webhook registration retried successfully"),
-            Err(e) => tracing::warn!(error = ?e, "webhook registration retry failed"),
-        }
-        if let Err(e) = crate::recommendations::backfill::run_pending(&state).await {
-            tracing::warn!(error = ?e, "recommendations backfill retry failed");
-        }
-        let retention = state.settings.upload_retention;
-        match state
-            .db
-            .run_write(move |c| Ok(crate::uploads::cleanup(c, retention)?))
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(uploads = n, "unreferenced uploads deleted"),
-            Err(e) => tracing::warn!(error = ?e, "upload cleanup failed"),
-        }
-    }
 }

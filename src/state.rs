@@ -7,7 +7,7 @@ use crate::config::Settings;
 use crate::crypto::{TokenCipher, derive_key};
 use crate::db::Db;
 use crate::inbox::InboxWriter;
-use crate::shopify::StoreClient;
+use crate::shopify::{Signatures, StoreClient};
 use crate::sync::SyncContext;
 
 #[derive(Clone)]
@@ -16,6 +16,8 @@ pub struct AppState {
     pub db: Db,
     pub store: StoreClient,
     pub cipher: TokenCipher,
+    /// Checks of every request Shopify signs (current and previous secret, freshness).
+    pub signatures: Arc<Signatures>,
     /// Key of the OAuth state cookie signature, derived from the API secret the way Shopify's
     /// library derives it, so a cookie signature can never double as a webhook HMAC.
     pub cookie_key: [u8; 32],
@@ -23,6 +25,8 @@ pub struct AppState {
     /// Wakes this instance's inbox worker when a delivery is stored.
     pub wake: Arc<tokio::sync::Notify>,
     pub sync: SyncContext,
+    /// The storefront's view of shops, by domain (see [`AppState::storefront_shop`]).
+    pub storefront_shops: Arc<TtlCache<String, Option<crate::shops::Shop>>>,
     /// Key of the `_atelier` personalization signatures (derived from the API secret).
     pub personalization_key: [u8; 32],
     /// Compiled templates by (template id, version): versions never change, so no invalidation.
@@ -35,7 +39,7 @@ pub struct AppState {
     product_templates: Arc<TtlCache<(String, i64), Option<TemplateRef>>>,
     /// What recommendation widgets show of a product, by `(shop id, product id)`.
     product_cards: Arc<TtlCache<(String, i64), Arc<crate::products::Card>>>,
-    /// Recommendation lists computed by this instance (issue 6).
+    /// Recommendation lists computed by this instance.
     pub recs: Arc<crate::recommendations::Recommender>,
 }
 
@@ -69,9 +73,10 @@ impl AppState {
     pub fn new(settings: Settings, db: Db) -> anyhow::Result<Self> {
         let store = StoreClient::new(&settings)?;
         let cipher = TokenCipher::new(&settings.token_encryption_key);
+        let signatures = Arc::new(Signatures::from_settings(&settings));
         let cookie_key = derive_key(settings.api_secret.expose().as_bytes(), COOKIE_KEY_INFO);
         let wake = Arc::new(tokio::sync::Notify::new());
-        let inbox = InboxWriter::start(db.clone(), wake.clone());
+        let inbox = InboxWriter::start(db.clone(), wake.clone(), crate::compliance::INBOX_HOOKS);
         let personalization_key = personalization_key(settings.api_secret.expose());
         let mut personalization_keys = vec![personalization_key];
         if let Some(previous) = &settings.api_secret_previous {
@@ -84,31 +89,26 @@ impl AppState {
             ),
             personalization_keys,
             upload_base: upload_base(&settings.app_url),
-            storefront_shops: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 10_000)),
         };
         Ok(AppState {
             settings: Arc::new(settings),
             db,
             store,
             cipher,
+            signatures,
             cookie_key,
             inbox,
             wake,
             sync,
+            storefront_shops: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 10_000)),
             personalization_key,
             compiled: Default::default(),
-            image_slots: crate::routes::uploads::image_slots(),
+            image_slots: crate::uploads::image_slots(),
             settings_cache: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 10_000)),
             product_templates: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 100_000)),
             product_cards: Arc::new(TtlCache::new(std::time::Duration::from_secs(60), 100_000)),
             recs: Default::default(),
         })
-    }
-
-    /// A signed request's `timestamp` (Unix seconds) is within the accepted clock difference.
-    pub fn timestamp_fresh(&self, timestamp: i64) -> bool {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        (now - timestamp).abs() <= self.settings.signature_max_age.as_secs() as i64
     }
 
     /// A template version ready to validate against, compiled once per process.
@@ -163,7 +163,7 @@ impl AppState {
         &self,
         domain: &str,
     ) -> crate::error::AppResult<Option<crate::shops::Shop>> {
-        if let Some(found) = self.sync.storefront_shops.get(domain) {
+        if let Some(found) = self.storefront_shops.get(domain) {
             return Ok(found);
         }
         let d = domain.to_owned();
@@ -171,15 +171,14 @@ impl AppState {
             .db
             .run(move |c| Ok(crate::shops::find_by_domain(c, &d)?))
             .await?;
-        self.sync
-            .storefront_shops
+        self.storefront_shops
             .insert(domain.to_owned(), found.clone());
         Ok(found)
     }
 
     /// Forgets what this instance cached about a shop's storefront (install, uninstall).
     pub fn forget_storefront_shop(&self, domain: &str) {
-        self.sync.storefront_shops.forget(|k| k == domain);
+        self.storefront_shops.forget(|k| k == domain);
     }
 
     /// The product's template and version, compiled (cached for [`STOREFRONT_CACHE_TTL`]; the
@@ -251,19 +250,6 @@ impl AppState {
     /// Forgets this instance's product → template entries of a shop (after a template change).
     pub fn forget_product_templates(&self, shop_id: &str) {
         self.product_templates.forget(|(s, _)| s == shop_id);
-    }
-
-    /// Webhook HMAC against the current secret and, during a rotation, the previous one.
-    pub fn verify_webhook_hmac(&self, body: &[u8], header: &str) -> bool {
-        let current = crate::shopify::hmac::verify_webhook(self.api_secret(), body, header);
-        let previous = self
-            .settings
-            .api_secret_previous
-            .as_ref()
-            .is_some_and(|old| {
-                crate::shopify::hmac::verify_webhook(old.expose().as_bytes(), body, header)
-            });
-        current | previous
     }
 
     pub fn api_secret(&self) -> &[u8] {

@@ -1,4 +1,4 @@
-//! Shopper images for `image` fields (`POST /proxy/uploads`, CONTRACT §4).
+//! Shopper images for `image` fields (`POST /proxy/uploads`).
 //!
 //! A file is judged by its content only: the first bytes must be PNG, JPEG or WebP (the name and
 //! the declared type are ignored), the header's dimensions are checked before any pixel is
@@ -24,7 +24,7 @@ use time::PrimitiveDateTime;
 use crate::db::schema::uploads;
 use crate::db::{DbConnection, now};
 
-/// Largest file accepted (CONTRACT §4).
+/// Largest file accepted.
 pub const MAX_BYTES: usize = 10 * 1024 * 1024;
 /// Largest side, in pixels.
 pub const MAX_SIDE: u32 = 12_000;
@@ -361,4 +361,10 @@ mod tests {
         assert!(!plausible_id("up_../../etc/passwd"));
         assert!(!plausible_id("1"));
     }
+}
+
+/// Slots for concurrent image decodes: decoding is CPU-heavy, so at most two run at once and
+/// the rest wait (or are refused) instead of starving the other requests.
+pub fn image_slots() -> std::sync::Arc<tokio::sync::Semaphore> {
+    std::sync::Arc::new(tokio::sync::Semaphore::new(2))
 }

@@ -1,6 +1,7 @@
 //! One binary, two databases: a `MultiConnection` over SQLite and PostgreSQL, an r2d2 pool that
 //! picks the backend from the URL scheme (never by trial), and embedded migrations per backend.
 
+pub mod dialect;
 pub mod schema;
 
 use std::time::Duration;
@@ -89,11 +90,15 @@ impl ConnManager {
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(sqlite_path(&self.url))?;
                 // Per-connection settings: WAL for concurrent readers, a busy timeout instead of
-                // immediate SQLITE_BUSY, foreign keys enforced, fsync only at checkpoints.
+                // immediate SQLITE_BUSY, foreign keys enforced. `synchronous = FULL` fsyncs the
+                // log at every commit: a webhook is answered 200 only once it is on disk, so
+                // power loss cannot take back a delivery Shopify will not send again (NORMAL
+                // survives a killed process but not a lost machine). The inbox commits
+                // deliveries in groups, so the fsync is paid once per batch.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000;
                      PRAGMA journal_mode = WAL;
-                     PRAGMA synchronous = NORMAL;
+                     PRAGMA synchronous = FULL;
                      PRAGMA foreign_keys = ON;
                      PRAGMA temp_store = MEMORY;",
                 )

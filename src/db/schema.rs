@@ -1,5 +1,7 @@
-//! One schema for both backends, limited to types both support (TEXT, BIGINT, INTEGER,
-//! BOOLEAN, TIMESTAMP). Kept in step with `migrations/{sqlite,postgres}`.
+//! One schema for both backends, limited to types both support: `Text`, `BigInt`, `Integer`,
+//! `Bool`, `Timestamp` (naive UTC), `Binary` (BLOB / bytea) and `Double` (REAL / double
+//! precision). The migrations of each backend must build exactly this (a test compares them
+//! column by column); a change is a new migration in both folders, never an edit of a landed one.
 
 diesel::table! {
     shops (id) {
@@ -248,7 +250,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     personalization_settings,
 );
 
-// ---------------------------------------------------------------- preference center (issue 5)
+// ---------------------------------------------------------------- preference center
 
 diesel::table! {
     preference_settings (shop_id) {
@@ -301,7 +303,7 @@ diesel::table! {
     }
 }
 
-// ---------------------------------------------------------------- recommendations (issue 6)
+// ---------------------------------------------------------------- recommendations
 
 diesel::table! {
     rec_items (shop_id, product_id) {

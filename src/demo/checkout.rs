@@ -34,7 +34,8 @@ pub async fn checkout(
     }
     let now = time::OffsetDateTime::now_utc();
     // Unique per checkout and far from the seeded orders' ids.
-    let order_id = 7_000_000_000_000 + (now.unix_timestamp_nanos() / 1_000_000 % 1_000_000_000_000) as i64;
+    let order_id =
+        7_000_000_000_000 + (now.unix_timestamp_nanos() / 1_000_000 % 1_000_000_000_000) as i64;
     let name = format!("#D{}", order_id % 100_000);
     let stamp = now
         .format(&time::format_description::well_known::Rfc3339)
@@ -72,7 +73,7 @@ pub async fn checkout(
         .header("Content-Type", "application/json")
         .header("X-Shopify-Topic", "orders/create")
         .header("X-Shopify-Hmac-Sha256", hmac)
-        .header("X-Shopify-Shop-Domain", crate::startup::DEMO_SHOP)
+        .header("X-Shopify-Shop-Domain", crate::config::DEMO_SHOP)
         .header("X-Shopify-Webhook-Id", uuid::Uuid::new_v4().to_string())
         .header("X-Shopify-Event-Id", uuid::Uuid::new_v4().to_string())
         .header("X-Shopify-API-Version", state.settings.api_version.as_str())
@@ -95,7 +96,7 @@ pub async fn checkout(
         &format!(
             r#"<h1>Thank you</h1><p>Order <strong data-order-name>{}</strong> is placed ({}). The store sent it to Atelier as an <code>orders/create</code> webhook.</p><p><a href="/demo">Continue shopping</a> · <a href="/demo/admin#/production">See it in Production</a></p>"#,
             esc(&name),
-            super::liquid::money(total, super::MONEY_FORMAT)
+            crate::theme::money(total, super::MONEY_FORMAT)
         ),
         0,
     ))

@@ -1,11 +1,11 @@
-//! Development demo storefront (CONTRACT §8): a stand-in Shopify store served by the app, so
+//! Development demo storefront: a stand-in Shopify store served by the app, so
 //! the theme extension runs end to end on one machine. Its pages render the extension's own
-//! block files ([`liquid`]), the AJAX cart API answers in Shopify's shapes, and `/apps/atelier/*`
+//! block files ([`crate::theme`]), the AJAX cart API answers in Shopify's shapes, and `/apps/atelier/*`
 //! signs requests exactly as Shopify's app proxy does and forwards them to `/proxy/*` over HTTP.
 //! In production none of these routes exists (`404`).
 
+pub mod admin;
 pub mod checkout;
-pub mod liquid;
 pub mod seed;
 
 use std::collections::HashMap;
@@ -19,8 +19,9 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::theme;
 
-pub use seed::{DEMO_CUSTOMER, seed};
+pub use seed::{DEMO_CUSTOMER, ensure_demo_shop, seed};
 
 const CART_COOKIE: &str = "atelier_demo_cart";
 const LOGGED_OUT_COOKIE: &str = "atelier_demo_logged_out";
@@ -42,16 +43,16 @@ pub struct Demo {
 
 impl Demo {
     pub fn new(port: u16) -> anyhow::Result<Demo> {
-        let locale: Json = serde_json::from_str(liquid::files::LOCALE_EN)?;
-        let parser = liquid::parser(Arc::new(locale), "/demo/assets/", MONEY_FORMAT);
+        let locale: Json = serde_json::from_str(theme::files::LOCALE_EN)?;
+        let parser = theme::parser(Arc::new(locale), "/demo/assets/", MONEY_FORMAT);
         let mut blocks = HashMap::new();
-        for (name, source) in liquid::files::BLOCKS {
-            let (body, schema) = liquid::split_schema(source);
+        for (name, source) in theme::files::BLOCKS {
+            let (body, schema) = theme::split_schema(source);
             let template = parser
                 .parse(&body)
                 .map_err(|e| anyhow::anyhow!("block {name}: {e}"))?;
             let script = schema["javascript"].as_str().map(str::to_owned);
-            blocks.insert(*name, (template, liquid::default_settings(&schema), script));
+            blocks.insert(*name, (template, theme::default_settings(&schema), script));
         }
         Ok(Demo {
             blocks,
@@ -99,6 +100,7 @@ impl Demo {
 pub fn configure(cfg: &mut web::ServiceConfig, demo: Option<web::Data<Demo>>) {
     let Some(demo) = demo else { return };
     cfg.app_data(demo)
+        .configure(admin::routes)
         .route("/demo", web::get().to(index))
         .route("/demo/", web::get().to(index))
         .route("/demo/products/{handle}", web::get().to(product_page))
@@ -183,7 +185,7 @@ fn cart_count(demo: &Demo, req: &HttpRequest) -> i64 {
 
 async fn demo_shop(state: &AppState) -> AppResult<crate::shops::Shop> {
     state
-        .storefront_shop(crate::startup::DEMO_SHOP)
+        .storefront_shop(crate::config::DEMO_SHOP)
         .await?
         .ok_or_else(|| AppError::not_found("The demo shop is not seeded."))
 }
@@ -206,7 +208,7 @@ async fn index(
                 r#"<a class="card" href="/demo/products/{h}"><img src="/demo/images/{h}.svg" alt="" width="400" height="400"><span>{t}</span><br><span>{price}</span></a>"#,
                 h = esc(&p.handle),
                 t = esc(&p.title),
-                price = liquid::money(p.price_cents, MONEY_FORMAT),
+                price = theme::money(p.price_cents, MONEY_FORMAT),
             )
         })
         .collect();
@@ -254,7 +256,7 @@ async fn product_page(
                 r#"<option value="{id}">{t} – {p}</option>"#,
                 id = v.id,
                 t = esc(&v.title),
-                p = liquid::money(v.price_cents, MONEY_FORMAT)
+                p = theme::money(v.price_cents, MONEY_FORMAT)
             )
         })
         .collect();
@@ -280,7 +282,7 @@ async fn product_page(
 {embed}"#,
         handle = esc(&product.handle),
         title = esc(&product.title),
-        price = liquid::money(product.price_cents, MONEY_FORMAT),
+        price = theme::money(product.price_cents, MONEY_FORMAT),
     );
     Ok(layout(&product.title, &body, cart_count(&demo, &req)))
 }
@@ -300,7 +302,7 @@ fn globals(req: &HttpRequest, product: Option<&seed::DemoProduct>) -> Json {
         })
     });
     json!({
-        "shop": {"name": "Atelier demo store", "permanent_domain": crate::startup::DEMO_SHOP, "money_format": MONEY_FORMAT},
+        "shop": {"name": "Atelier demo store", "permanent_domain": crate::config::DEMO_SHOP, "money_format": MONEY_FORMAT},
         "customer": customer,
         "product": product,
         "routes": {"root_url": "/demo", "cart_url": "/demo/cart", "cart_add_url": "/demo/cart/add", "account_login_url": "/demo/login"},
@@ -375,7 +377,7 @@ async fn cart_page(req: HttpRequest, demo: web::Data<Demo>) -> AppResult<HttpRes
                 v = l.variant_id,
                 t = esc(&l.title),
                 q = l.quantity,
-                p = liquid::money(l.price * l.quantity, MONEY_FORMAT),
+                p = theme::money(l.price * l.quantity, MONEY_FORMAT),
             )
         })
         .collect();
@@ -384,7 +386,7 @@ async fn cart_page(req: HttpRequest, demo: web::Data<Demo>) -> AppResult<HttpRes
         "Cart",
         &format!(
             r#"<h1>Your cart</h1><ul class="cart-lines">{rows}</ul><p>Total: <span data-cart-total>{}</span></p>{checkout}"#,
-            liquid::money(total, MONEY_FORMAT),
+            theme::money(total, MONEY_FORMAT),
             // The demo's order path (checkout.rs): the order arrives as a signed webhook.
             checkout = if lines.is_empty() {
                 ""
@@ -398,7 +400,7 @@ async fn cart_page(req: HttpRequest, demo: web::Data<Demo>) -> AppResult<HttpRes
 
 async fn asset(path: web::Path<String>) -> AppResult<HttpResponse> {
     let name = path.into_inner();
-    let (_, mime, bytes) = liquid::files::ASSETS
+    let (_, mime, bytes) = theme::files::ASSETS
         .iter()
         .find(|(n, _, _)| *n == name)
         .ok_or_else(|| AppError::not_found("No such asset."))?;
@@ -477,12 +479,12 @@ async fn add_items(
         .map_err(|_| cart_error(StatusCode::NOT_FOUND, "The demo shop is not seeded."))?;
     let mut added = Vec::new();
     for item in items {
-        let Some(variant) = crate::sync::payload::parse_id(&item.id) else {
+        let Some(variant) = crate::shopify::payload::parse_id(&item.id) else {
             return Err(cart_error(StatusCode::BAD_REQUEST, "Invalid variant id."));
         };
         let quantity = match &item.quantity {
             None => 1,
-            Some(q) => crate::sync::payload::parse_id(q).unwrap_or(0),
+            Some(q) => crate::shopify::payload::parse_id(q).unwrap_or(0),
         };
         if !(1..=100_000).contains(&quantity) {
             return Err(cart_error(
@@ -682,7 +684,7 @@ async fn app_proxy(
                 )
             })
             .collect();
-    pairs.push(("shop".into(), crate::startup::DEMO_SHOP.into()));
+    pairs.push(("shop".into(), crate::config::DEMO_SHOP.into()));
     pairs.push(("logged_in_customer_id".into(), customer));
     pairs.push(("path_prefix".into(), "/apps/atelier".into()));
     pairs.push((
@@ -711,7 +713,7 @@ async fn app_proxy(
         forward = forward.header("X-Forwarded-For", ip.ip().to_string());
     }
     let answer = forward
-        .header("X-Forwarded-Host", crate::startup::DEMO_SHOP)
+        .header("X-Forwarded-Host", crate::config::DEMO_SHOP)
         .send()
         .await
         .map_err(|e| AppError::internal(anyhow::anyhow!("app proxy emulator: {e}")))?;

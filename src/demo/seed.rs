@@ -125,7 +125,7 @@ fn tote_template() -> Json {
 
 /// Seeds the demo shop once.
 pub fn seed(c: &mut DbConnection, state: &crate::state::AppState) -> anyhow::Result<()> {
-    let shop = crate::shops::find_by_domain(c, crate::startup::DEMO_SHOP)?
+    let shop = crate::shops::find_by_domain(c, crate::config::DEMO_SHOP)?
         .ok_or_else(|| anyhow::anyhow!("demo shop missing"))?;
     let existing: i64 = products::table
         .filter(products::shop_id.eq(&shop.id))
@@ -199,7 +199,7 @@ pub fn seed(c: &mut DbConnection, state: &crate::state::AppState) -> anyhow::Res
             "updated_at": "2026-10-01T10:00:00Z", "currency": "USD", "total_price": "40.00", "financial_status": "paid",
             "customer": customer.map(|id| json!({"id": id})), "line_items": lines});
         let body = serde_json::to_vec(&order)?;
-        crate::orders::apply_webhook(c, &state.sync, &shop, "orders/create", &body, None)
+        crate::jobs::dispatch::apply_order(c, &state.sync, &shop, "orders/create", &body, None)
             .map_err(|e| anyhow::anyhow!("seeding an order: {e:?}"))?;
     }
     tracing::info!("demo shop seeded: products, templates, fee product, orders");
@@ -322,4 +322,23 @@ pub fn variant(c: &mut DbConnection, shop_id: &str, id: i64) -> QueryResult<Opti
         handle,
         price_cents,
     }))
+}
+
+/// Seeds the development demo shop on first start.
+pub fn ensure_demo_shop(
+    conn: &mut crate::db::DbConnection,
+    cipher: &crate::crypto::TokenCipher,
+    domain: &crate::shopify::ShopDomain,
+) -> diesel::QueryResult<crate::shops::Shop> {
+    if let Some(shop) = crate::shops::find_by_domain(conn, domain.as_str())? {
+        return Ok(shop);
+    }
+    let grant = crate::shopify::AccessGrant {
+        access_token: crate::config::Secret::new("demo-store-has-no-real-token"),
+        scope: crate::config::DEFAULT_SCOPES.into(),
+        expires_in: None,
+        refresh_token: None,
+        refresh_token_expires_in: None,
+    };
+    crate::shops::save_grant(conn, cipher, domain, &grant)
 }

@@ -13,6 +13,36 @@ pub struct Dec {
 
 const MAX_SCALE: u32 = 9;
 const MAX_ABS: i128 = 1_000_000_000_000_000_000; // 10^18
+/// Digits before the decimal point of the largest accepted value (under 10^18).
+const MAX_INT_DIGITS: i64 = 18;
+/// Bytes of a literal: more than any real quantity needs, small enough that the digit
+/// handling below is a few microseconds.
+pub const MAX_LITERAL: usize = 64;
+/// Digits of an exponent (after its sign and leading zeros): `1e9999` is already far out of
+/// range, so a longer exponent is refused before it is read as a number.
+const MAX_EXPONENT_DIGITS: usize = 4;
+
+/// The exponent of a literal: an optional sign and ASCII digits, at most
+/// [`MAX_EXPONENT_DIGITS`] significant ones.
+fn parse_exponent(s: &str) -> Option<i64> {
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = digits.trim_start_matches('0');
+    if digits.len() > MAX_EXPONENT_DIGITS {
+        return None;
+    }
+    let e: i64 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
+    Some(if negative { -e } else { e })
+}
 
 impl Dec {
     pub fn zero() -> Dec {
@@ -24,13 +54,19 @@ impl Dec {
 
     /// A decimal literal: `-12`, `3.25`, `1e3`, `2.5E-2`. Nothing else (no `NaN`, no spaces
     /// inside, no hex).
+    ///
+    /// A shopper controls this text, so the work is bounded by construction: the literal is at
+    /// most [`MAX_LITERAL`] bytes, its exponent at most [`MAX_EXPONENT_DIGITS`] digits, and the
+    /// value is assembled with one multiplication by a power of ten that is checked against
+    /// the range first. No loop runs once per unit of exponent. Anything out of range is
+    /// `None`, which the caller reports as "not a number".
     pub fn parse(s: &str) -> Option<Dec> {
         let s = s.trim();
-        if s.is_empty() || s.len() > 64 {
+        if s.is_empty() || s.len() > MAX_LITERAL {
             return None;
         }
         let (num, exp) = match s.find(['e', 'E']) {
-            Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
+            Some(i) => (&s[..i], parse_exponent(&s[i + 1..])?),
             None => (s, 0),
         };
         let (negative, digits) = match num.strip_prefix('-') {
@@ -44,29 +80,31 @@ impl Dec {
         {
             return None;
         }
-        let all: String = format!("{int}{frac}");
-        let all = all.trim_start_matches('0');
-        if all.len() > 30 {
-            return None;
+        // value = significant digits × 10^power, the digits stripped of leading zeros (no
+        // value) and trailing zeros (moved into the power: 1.50 == 1.5).
+        let all = format!("{int}{frac}");
+        let significant = all.trim_start_matches('0');
+        let kept = significant.trim_end_matches('0');
+        if kept.is_empty() {
+            return Some(Dec::zero());
         }
-        let mut mantissa: i128 = if all.is_empty() { 0 } else { all.parse().ok()? };
-        let mut scale: i32 = frac.len() as i32 - exp;
-        while scale < 0 {
-            mantissa = mantissa.checked_mul(10)?;
-            scale += 1;
-        }
-        let mut scale = scale as u32;
-        // Trailing zeros carry no value: 1.50 == 1.5.
-        while scale > 0 && mantissa % 10 == 0 {
-            mantissa /= 10;
-            scale -= 1;
-        }
-        if scale > MAX_SCALE {
-            return None;
-        }
-        if negative {
-            mantissa = -mantissa;
-        }
+        // Both terms are bounded (64 bytes, 4 exponent digits): no overflow in i64.
+        let power = exp - frac.len() as i64 + (significant.len() - kept.len()) as i64;
+        let (mantissa, scale) = if power >= 0 {
+            // Integer digits: the value must stay under 10^18.
+            if kept.len() as i64 + power > MAX_INT_DIGITS {
+                return None;
+            }
+            let m: i128 = kept.parse().ok()?;
+            (m * 10i128.pow(power as u32), 0)
+        } else {
+            let scale = -power;
+            if scale > MAX_SCALE as i64 || kept.len() as i64 - scale > MAX_INT_DIGITS {
+                return None;
+            }
+            (kept.parse::<i128>().ok()?, scale as u32)
+        };
+        let mantissa = if negative { -mantissa } else { mantissa };
         let d = Dec { mantissa, scale };
         (d.abs_int_part() < MAX_ABS).then_some(d)
     }
@@ -160,6 +198,60 @@ mod tests {
         }
         for bad in [
             "", "abc", "1.2.3", "NaN", "inf", "1e", "--1", "1 000", "0x10", "1e-20", "1e30",
+        ] {
+            assert!(Dec::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn huge_exponents_are_refused_without_work() {
+        // Each of these used to loop once per unit of exponent (seconds per value).
+        let started = std::time::Instant::now();
+        for bad in [
+            "0e2147483647",
+            "0e-2147483647",
+            "1e2147483647",
+            "1e-2147483648",
+            "0.0e-2147483648",
+            "-0e99999999999999999999",
+            "1e10000",
+            "1e19",
+            "1e-10",
+            "1234567890123456789.5",
+            "1234567890123456789",
+            "1.0000000001",
+        ] {
+            assert!(Dec::parse(bad).is_none(), "{bad:?}");
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(50),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn exponents_within_range_still_work() {
+        for (input, out) in [
+            ("0e9999", "0"),
+            ("0e-9999", "0"),
+            ("1e17", "100000000000000000"),
+            ("999999999999999999", "999999999999999999"),
+            (
+                "-999999999999999999.999999999",
+                "-999999999999999999.999999999",
+            ),
+            ("1e-9", "0.000000001"),
+            ("100e-11", "0.000000001"),
+            ("0.00000000000000000000000000000000000000001e41", "1"),
+            ("5e+0002", "500"),
+            ("+7E0", "7"),
+            ("1.5000e1", "15"),
+        ] {
+            assert_eq!(d(input).to_string(), out, "{input}");
+        }
+        for bad in [
+            "1e+", "1e-", "1e1.5", "1e 2", "1e--2", "1e+-2", "e5", ".e5", "1ee2",
         ] {
             assert!(Dec::parse(bad).is_none(), "{bad:?}");
         }

@@ -1,9 +1,10 @@
-//! Product personalization (issue: personalization): templates of fields merchants define,
-//! validation of what shoppers enter, the price add-on, and the `_atelier` signature that lets
-//! the order webhook prove nothing was altered in the cart.
+//! Product personalization: templates of fields merchants define, validation of what shoppers
+//! enter, the price add-on, and the `_atelier` signature that lets the order webhook prove
+//! nothing was altered in the cart.
 //!
-//! This module is pure (no database, no HTTP) so its rules are unit-tested and fast; the routes
-//! and storage (template versions, uploads, order verification) build on it.
+//! The rules (`template`, `values`, `decimal`, `signature`, `verify`, `preview`) are pure — no
+//! database, no HTTP — so they are unit-tested and fast; `store` (template versions and their
+//! product assignments) and `settings` (the shop's blocked words) own this domain's queries.
 
 pub mod decimal;
 pub mod preview;
@@ -13,6 +14,7 @@ pub mod store;
 pub mod template;
 pub mod values;
 pub mod verify;
+pub mod versions;
 
 pub use template::{FieldDef, FieldType, parse_fields};
 pub use values::{Accepted, BlockedWords, CompiledTemplate, validate};

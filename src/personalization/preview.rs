@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::template::FieldType;
-use super::values::{CompiledTemplate, normalize_text, visibility};
+use super::values::{CompiledTemplate, normalize_text};
 
 const DEFAULT_COLOR: &str = "#111111";
 const DEFAULT_FONT: &str = "serif";
@@ -41,7 +41,7 @@ pub fn escape(s: &str) -> String {
 /// The SVG for these values (invalid or hidden values are simply not drawn).
 pub fn render(template: &CompiledTemplate, values: &Map<String, Value>) -> String {
     let fields = &template.fields;
-    let shown = visibility(fields, values);
+    let shown = template.visibility(values);
     // A chosen swatch colors the texts that do not name their own color (an engraving color).
     let swatch_color = fields
         .iter()

@@ -13,7 +13,7 @@ use crate::db::schema::personalization_settings as ps;
 use crate::db::{DbConnection, now, rfc3339};
 use crate::error::FieldError;
 use crate::per_backend;
-use crate::sync::payload::parse_id;
+use crate::shopify::payload::parse_id;
 
 pub const MAX_BLOCKED_WORDS: usize = 2_000;
 pub const MAX_WORD_CHARS: usize = 64;

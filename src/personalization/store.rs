@@ -26,7 +26,7 @@ pub struct TemplateRow {
     pub updated_at: PrimitiveDateTime,
 }
 
-/// TEMPLATE (CONTRACT §5).
+/// TEMPLATE.
 #[derive(Debug, Serialize)]
 pub struct TemplateOut {
     pub id: String,
@@ -86,7 +86,7 @@ pub fn parse_input(body: &Value) -> Result<TemplateInput, Vec<FieldError>> {
         )),
         Some(Value::Array(list)) => {
             for (i, v) in list.iter().enumerate() {
-                match crate::sync::payload::parse_id(v).filter(|id| *id > 0) {
+                match crate::shopify::payload::parse_id(v).filter(|id| *id > 0) {
                     Some(id) if !product_ids.contains(&id) => product_ids.push(id),
                     Some(_) => {}
                     None => errors.push(FieldError::new(

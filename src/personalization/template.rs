@@ -1,4 +1,4 @@
-//! Personalization field definitions (CONTRACT §4 FIELD) and the checks that reject a template
+//! Personalization field definitions (FIELD) and the checks that reject a template
 //! that cannot work, naming every problem (`fields[2].pattern`, …).
 
 use serde::{Deserialize, Serialize};
@@ -499,7 +499,14 @@ pub fn parse_fields(fields: &Value) -> Result<Vec<FieldDef>, Vec<FieldError>> {
                         Value::Array(a) => a.iter().collect(),
                         v => vec![v],
                     };
-                    if expected.is_empty()
+                    if expected.len() > MAX_OPTIONS {
+                        // Every storefront request compares against each entry.
+                        err(
+                            "show_if.equals",
+                            "too_many",
+                            format!("equals lists at most {MAX_OPTIONS} values."),
+                        );
+                    } else if expected.is_empty()
                         || expected
                             .iter()
                             .any(|v| v.is_array() || v.is_object() || v.is_null())
@@ -688,6 +695,27 @@ mod tests {
         assert!(p.contains(&("fields[1].show_if.field".into(), "cycle".into())));
         assert!(p.contains(&("fields[2].show_if.field".into(), "self_reference".into())));
         assert!(p.contains(&("fields[4].show_if.equals".into(), "never_true".into())));
+    }
+
+    #[test]
+    fn show_if_lists_are_bounded() {
+        let many: Vec<String> = (0..=MAX_OPTIONS).map(|i| i.to_string()).collect();
+        let p = problems(json!([
+            {"key": "a", "label": "A", "type": "text"},
+            {"key": "b", "label": "B", "type": "text", "show_if": {"field": "a", "equals": many}}
+        ]));
+        assert_eq!(
+            p,
+            vec![("fields[1].show_if.equals".into(), "too_many".into())]
+        );
+        let enough: Vec<String> = (0..MAX_OPTIONS).map(|i| i.to_string()).collect();
+        assert!(
+            parse_fields(&json!([
+                {"key": "a", "label": "A", "type": "text"},
+                {"key": "b", "label": "B", "type": "text", "show_if": {"field": "a", "equals": enough}}
+            ]))
+            .is_ok()
+        );
     }
 
     #[test]

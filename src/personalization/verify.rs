@@ -1,4 +1,4 @@
-//! What an arriving order proves about its personalized lines (CONTRACT §5 LINE): whether the
+//! What an arriving order proves about its personalized lines (LINE): whether the
 //! `_atelier` signature matches the line's properties, the template version it pins, the add-on
 //! that version gives for those selections (`expected_cents`) and what the order actually paid
 //! for it (`charged_cents`).

@@ -1,4 +1,4 @@
-//! Customer preference center (issue 5, CONTRACT §4–§5): the explicit half of personalization.
+//! Customer preference center: the explicit half of personalization.
 //!
 //! - [`settings`]: what the merchant offers (size categories, interests, frequencies, texts).
 //! - [`prefs`]: what each shopper chose, their consent, and the append-only history of every
@@ -8,7 +8,6 @@
 //! For recommendations: [`personalization_allowed`] and [`explicit_for`]. Personalization
 //! consent that was never given counts as **not given**.
 
-pub mod compliance;
 pub mod prefs;
 pub mod saved;
 pub mod settings;

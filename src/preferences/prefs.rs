@@ -1,4 +1,4 @@
-//! A shopper's preferences (PREFERENCES, CONTRACT §4), their consent and its history.
+//! A shopper's preferences (PREFERENCES), their consent and its history.
 //!
 //! Rules:
 //! - `PUT` is partial: an absent top-level member stays as it was. `sizes` merges per category
@@ -30,7 +30,7 @@ use time::PrimitiveDateTime;
 use super::push_unknown_members;
 use super::settings::{self, Settings};
 use crate::db::schema::{consent_history, customer_preferences};
-use crate::db::{DbConnection, now, rfc3339, write_tx};
+use crate::db::{DbConnection, dialect, now, rfc3339, write_tx};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::per_backend;
 
@@ -436,19 +436,11 @@ fn find_locked(
     shop_id: &str,
     customer_id: i64,
 ) -> QueryResult<Option<PrefsRow>> {
-    let q = || {
-        customer_preferences::table
-            .filter(customer_preferences::shop_id.eq(shop_id))
-            .filter(customer_preferences::customer_id.eq(customer_id))
-    };
-    match c {
-        DbConnection::Postgres(pg) => q()
-            .select(PrefsRow::as_select())
-            .for_update()
-            .first(pg)
-            .optional(),
-        DbConnection::Sqlite(_) => find(c, shop_id, customer_id),
-    }
+    let q = customer_preferences::table
+        .filter(customer_preferences::shop_id.eq(shop_id))
+        .filter(customer_preferences::customer_id.eq(customer_id))
+        .select(dialect::columns::<PrefsRow>());
+    dialect::first_locked(c, q, |q| q.for_update()).optional()
 }
 
 /// Whether the store last reported the customer as subscribed to email marketing.
@@ -548,7 +540,7 @@ pub struct Consent {
     pub marketing: bool,
 }
 
-/// PREFERENCES (CONTRACT §4), plus `stale`: paths of stored values the settings no longer offer.
+/// PREFERENCES, plus `stale`: paths of stored values the settings no longer offer.
 #[derive(Debug, Clone, Serialize)]
 pub struct PreferencesOut {
     pub customer_id: String,

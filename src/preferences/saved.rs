@@ -1,4 +1,4 @@
-//! Saved personalizations (SAVED, CONTRACT §4): a filled personalization (a monogram, a child's
+//! Saved personalizations (SAVED): a filled personalization (a monogram, a child's
 //! name, a ring size) a logged-in shopper keeps to reuse on other products. Saving checks only
 //! the shape and size; the values are validated against a product's template when they are
 //! used on that product's `personalize`.
@@ -69,7 +69,7 @@ pub fn parse_new(body: &Value) -> Result<NewSaved, Vec<FieldError>> {
     let product_id = match o.get("product_id") {
         None | Some(Value::Null) => None,
         Some(v) => {
-            let id = crate::sync::payload::parse_id(v).filter(|id| *id > 0);
+            let id = crate::shopify::payload::parse_id(v).filter(|id| *id > 0);
             if id.is_none() {
                 errors.push(FieldError::new(
                     "product_id",

@@ -1,4 +1,4 @@
-//! The merchant's preference-center settings (`/api/preference-center`, CONTRACT §5): size
+//! The merchant's preference-center settings (`/api/preference-center`): size
 //! categories with their sizes, the interest list, the contact frequencies and the texts shown
 //! to shoppers. Stored as one JSON document per shop; a shop without a row gets [`defaults`].
 //!
@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::{is_key, push_unknown_members};
 use crate::db::schema::preference_settings;
-use crate::db::{DbConnection, now, write_tx};
+use crate::db::{DbConnection, dialect, now, write_tx};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::per_backend;
 
@@ -404,10 +404,7 @@ pub fn update(c: &mut DbConnection, shop_id: &str, update: SettingsUpdate) -> Ap
         let q = preference_settings::table
             .find(shop_id)
             .select(preference_settings::settings);
-        let stored: String = match c {
-            DbConnection::Postgres(pg) => q.for_update().first(pg)?,
-            DbConnection::Sqlite(_) => q.first(c)?,
-        };
+        let stored: String = dialect::first_locked(c, q, |q| q.for_update())?;
         let mut settings: Settings = serde_json::from_str(&stored).map_err(AppError::internal)?;
         if let Some(v) = update.size_categories {
             settings.size_categories = v;

@@ -1,18 +1,15 @@
-//! Recommendations (issue 6): `complementary` (co-purchase, shrunk cosine), `related`
+//! Recommendations: `complementary` (co-purchase, shrunk cosine), `related`
 //! (co-views/co-carts blended with catalogue content), `for_you` (the shopper's history and
 //! explicit preferences, only with consent) and `trending` (time-decayed popularity), learned
 //! incrementally from orders and storefront events. See README "Recommendations".
 
 pub mod analytics;
-pub mod backfill;
 pub mod consent;
-pub mod eval;
-pub mod import;
+pub mod daily;
 pub mod model;
 pub mod scoring;
 pub mod serve;
 pub mod settings;
-pub mod synth;
 
 pub use model::{apply_order, redact_customer};
 pub use serve::{Intent, Rec, Recommender};

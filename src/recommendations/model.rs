@@ -14,7 +14,7 @@ use time::PrimitiveDateTime;
 
 use super::scoring::{TREND_ADD_TO_CART, TREND_ORDER, TREND_VIEW, trend_weight};
 use crate::db::schema::{orders, rec_events, rec_items, rec_order_contrib};
-use crate::db::{DbConnection, now, rfc3339};
+use crate::db::{DbConnection, dialect, now, rfc3339};
 use crate::orders::{LineItem, Order, parse_properties};
 use crate::personalization::verify::FEE_PROPERTY;
 
@@ -150,28 +150,14 @@ impl Deltas {
                         (t::shop_id.eq(shop_id), t::a.eq(a), t::b.eq(b), t::n.eq(d))
                     })
                     .collect();
-                match c {
-                    DbConnection::Postgres(pg) => {
-                        for chunk in rows.chunks(1000) {
-                            diesel::insert_into(t::table)
-                                .values(chunk.to_vec())
-                                .on_conflict((t::shop_id, t::a, t::b))
-                                .do_update()
-                                .set(t::n.eq(t::n + excluded(t::n)))
-                                .execute(pg)?;
-                        }
-                    }
-                    DbConnection::Sqlite(lite) => {
-                        for row in rows {
-                            diesel::insert_into(t::table)
-                                .values(row)
-                                .on_conflict((t::shop_id, t::a, t::b))
-                                .do_update()
-                                .set(t::n.eq(t::n + excluded(t::n)))
-                                .execute(lite)?;
-                        }
-                    }
-                }
+                dialect::insert_batched!(c, &rows, per_statement = 1000, |c, values| {
+                    diesel::insert_into(t::table)
+                        .values(values)
+                        .on_conflict((t::shop_id, t::a, t::b))
+                        .do_update()
+                        .set(t::n.eq(t::n + excluded(t::n)))
+                        .execute(c)
+                })?;
             }};
         }
         pair_table!(rec_pairs, self.pairs);
@@ -221,18 +207,9 @@ impl Deltas {
                     }
                 };
             }
-            match c {
-                DbConnection::Postgres(pg) => {
-                    for chunk in rows.chunks(1000) {
-                        upsert_items!(pg, chunk.to_vec())?;
-                    }
-                }
-                DbConnection::Sqlite(lite) => {
-                    for row in rows {
-                        upsert_items!(lite, row)?;
-                    }
-                }
-            }
+            dialect::insert_batched!(c, &rows, per_statement = 1000, |c, values| {
+                upsert_items!(c, values)
+            })?;
         }
         if self.orders != 0 || self.window_at.is_some() {
             let at = self.window_at;
@@ -331,10 +308,7 @@ pub fn apply_order(c: &mut DbConnection, order: &Order, lines: &[LineItem]) -> Q
             rec_order_contrib::at_secs,
             rec_order_contrib::redacted,
         ));
-    let old: Option<ContribRow> = match c {
-        DbConnection::Postgres(pg) => q.for_update().first(pg).optional()?,
-        DbConnection::Sqlite(_) => q.first(c).optional()?,
-    };
+    let old: Option<ContribRow> = dialect::first_locked(c, q, |q| q.for_update()).optional()?;
     let (old_basket, old_at) = match &old {
         // The shopper was erased: nothing of this order is learned again.
         Some((_, _, true)) => return Ok(()),

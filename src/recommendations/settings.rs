@@ -1,4 +1,4 @@
-//! Merchant settings (CONTRACT §5 `GET/PUT /api/recommendations/settings`): products pinned
+//! Merchant settings (`GET/PUT /api/recommendations/settings`): products pinned
 //! first and products excluded, per viewed product, and products excluded everywhere.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::db::schema::rec_settings;
 use crate::db::{DbConnection, now};
 use crate::error::FieldError;
-use crate::sync::payload::parse_id;
+use crate::shopify::payload::parse_id;
 
 /// Limits of one settings document.
 pub const MAX_KEYS: usize = 5_000;

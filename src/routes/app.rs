@@ -1,16 +1,16 @@
-//! `GET /` — the App URL Shopify opens in the admin (reference §2.1, §2.7).
+//! `GET /` — the App URL Shopify opens in the admin.
 //!
 //! With a `shop`: the launch `hmac` (when Shopify sends one) must verify and be fresh; a shop
 //! without a stored token is sent through OAuth (leaving the admin iframe first); an installed
-//! shop gets the embedded admin page (`admin_ui`), whose data comes from `/api/*` with App Bridge session
+//! shop gets the embedded admin page (`admin::ui`), whose data comes from `/api/*` with App Bridge session
 //! tokens — the page itself carries nothing secret. Without a `shop`: a short landing page.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::error::{AppError, AppResult};
-use crate::shopify::ShopDomain;
-use crate::shopify::hmac::{parse_query, verify_oauth_query};
+use crate::shopify::hmac::parse_query;
+use crate::shopify::{ShopDomain, Verdict};
 use crate::shops;
 use crate::state::AppState;
 
@@ -54,20 +54,20 @@ pub async fn launch(req: HttpRequest, state: web::Data<AppState>) -> AppResult<H
         .map_err(|e| AppError::bad_request("invalid_shop", format!("{e}.")))?;
     crate::telemetry::record_shop(shop.as_str());
     if get("hmac").is_some() {
-        if !verify_oauth_query(state.api_secret(), &pairs) {
-            return Err(AppError::unauthorized(
-                "invalid_hmac",
-                "The request signature (hmac) is not valid.",
-            ));
-        }
-        let fresh = get("timestamp")
-            .and_then(|t| t.parse::<i64>().ok())
-            .is_some_and(|t| state.timestamp_fresh(t));
-        if !fresh {
-            return Err(AppError::unauthorized(
-                "stale_request",
-                "The request timestamp is too old or in the future.",
-            ));
+        match state.signatures.oauth_query(&pairs) {
+            Verdict::Valid => {}
+            Verdict::BadSignature => {
+                return Err(AppError::unauthorized(
+                    "invalid_hmac",
+                    "The request signature (hmac) is not valid.",
+                ));
+            }
+            Verdict::BadTimestamp | Verdict::Stale => {
+                return Err(AppError::unauthorized(
+                    "stale_request",
+                    "The request timestamp is too old or in the future.",
+                ));
+            }
         }
     }
     let d = shop.clone();
@@ -96,11 +96,11 @@ pub async fn launch(req: HttpRequest, state: web::Data<AppState>) -> AppResult<H
             .insert_header((header::LOCATION, auth))
             .finish());
     }
-    // The merchant's admin (routes/admin_ui.rs): App Bridge from Shopify's CDN.
-    Ok(super::admin_ui::page(
+    // The merchant's admin, with App Bridge from Shopify's CDN.
+    Ok(super::admin::ui::page(
         &shop,
         &state.settings.api_key,
-        super::admin_ui::Bridge::Shopify,
+        super::admin::ui::Bridge::Shopify,
         state.settings.is_production(),
     ))
 }

@@ -1,4 +1,4 @@
-//! OAuth authorization-code install (CONTRACT §2, reference §2).
+//! OAuth authorization-code install.
 //!
 //! `GET /auth?shop=` binds a fresh nonce and the shop to this browser with a signed cookie and
 //! sends the merchant to the store's grant screen. `GET /auth/callback` accepts the grant only if
@@ -14,9 +14,9 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::crypto::{constant_time_eq, hmac_sha256, random_hex};
 use crate::error::{AppError, AppResult};
-use crate::shopify::hmac::{parse_query, verify_oauth_query};
+use crate::shopify::hmac::parse_query;
 use crate::shopify::shop_domain::decode_host;
-use crate::shopify::{ShopDomain, StoreError, scopes_cover, split_scopes};
+use crate::shopify::{ShopDomain, StoreError, Verdict, scopes_cover, split_scopes};
 use crate::shops;
 use crate::state::AppState;
 
@@ -25,7 +25,7 @@ pub const STATE_COOKIE_SIG: &str = "shopify_app_state.sig";
 const STATE_COOKIE_MAX_AGE_SECS: i64 = 600;
 const CALLBACK_PATH: &str = "/auth/callback";
 
-/// Signature of a cookie value, as Shopify's library computes it (reference §2.3, vector V9).
+/// Signature of a cookie value, as Shopify's library computes it.
 pub fn sign_cookie(key: &[u8; 32], value: &str) -> String {
     STANDARD.encode(hmac_sha256(key, value.as_bytes()))
 }
@@ -155,24 +155,30 @@ pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> AppResult
     required(&pairs, "hmac")?;
     let shop = parse_shop(required(&pairs, "shop")?)?;
     let nonce = required(&pairs, "state")?;
-    let timestamp = required(&pairs, "timestamp")?;
+    required(&pairs, "timestamp")?;
     let host = single(&pairs, "host")?;
     crate::telemetry::record_shop(shop.as_str());
 
-    if !verify_oauth_query(state.api_secret(), &pairs) {
-        return Err(AppError::unauthorized(
-            "invalid_hmac",
-            "The request signature (hmac) is not valid.",
-        ));
-    }
-    let timestamp: i64 = timestamp.parse().map_err(|_| {
-        AppError::bad_request("invalid_timestamp", "`timestamp` must be Unix seconds.")
-    })?;
-    if !state.timestamp_fresh(timestamp) {
-        return Err(AppError::unauthorized(
-            "stale_request",
-            "The request timestamp is too old or in the future.",
-        ));
+    match state.signatures.oauth_query(&pairs) {
+        Verdict::Valid => {}
+        Verdict::BadSignature => {
+            return Err(AppError::unauthorized(
+                "invalid_hmac",
+                "The request signature (hmac) is not valid.",
+            ));
+        }
+        Verdict::BadTimestamp => {
+            return Err(AppError::bad_request(
+                "invalid_timestamp",
+                "`timestamp` must be Unix seconds.",
+            ));
+        }
+        Verdict::Stale => {
+            return Err(AppError::unauthorized(
+                "stale_request",
+                "The request timestamp is too old or in the future.",
+            ));
+        }
     }
     let (cookie_nonce, cookie_shop) =
         state_from_cookie(&req, &state.cookie_key).ok_or_else(invalid_state)?;
@@ -207,7 +213,7 @@ pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> AppResult
             ),
         ));
     }
-    shops::complete_install(&state, &shop, grant).await?;
+    crate::jobs::install::complete_install(&state, &shop, grant).await?;
 
     let location = match admin_host {
         Some(h) => format!("https://{h}/apps/{}", state.settings.api_key),

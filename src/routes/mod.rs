@@ -1,23 +1,15 @@
-//! HTTP surfaces only: extract, call a domain operation, shape the response.
+//! HTTP surfaces only: extract, call a domain operation, shape the response. `proxy/` is the
+//! storefront (Shopify's signed app proxy), `admin/` the merchant's API (session tokens);
+//! `auth`, `app`, `webhooks`, `uploads` and `health` are the entry points Shopify and browsers
+//! reach directly.
 
-pub mod admin_analytics;
-pub mod admin_api;
-pub mod admin_health;
-pub mod admin_production;
-pub mod admin_products;
-pub mod admin_templates;
-pub mod admin_ui;
-pub mod api;
+pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod extractors;
 pub mod health;
-pub mod orders;
 pub mod pagination;
-pub mod preferences;
 pub mod proxy;
-pub mod recommendations;
-pub mod session;
-pub mod templates;
 pub mod uploads;
 pub mod webhooks;
 
@@ -42,83 +34,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/auth/callback", web::get().to(auth::callback))
         .route("/webhooks", web::post().to(webhooks::receive))
         .route("/uploads/{id}", web::get().to(uploads::serve))
-        // The merchant's admin page, its assets and block previews.
-        .configure(admin_ui::routes)
+        .configure(admin::pages)
         .service(
             web::scope("/api")
                 .app_data(json_config(API_JSON_LIMIT))
-                .route("/shop", web::get().to(api::get_shop))
-                // What the admin's pages need beyond the contract's routes.
-                .configure(admin_api::routes)
-                .route(
-                    "/compliance/requests",
-                    web::get().to(api::list_compliance_requests),
-                )
-                .route("/templates", web::get().to(templates::list_templates))
-                .route("/templates", web::post().to(templates::create_template))
-                .route("/templates/{id}", web::get().to(templates::get_template))
-                .route("/templates/{id}", web::put().to(templates::update_template))
-                .route(
-                    "/templates/{id}",
-                    web::delete().to(templates::delete_template),
-                )
-                .route(
-                    "/personalization/settings",
-                    web::get().to(templates::get_settings),
-                )
-                .route(
-                    "/personalization/settings",
-                    web::put().to(templates::put_settings),
-                )
-                .route("/orders", web::get().to(orders::list_orders))
-                .route("/orders/export.csv", web::get().to(orders::export_csv))
-                .route(
-                    "/orders/{order_id}/items/{line_item_id}",
-                    web::patch().to(orders::set_line_status),
-                )
-                // Preference center (issue 5).
-                .configure(preferences::api_routes)
-                // ---- recommendations (issue 6)
-                .route(
-                    "/recommendations/settings",
-                    web::get().to(recommendations::get_settings),
-                )
-                .route(
-                    "/recommendations/settings",
-                    web::put().to(recommendations::put_settings),
-                )
-                .route(
-                    "/recommendations/explain",
-                    web::get().to(recommendations::explain),
-                )
-                .route("/analytics", web::get().to(recommendations::analytics)),
-            // ---- end recommendations
+                .configure(admin::configure),
         )
         .service(
             web::scope("/proxy")
                 .app_data(json_config(PROXY_JSON_LIMIT))
-                .route(
-                    "/products/{product_id}/fields",
-                    web::get().to(proxy::get_fields),
-                )
-                .route(
-                    "/products/{product_id}/personalize",
-                    web::post().to(proxy::personalize),
-                )
-                .route(
-                    "/products/{product_id}/preview.svg",
-                    web::get().to(proxy::preview),
-                )
-                .route("/uploads", web::post().to(uploads::upload))
-                // Preference center (issue 5).
-                .configure(preferences::proxy_routes)
-                // ---- recommendations (issue 6)
-                .route(
-                    "/recommendations",
-                    web::get().to(recommendations::recommendations),
-                )
-                .route("/events", web::post().to(recommendations::events)),
-            // ---- end recommendations
+                .configure(proxy::configure),
         );
 }
 

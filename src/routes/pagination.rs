@@ -1,4 +1,4 @@
-//! Lists are `{"items":[…], "next_cursor": STRING|null}` with `?cursor=&limit=` (CONTRACT §5):
+//! Lists are `{"items":[…], "next_cursor": STRING|null}` with `?cursor=&limit=`:
 //! `limit` defaults to 50; above 250 it is clamped to 250; zero, negative or non-numeric is a
 //! `422`. Cursors are opaque (base64url of the last row's sort key) and keyset-based, so pages
 //! stay stable while rows are added.

@@ -1,4 +1,4 @@
-//! `POST /webhooks` (CONTRACT §3): one endpoint for every topic.
+//! `POST /webhooks`: one endpoint for every topic.
 //!
 //! The raw body is read (at most 5 MiB) and its HMAC checked before anything is parsed; then
 //! the delivery is committed to the inbox and acknowledged. Nothing else happens on this path,
@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use crate::db::{new_id, now};
 use crate::error::{AppError, AppResult};
 use crate::inbox::{NewEvent, STATE_PENDING};
-use crate::shopify::{COMPLIANCE_TOPICS, ShopDomain, WEBHOOK_TOPICS};
+use crate::shopify::{COMPLIANCE_TOPICS, ShopDomain, Verdict, WEBHOOK_TOPICS};
 use crate::state::AppState;
 
 pub const MAX_WEBHOOK_BYTES: usize = 5 * 1024 * 1024;
@@ -69,7 +69,7 @@ pub async fn receive(
             "The X-Shopify-Hmac-Sha256 header is required.",
         )
     })?;
-    if !state.verify_webhook_hmac(&body, hmac) {
+    if state.signatures.webhook(&body, hmac) != Verdict::Valid {
         return Err(AppError::unauthorized(
             "invalid_hmac",
             "The webhook signature is not valid.",

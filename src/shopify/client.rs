@@ -145,7 +145,7 @@ impl StoreClient {
         })
     }
 
-    /// Authorization-code grant (reference §2.5).
+    /// Authorization-code grant.
     pub async fn exchange_code(
         &self,
         shop: &ShopDomain,
@@ -162,7 +162,7 @@ impl StoreClient {
         .await
     }
 
-    /// Token exchange of an App Bridge session token for an offline token (reference §3).
+    /// Token exchange of an App Bridge session token for an offline token.
     pub async fn token_exchange(
         &self,
         shop: &ShopDomain,

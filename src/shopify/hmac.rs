@@ -1,4 +1,4 @@
-//! Shopify's three request signatures (reference §2.4, §5.2, §8). Every comparison is
+//! Shopify's three request signatures. Every comparison is
 //! constant-time (`hmac::Mac::verify_slice`).
 
 use base64::Engine;
@@ -27,7 +27,7 @@ pub fn parse_query(raw: &str) -> Vec<(String, String)> {
 
 /// Canonical messages of an OAuth-style query (`hmac` param): `hmac` and `signature` removed,
 /// last value wins, keys sorted by bytes. Shopify's libraries disagree on how values are
-/// escaped (reference §2.4), so the three known forms are produced; they coincide for every
+/// escaped, so the three known forms are produced; they coincide for every
 /// value Shopify itself generates.
 fn oauth_messages(pairs: &[(String, String)]) -> [String; 3] {
     let mut map = std::collections::BTreeMap::new();
@@ -89,7 +89,7 @@ pub fn sign_oauth_query(secret: &[u8], pairs: &[(String, String)]) -> String {
 }
 
 /// App-proxy message: every param but `signature` as `key=v1,v2` (repeated keys joined by `,`),
-/// sorted, concatenated with no separator (reference §8).
+/// sorted, concatenated with no separator.
 pub fn app_proxy_message(pairs: &[(String, String)]) -> String {
     let mut grouped: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
     for (k, v) in pairs {

@@ -1,15 +1,18 @@
-//! Shopify's wire protocols: signatures, session tokens, shop domains and the store client.
+//! Shopify's wire protocols: signatures and their checks, session tokens, shop domains and the store client.
 //! No routing here.
 
 pub mod client;
 pub mod hmac;
+pub mod payload;
 pub mod session_token;
 pub mod shop_domain;
+pub mod signatures;
 
 pub use client::{AccessGrant, StoreClient, StoreError};
 pub use shop_domain::ShopDomain;
+pub use signatures::{Signatures, Verdict};
 
-/// Topics registered through the Admin API at install (CONTRACT §3). The compliance topics are
+/// Topics registered through the Admin API at install. The compliance topics are
 /// declared in `shopify.app.toml` instead: Shopify refuses them through the API.
 pub const WEBHOOK_TOPICS: &[&str] = &[
     "orders/create",

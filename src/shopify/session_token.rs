@@ -1,4 +1,4 @@
-//! App Bridge session tokens (reference §4): HS256 JWTs signed with the API secret.
+//! App Bridge session tokens: HS256 JWTs signed with the API secret.
 //!
 //! Signature, algorithm and audience are checked by `jsonwebtoken`; `exp`/`nbf` are checked here
 //! against an explicit clock (10 s leeway, like Shopify's library) so the checks are testable

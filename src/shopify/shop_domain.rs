@@ -1,4 +1,4 @@
-//! Shop domain validation (reference §1).
+//! Shop domain validation.
 //!
 //! Shopify's official library accepts `handle.myshopify.com` and the admin form
 //! `admin.shopify.com/store/handle`. We accept both, but only lowercase `myshopify.com` handles

@@ -1,4 +1,4 @@
-//! OAuth install (CONTRACT §2): the whole flow against the fake store, and every failed check
+//! OAuth install: the whole flow against the fake store, and every failed check
 //! storing nothing and calling no store.
 
 use serde_json::json;
@@ -432,7 +432,7 @@ async fn webhook_registration_failure_does_not_undo_the_install() {
     // The periodic retry registers them once the store answers again.
     app.store.set_graphql_status(200);
     assert_eq!(
-        atelier::shops::retry_pending_registrations(&app.state)
+        atelier::jobs::install::retry_pending_registrations(&app.state)
             .await
             .unwrap(),
         1
@@ -440,7 +440,7 @@ async fn webhook_registration_failure_does_not_undo_the_install() {
     assert!(app.shop_row(SHOP).unwrap().webhooks_registered_at.is_some());
     assert_eq!(app.store.subscriptions().len(), 9);
     assert_eq!(
-        atelier::shops::retry_pending_registrations(&app.state)
+        atelier::jobs::install::retry_pending_registrations(&app.state)
             .await
             .unwrap(),
         0,

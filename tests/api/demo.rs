@@ -1,4 +1,4 @@
-//! The development demo storefront (CONTRACT §8): absent in production, and in development a
+//! The development demo storefront: absent in production, and in development a
 //! store stand-in whose app-proxy emulator signs exactly as Shopify does.
 
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! Health, error shapes and request limits (CONTRACT §1, §7).
+//! Health, error shapes and request limits.
 
 use serde_json::Value;
 

@@ -4,13 +4,19 @@
 mod auth;
 mod compliance;
 mod crash;
+#[cfg(feature = "demo")]
 mod demo;
+mod durability;
 mod health;
 mod helpers;
+mod hostile;
+mod layout;
 mod personalization;
 mod preferences;
 mod production;
 mod recommendations;
+mod rotation;
+mod schema;
 mod session;
 mod startup;
 mod webhooks;

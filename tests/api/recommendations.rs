@@ -1,4 +1,4 @@
-//! Recommendations (issue 6): `/proxy/recommendations`, `/proxy/events`, settings, explain,
+//! Recommendations: `/proxy/recommendations`, `/proxy/events`, settings, explain,
 //! analytics, erasure, backfill.
 
 use reqwest::Method;
@@ -1050,11 +1050,11 @@ async fn import_applies_order_files_once() {
     for round in 0..2 {
         let mut conn = app.state.db.conn().unwrap();
         let reader = std::io::BufReader::new(std::fs::File::open(file.path()).unwrap());
-        let report = atelier::recommendations::import::import(
+        let report = atelier::cli::import::import(
             &mut conn,
             &app.state.sync,
             &shop,
-            atelier::recommendations::import::Kind::Orders,
+            atelier::cli::import::Kind::Orders,
             reader,
         )
         .unwrap();

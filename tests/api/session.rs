@@ -1,4 +1,4 @@
-//! Session-token authentication of `/api/*` and token exchange (CONTRACT §2).
+//! Session-token authentication of `/api/*` and token exchange.
 
 use serde_json::{Value, json};
 

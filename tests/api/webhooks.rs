@@ -1,4 +1,4 @@
-//! Webhooks (CONTRACT §3): signature checks before parsing, a durable inbox, exactly-once
+//! Webhooks: signature checks before parsing, a durable inbox, exactly-once
 //! application, ordering by version, and the sync of orders, products and customers.
 
 use diesel::prelude::*;

@@ -1,0 +1,126 @@
+//! The webhook dispatcher: applies one delivery by calling the domains in order, inside the
+//! queue's transaction. An order is stored, then the recommendation model learns from it; a
+//! customer is stored, then the preference center follows the store's marketing consent; a
+//! product is stored, then recommendations re-read it.
+
+use std::sync::Arc;
+
+use time::PrimitiveDateTime;
+
+use crate::cache::TtlCache;
+use crate::db::DbConnection;
+use crate::inbox::{ClaimedEvent, Hooks};
+use crate::orders::OrderApplied;
+use crate::shopify::payload;
+use crate::shops::Shop;
+use crate::state::AppState;
+use crate::sync::{Outcome, SyncContext, SyncError};
+use crate::{compliance, customers, orders, preferences, products, recommendations, shops};
+
+/// What applying a delivery needs beyond the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher {
+    pub sync: SyncContext,
+    /// This instance's storefront view of shops: an uninstall applied here is seen at once.
+    pub storefront_shops: Arc<TtlCache<String, Option<Shop>>>,
+}
+
+impl Dispatcher {
+    pub fn new(state: &AppState) -> Self {
+        Dispatcher {
+            sync: state.sync.clone(),
+            storefront_shops: state.storefront_shops.clone(),
+        }
+    }
+
+    /// The queue's view of [`Dispatcher::apply`].
+    pub fn applier(
+        &self,
+    ) -> impl Fn(&mut DbConnection, &ClaimedEvent) -> Result<Outcome, SyncError> + '_ {
+        move |c, event| self.apply(c, event)
+    }
+
+    /// What the domains add to the queue's transactions.
+    pub fn hooks(&self) -> Hooks {
+        compliance::INBOX_HOOKS
+    }
+
+    pub fn apply(&self, c: &mut DbConnection, event: &ClaimedEvent) -> Result<Outcome, SyncError> {
+        let ctx = &self.sync;
+        let topic = event.topic.as_str();
+        if crate::shopify::COMPLIANCE_TOPICS.contains(&topic) {
+            return compliance::apply(c, ctx, event);
+        }
+        let Some(shop) = shops::find_by_domain(c, &event.shop_domain)? else {
+            // Not installed through Atelier yet (or erased): the install's backfill brings the data.
+            return Ok(Outcome::Ignored("unknown shop".into()));
+        };
+        let triggered = event.triggered_at.as_deref().and_then(payload::parse_time);
+        let body = event.payload.as_slice();
+        match topic {
+            "orders/create" | "orders/updated" | "orders/paid" | "orders/cancelled" => {
+                apply_order(c, ctx, &shop, topic, body, triggered)
+            }
+            "products/create" | "products/update" | "products/delete" => {
+                apply_product(c, &shop, topic, body, triggered)
+            }
+            "customers/update" => {
+                let (outcome, report) = customers::apply_update(c, ctx, &shop, body, triggered)?;
+                if let Some(r) = report {
+                    preferences::prefs::store_marketing_reported(
+                        c,
+                        &shop.id,
+                        r.customer_id,
+                        r.email_state.as_deref(),
+                        r.email_at,
+                    )?;
+                }
+                Ok(outcome)
+            }
+            "app/uninstalled" => {
+                shops::mark_uninstalled(c, &shop.domain)?;
+                self.storefront_shops.forget(|d| d == &shop.domain);
+                tracing::info!(shop = %shop.domain, "app uninstalled: token deleted");
+                Ok(Outcome::Applied)
+            }
+            other => Ok(Outcome::Ignored(format!("topic {other} is not handled"))),
+        }
+    }
+}
+
+/// An order in the `orders/*` REST shape (a webhook, a backfilled page, an import): stored, then
+/// learned from by the recommendation model, in the caller's transaction.
+pub fn apply_order(
+    c: &mut DbConnection,
+    ctx: &SyncContext,
+    shop: &Shop,
+    topic: &str,
+    body: &[u8],
+    triggered: Option<PrimitiveDateTime>,
+) -> Result<Outcome, SyncError> {
+    let applied = orders::apply_webhook(c, ctx, shop, topic, body, triggered)?;
+    if let OrderApplied::Applied { order, lines } = &applied {
+        recommendations::apply_order(c, order, lines)?;
+    }
+    Ok(applied.outcome())
+}
+
+/// A product in the `products/*` REST shape: stored, then recommendations read it again (at once
+/// on this instance, within a second on the others).
+pub fn apply_product(
+    c: &mut DbConnection,
+    shop: &Shop,
+    topic: &str,
+    body: &[u8],
+    triggered: Option<PrimitiveDateTime>,
+) -> Result<Outcome, SyncError> {
+    let outcome = if topic == "products/delete" {
+        products::apply_delete(c, shop, body)?
+    } else {
+        products::apply_update(c, shop, topic, body, triggered)?
+    };
+    if let Ok(p) = serde_json::from_slice::<payload::DeletedPayload>(body) {
+        recommendations::serve::catalogue_changed(c, &shop.id, &[p.id])?;
+    }
+    Ok(outcome)
+}

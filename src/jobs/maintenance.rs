@@ -1,0 +1,36 @@
+//! Periodic upkeep on every instance (each step is idempotent and safe to run on several at
+//! once): webhook registrations that failed at install, due backfills, unreferenced uploads.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::state::AppState;
+
+/// Periodic upkeep: retry webhook registrations that failed at install.
+pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(300)) => {}
+            _ = shutdown.changed() => return,
+        }
+        match super::install::retry_pending_registrations(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(shops = n, "webhook registration retried successfully"),
+            Err(e) => tracing::warn!(error = ?e, "webhook registration retry failed"),
+        }
+        if let Err(e) = super::backfill::run_pending(&state).await {
+            tracing::warn!(error = ?e, "recommendations backfill retry failed");
+        }
+        let retention = state.settings.upload_retention;
+        match state
+            .db
+            .run_write(move |c| Ok(crate::uploads::cleanup(c, retention)?))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(uploads = n, "unreferenced uploads deleted"),
+            Err(e) => tracing::warn!(error = ?e, "upload cleanup failed"),
+        }
+    }
+}

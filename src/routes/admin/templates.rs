@@ -1,0 +1,129 @@
+//! `/api/templates`: personalization templates of the session's shop.
+
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+
+use crate::error::{AppError, AppResult};
+use crate::personalization::{store, versions};
+use crate::routes::extractors::ShopSession;
+use crate::routes::pagination::{PageQuery, page};
+use crate::state::AppState;
+
+pub async fn list_templates(
+    session: ShopSession,
+    query: web::Query<PageQuery>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let limit = query.limit()?;
+    let after = query.time_cursor()?;
+    let shop_id = session.shop.id.clone();
+    let rows = state
+        .db
+        .run(move |c| store::list(c, &shop_id, after, limit + 1))
+        .await?;
+    Ok(HttpResponse::Ok().json(page(rows, limit, |t: &_| &t.id)))
+}
+
+pub async fn get_template(
+    session: ShopSession,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let shop_id = session.shop.id.clone();
+    let t = state.db.run(move |c| store::get(c, &shop_id, &id)).await?;
+    Ok(HttpResponse::Ok().json(t))
+}
+
+pub async fn create_template(
+    session: ShopSession,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let input = store::parse_input(&body).map_err(AppError::validation)?;
+    let shop_id = session.shop.id.clone();
+    let t = state
+        .db
+        .run(move |c| store::create(c, &shop_id, input))
+        .await?;
+    // Written: this instance's storefront sees it at once, others within the cache TTL.
+    state.forget_product_templates(&session.shop.id);
+    Ok(HttpResponse::Created().json(t))
+}
+
+pub async fn update_template(
+    session: ShopSession,
+    id: web::Path<String>,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let input = store::parse_input(&body).map_err(AppError::validation)?;
+    let shop_id = session.shop.id.clone();
+    let t = state
+        .db
+        .run(move |c| store::update(c, &shop_id, &id, input))
+        .await?;
+    // Written: this instance's storefront sees it at once, others within the cache TTL.
+    state.forget_product_templates(&session.shop.id);
+    Ok(HttpResponse::Ok().json(t))
+}
+
+pub async fn delete_template(
+    session: ShopSession,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let shop_id = session.shop.id.clone();
+    state
+        .db
+        .run(move |c| store::delete(c, &shop_id, &id))
+        .await?;
+    // Written: this instance's storefront sees it at once, others within the cache TTL.
+    state.forget_product_templates(&session.shop.id);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /api/personalization/settings`
+pub async fn get_settings(
+    session: ShopSession,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let shop_id = session.shop.id.clone();
+    let s = state
+        .db
+        .run(move |c| Ok(crate::personalization::settings::get(c, &shop_id)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(s))
+}
+
+/// `PUT /api/personalization/settings` body `{"blocked_words"?:[…], "fee_variant_id"?}`
+pub async fn put_settings(
+    session: ShopSession,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let change = crate::personalization::settings::parse(&body).map_err(AppError::validation)?;
+    let shop_id = session.shop.id.clone();
+    let s = state
+        .db
+        .run_write(move |c| Ok(crate::personalization::settings::put(c, &shop_id, change)?))
+        .await?;
+    state.forget_personalization_settings(&session.shop.id);
+    Ok(HttpResponse::Ok().json(s))
+}
+
+/// `GET /api/templates/{id}/versions`: every published version, newest first, with the orders
+/// and lines that pinned it (also for a deleted template: its orders remain).
+pub async fn versions(
+    session: ShopSession,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let shop_id = session.shop.id.clone();
+    let id = id.into_inner();
+    let items = state
+        .db
+        .run(move |c| Ok(versions::history(c, &shop_id, &id)?))
+        .await?
+        .ok_or_else(|| AppError::not_found("No such template."))?;
+    Ok(HttpResponse::Ok().json(json!({ "items": items, "next_cursor": null })))
+}

@@ -1,0 +1,33 @@
+//! The storefront's routes, reached through Shopify's app proxy: every handler takes a
+//! verified [`Storefront`](super::extractors::Storefront), so the shop and the customer come
+//! only from Shopify's signed parameters.
+
+pub mod personalization;
+pub mod preferences;
+pub mod recommendations;
+pub mod uploads;
+
+use actix_web::web;
+
+/// The `/proxy` scope's routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/products/{product_id}/fields",
+        web::get().to(personalization::get_fields),
+    )
+    .route(
+        "/products/{product_id}/personalize",
+        web::post().to(personalization::personalize),
+    )
+    .route(
+        "/products/{product_id}/preview.svg",
+        web::get().to(personalization::preview),
+    )
+    .route("/uploads", web::post().to(uploads::upload))
+    .configure(preferences::routes)
+    .route(
+        "/recommendations",
+        web::get().to(recommendations::recommendations),
+    )
+    .route("/events", web::post().to(recommendations::events));
+}

@@ -1,0 +1,350 @@
+//! Recommendation widgets on the storefront: lists per intent, and the events (views, clicks,
+//! add-to-carts) they learn from and are measured by.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use parking_lot::Mutex;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::db::write_tx;
+use crate::error::{AppError, AppResult, FieldError};
+use crate::recommendations::model::{EventKind, NewEvent, record_event};
+use crate::recommendations::serve::{DEFAULT_LIMIT, Intent, MAX_LIMIT};
+use crate::routes::extractors::Storefront;
+use crate::shopify::payload::parse_id;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct RecQuery {
+    pub(crate) intent: Option<String>,
+    pub(crate) product_id: Option<String>,
+    pub(crate) limit: Option<String>,
+}
+
+pub(crate) struct Parsed {
+    pub(crate) intent: Intent,
+    pub(crate) product: Option<i64>,
+    pub(crate) limit: usize,
+}
+
+/// `intent` is required and one of the four; `product_id` a positive integer, required for
+/// `related` and `complementary`; `limit` an integer ≥ 1 (default 10), values above 50 are
+/// clamped to 50. Anything else is a `422` naming each bad parameter.
+pub(crate) fn parse(q: &RecQuery) -> AppResult<Parsed> {
+    let mut errors = Vec::new();
+    let intent = match q.intent.as_deref() {
+        None | Some("") => {
+            errors.push(FieldError::new(
+                "intent",
+                "required",
+                "intent is required: related, complementary, for_you or trending",
+            ));
+            None
+        }
+        Some(s) => {
+            let i = Intent::parse(s);
+            if i.is_none() {
+                errors.push(FieldError::new(
+                    "intent",
+                    "unknown_intent",
+                    "intent must be related, complementary, for_you or trending",
+                ));
+            }
+            i
+        }
+    };
+    let product = match q.product_id.as_deref() {
+        None | Some("") => None,
+        Some(s) => match s.trim().parse::<i64>().ok().filter(|id| *id > 0) {
+            Some(id) => Some(id),
+            None => {
+                errors.push(FieldError::new(
+                    "product_id",
+                    "invalid_id",
+                    "product_id must be a product id (a positive integer)",
+                ));
+                None
+            }
+        },
+    };
+    if product.is_none()
+        && q.product_id.as_deref().unwrap_or("").is_empty()
+        && intent.is_some_and(Intent::needs_product)
+    {
+        errors.push(FieldError::new(
+            "product_id",
+            "required",
+            "product_id is required for related and complementary",
+        ));
+    }
+    let limit = match q.limit.as_deref() {
+        None | Some("") => DEFAULT_LIMIT,
+        Some(s) => match s.trim().parse::<i64>() {
+            Ok(n) if n >= 1 => (n.min(MAX_LIMIT as i64)) as usize,
+            Ok(_) => {
+                errors.push(FieldError::new(
+                    "limit",
+                    "out_of_range",
+                    format!("limit must be at least 1 (values above {MAX_LIMIT} are clamped)"),
+                ));
+                DEFAULT_LIMIT
+            }
+            Err(_) => {
+                errors.push(FieldError::new(
+                    "limit",
+                    "invalid_number",
+                    "limit must be an integer",
+                ));
+                DEFAULT_LIMIT
+            }
+        },
+    };
+    match intent {
+        Some(intent) if errors.is_empty() => Ok(Parsed {
+            intent,
+            product,
+            limit,
+        }),
+        _ => Err(AppError::validation(errors)),
+    }
+}
+
+/// `GET /proxy/recommendations?intent=&product_id=&limit=`
+pub async fn recommendations(
+    sf: Storefront,
+    query: web::Query<RecQuery>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let p = parse(&query)?;
+    let shop_id = sf.shop.id.clone();
+    let shop_id_for_cards = shop_id.clone();
+    let customer = sf.customer_id;
+    let list = match state
+        .recs
+        .cached(&shop_id, p.intent, p.product, customer, p.limit)
+    {
+        Some(list) => list,
+        None => {
+            let st = state.clone();
+            state
+                .db
+                .run(move |c| {
+                    Ok(st
+                        .recs
+                        .recommend(c, &shop_id, p.intent, p.product, customer, p.limit, false)?)
+                })
+                .await?
+        }
+    };
+    // Beyond the contract's `product_id` and `score`: what a widget needs to draw a card, so
+    // the storefront makes one request, not one per product (cached per instance like the lists).
+    let ids: Vec<i64> = list.iter().map(|r| r.product_id).collect();
+    let cards = state.product_cards(&shop_id_for_cards, &ids).await?;
+    let products: Vec<RecOut> = list
+        .iter()
+        .map(|r| {
+            let card = cards.get(&r.product_id);
+            RecOut {
+                product_id: r.product_id,
+                score: r.score,
+                title: card.map(|c| c.title.as_str()),
+                handle: card.map(|c| c.handle.as_str()),
+                price_cents: card.and_then(|c| c.price_min_cents),
+                image_url: card.and_then(|c| c.image_url.as_deref()),
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "private, max-age=5"))
+        .json(RecsOut {
+            intent: p.intent.as_str(),
+            products,
+        }))
+}
+
+/// RECOMMENDATIONS (§4), serialized without an intermediate `Value`.
+#[derive(serde::Serialize)]
+struct RecsOut<'a> {
+    intent: &'static str,
+    products: Vec<RecOut<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct RecOut<'a> {
+    #[serde(serialize_with = "id_string")]
+    product_id: i64,
+    score: f64,
+    title: Option<&'a str>,
+    handle: Option<&'a str>,
+    price_cents: Option<i64>,
+    image_url: Option<&'a str>,
+}
+
+/// Shopify ids travel as strings (§4: `"product_id": "…"`).
+fn id_string<S: serde::Serializer>(id: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
+/// Largest accepted event body.
+pub const MAX_EVENT_BYTES: usize = 4 * 1024;
+/// Events accepted per storefront session and minute.
+pub const EVENTS_PER_MINUTE: u32 = 120;
+
+type RateMap = HashMap<(String, String), (Instant, u32)>;
+
+static EVENT_RATE: std::sync::LazyLock<Mutex<RateMap>> = std::sync::LazyLock::new(Default::default);
+
+fn rate_ok(shop_id: &str, session: &str) -> bool {
+    let mut m = EVENT_RATE.lock();
+    if m.len() > 100_000 {
+        m.retain(|_, (at, _)| at.elapsed().as_secs() < 60);
+    }
+    let e = m
+        .entry((shop_id.to_owned(), session.to_owned()))
+        .or_insert((Instant::now(), 0));
+    if e.0.elapsed().as_secs() >= 60 {
+        *e = (Instant::now(), 0);
+    }
+    e.1 += 1;
+    e.1 <= EVENTS_PER_MINUTE
+}
+
+fn valid_session(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// `(type, product, session, intent, source product)`
+type EventIn = (EventKind, i64, String, Option<String>, Option<i64>);
+
+fn parse_event(body: &Value) -> Result<EventIn, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let Some(obj) = body.as_object() else {
+        return Err(vec![FieldError::new(
+            "",
+            "invalid_type",
+            "the body must be a JSON object",
+        )]);
+    };
+    let kind = match obj.get("type").and_then(Value::as_str) {
+        Some(s) => EventKind::parse(s).or_else(|| {
+            errors.push(FieldError::new(
+                "type",
+                "unknown_type",
+                "type must be view, add_to_cart or click",
+            ));
+            None
+        }),
+        None => {
+            errors.push(FieldError::new(
+                "type",
+                "required",
+                "type is required: view, add_to_cart or click",
+            ));
+            None
+        }
+    };
+    let product = match obj.get("product_id") {
+        Some(v) => parse_id(v).filter(|id| *id > 0).or_else(|| {
+            errors.push(FieldError::new(
+                "product_id",
+                "invalid_id",
+                "product_id must be a product id (a positive integer, as a string or a number)",
+            ));
+            None
+        }),
+        None => {
+            errors.push(FieldError::new(
+                "product_id",
+                "required",
+                "product_id is required",
+            ));
+            None
+        }
+    };
+    let session = match obj.get("session_id").and_then(Value::as_str) {
+        Some(s) if valid_session(s) => Some(s.to_owned()),
+        _ => {
+            errors.push(FieldError::new(
+                "session_id",
+                "invalid_session",
+                "session_id must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -",
+            ));
+            None
+        }
+    };
+    let intent = match obj.get("intent") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_str().and_then(Intent::parse) {
+            Some(i) => Some(i.as_str().to_owned()),
+            None => {
+                errors.push(FieldError::new(
+                    "intent",
+                    "unknown_intent",
+                    "intent must be related, complementary, for_you or trending",
+                ));
+                None
+            }
+        },
+    };
+    let source = match obj.get("source_product_id") {
+        None | Some(Value::Null) => None,
+        Some(v) => match parse_id(v).filter(|id| *id > 0) {
+            Some(id) => Some(id),
+            None => {
+                errors.push(FieldError::new(
+                    "source_product_id",
+                    "invalid_id",
+                    "source_product_id must be a product id",
+                ));
+                None
+            }
+        },
+    };
+    match (kind, product, session) {
+        (Some(k), Some(p), Some(s)) if errors.is_empty() => Ok((k, p, s, intent, source)),
+        _ => Err(errors),
+    }
+}
+
+/// `POST /proxy/events` body `{"type","product_id","session_id"}` plus, from the widget,
+/// optional `intent` and `source_product_id` → `204`.
+pub async fn events(
+    sf: Storefront,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    if body.len() > MAX_EVENT_BYTES {
+        return Err(AppError::payload_too_large(MAX_EVENT_BYTES));
+    }
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|_| AppError::bad_request("invalid_json", "The body is not valid JSON."))?;
+    let (kind, product_id, session_id, intent, source_product_id) =
+        parse_event(&value).map_err(AppError::validation)?;
+    if !rate_ok(&sf.shop.id, &session_id) {
+        return Err(AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("At most {EVENTS_PER_MINUTE} events per session and minute."),
+        ));
+    }
+    let ev = NewEvent {
+        shop_id: sf.shop.id.clone(),
+        session_id,
+        customer_id: sf.customer_id,
+        kind,
+        product_id,
+        intent,
+        source_product_id,
+    };
+    state
+        .db
+        .run_write(move |c| Ok(write_tx(c, |c| record_event(c, &ev))?))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
