@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod inbox;
+pub mod input;
 pub mod money;
 pub mod orders;
 pub mod personalization;
