@@ -164,13 +164,13 @@ impl Problems {
 
     /// One `unknown_field` problem per member the input struct does not name (typos are
     /// refused, not ignored).
-    pub fn unknown_members(
+    pub fn unknown_members<'a>(
         &mut self,
         prefix: &str,
-        unknown: &Unknown,
+        keys: impl IntoIterator<Item = &'a str>,
         message: impl Fn(&str) -> String,
     ) {
-        for k in unknown.keys() {
+        for k in keys {
             self.push(member(prefix, k), "unknown_field", message(k));
         }
     }
@@ -253,7 +253,7 @@ mod tests {
         assert_eq!(b.name.typed(&mut p, "name", "A name is a string."), None);
         assert_eq!(b.count.nullable(&mut p, "count", "A count."), Some(None));
         let inner = b.inner.typed(&mut p, "inner", "An object.").unwrap();
-        p.unknown_members("inner", &inner.unknown, |_| {
+        p.unknown_members("inner", inner.unknown.keys(), |_| {
             "Not part of the request.".into()
         });
         assert_eq!(
