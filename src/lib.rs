@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod inbox;
+pub mod input;
 pub mod jobs;
 pub mod money;
 pub mod orders;

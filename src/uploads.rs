@@ -239,6 +239,12 @@ pub fn redact_orders(c: &mut DbConnection, shop_id: &str, order_ids: &[i64]) -> 
     .execute(c)
 }
 
+/// Slots for concurrent image decodes: decoding is CPU-heavy, so at most two run at once and
+/// the rest wait (or are refused) instead of starving the other requests.
+pub fn image_slots() -> std::sync::Arc<tokio::sync::Semaphore> {
+    std::sync::Arc::new(tokio::sync::Semaphore::new(2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,10 +367,4 @@ mod tests {
         assert!(!plausible_id("up_../../etc/passwd"));
         assert!(!plausible_id("1"));
     }
-}
-
-/// Slots for concurrent image decodes: decoding is CPU-heavy, so at most two run at once and
-/// the rest wait (or are refused) instead of starving the other requests.
-pub fn image_slots() -> std::sync::Arc<tokio::sync::Semaphore> {
-    std::sync::Arc::new(tokio::sync::Semaphore::new(2))
 }

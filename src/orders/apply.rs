@@ -20,7 +20,10 @@ use crate::sync::{Outcome, SyncContext, SyncError, Version, is_stale};
 /// What applying an `orders/*` delivery did.
 pub enum OrderApplied {
     /// The order as now stored, for what learns from orders (the recommendation model).
-    Applied { order: Order, lines: Vec<LineItem> },
+    Applied {
+        order: Box<Order>,
+        lines: Vec<LineItem>,
+    },
     /// A newer version was already stored: nothing changed.
     Stale,
 }
@@ -184,7 +187,10 @@ pub fn apply_webhook(
         )
         .execute(c)?;
     }
-    Ok(OrderApplied::Applied { order, lines })
+    Ok(OrderApplied::Applied {
+        order: Box::new(order),
+        lines,
+    })
 }
 
 diesel::define_sql_function!(

@@ -5,13 +5,14 @@
 //! `PUT` is partial: a member that is absent keeps its value; `fee_variant_id: null` clears it.
 
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::db::schema::personalization_settings as ps;
 use crate::db::{DbConnection, now, rfc3339};
 use crate::error::FieldError;
+use crate::input::{self, Lenient, Problems, Unknown};
 use crate::per_backend;
 use crate::shopify::payload::parse_id;
 
@@ -39,91 +40,78 @@ pub struct Change {
     pub fee_variant_id: Option<Option<i64>>,
 }
 
+/// A `PUT` body as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SettingsPatch {
+    blocked_words: Lenient<Vec<Lenient<String>>>,
+    /// A Shopify id: a number, a string of digits or a gid.
+    fee_variant_id: Lenient<Value>,
+    #[serde(flatten)]
+    unknown: Unknown,
+}
+
 /// Checks a PUT body, naming each problem; words are NFC-normalized, trimmed, and de-duplicated
 /// case-insensitively.
 pub fn parse(body: &Value) -> Result<Change, Vec<FieldError>> {
-    let Some(obj) = body.as_object() else {
-        return Err(vec![FieldError::new(
-            "",
-            "invalid_type",
-            "The body must be an object.",
-        )]);
-    };
-    let mut errors = Vec::new();
-    for key in obj.keys() {
-        if key != "blocked_words" && key != "fee_variant_id" {
-            errors.push(FieldError::new(
-                key.clone(),
-                "unknown_field",
-                format!("`{key}` is not a setting."),
-            ));
-        }
-    }
+    let patch: SettingsPatch = input::object(body, "The body must be an object.")?;
+    let mut p = Problems::new();
+    p.unknown_members("", patch.unknown.keys(), |key| {
+        format!("`{key}` is not a setting.")
+    });
     let mut change = Change::default();
-    match obj.get("blocked_words") {
-        None => {}
-        Some(Value::Array(list)) if list.len() > MAX_BLOCKED_WORDS => {
-            errors.push(FieldError::new(
-                "blocked_words",
-                "too_many",
-                format!("At most {MAX_BLOCKED_WORDS} blocked words."),
-            ));
-        }
-        Some(Value::Array(list)) => {
+    match patch.blocked_words.typed(
+        &mut p,
+        "blocked_words",
+        "blocked_words is a list of strings.",
+    ) {
+        Some(list) if list.len() > MAX_BLOCKED_WORDS => p.push(
+            "blocked_words",
+            "too_many",
+            format!("At most {MAX_BLOCKED_WORDS} blocked words."),
+        ),
+        Some(list) => {
             let mut out: Vec<String> = Vec::new();
-            for (i, w) in list.iter().enumerate() {
-                let path = format!("blocked_words[{i}]");
-                let Some(w) = w.as_str() else {
-                    errors.push(FieldError::new(
-                        path,
-                        "invalid_type",
-                        "A blocked word is a string.",
-                    ));
+            for (i, w) in list.into_iter().enumerate() {
+                let path = input::item("blocked_words", i);
+                let Some(w) = w.typed(&mut p, path.clone(), "A blocked word is a string.") else {
                     continue;
                 };
                 let w: String = w.trim().nfc().collect();
                 let n = w.chars().count();
                 if n == 0 || n > MAX_WORD_CHARS {
-                    errors.push(FieldError::new(
+                    p.push(
                         path,
                         "invalid_length",
                         format!("A blocked word is 1 to {MAX_WORD_CHARS} characters."),
-                    ));
+                    );
                 } else if w.chars().any(char::is_control) {
-                    errors.push(FieldError::new(
+                    p.push(
                         path,
                         "control_character",
                         "A blocked word cannot contain control characters.",
-                    ));
+                    );
                 } else if !out.iter().any(|o| o.to_lowercase() == w.to_lowercase()) {
                     out.push(w);
                 }
             }
             change.blocked_words = Some(out);
         }
-        Some(_) => errors.push(FieldError::new(
-            "blocked_words",
-            "invalid_type",
-            "blocked_words is a list of strings.",
-        )),
+        None => {}
     }
-    match obj.get("fee_variant_id") {
+    match patch.fee_variant_id.raw() {
         None => {}
         Some(Value::Null) => change.fee_variant_id = Some(None),
         Some(v) => match parse_id(v).filter(|id| *id > 0) {
             Some(id) => change.fee_variant_id = Some(Some(id)),
-            None => errors.push(FieldError::new(
+            None => p.push(
                 "fee_variant_id",
                 "invalid_id",
                 "fee_variant_id is a Shopify variant id (a number, a string of digits or a gid), or null.",
-            )),
+            ),
         },
     }
-    if errors.is_empty() {
-        Ok(change)
-    } else {
-        Err(errors)
-    }
+    p.finish(change)
 }
 
 type Row = (String, Option<i64>, time::PrimitiveDateTime);

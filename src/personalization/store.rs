@@ -2,14 +2,15 @@
 //! `template_versions`, product assignments in `template_products`.
 
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::PrimitiveDateTime;
 
-use super::template::{FieldDef, parse_fields};
+use super::template::{FieldDef, FieldsIn, check_fields};
 use crate::db::schema::{template_products, template_versions, templates};
 use crate::db::{DbConnection, new_id, now, rfc3339, write_tx};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::input::{self, Lenient, Problems};
 
 pub const MAX_PRODUCTS: usize = 5_000;
 
@@ -45,73 +46,61 @@ pub struct TemplateInput {
     pub product_ids: Vec<i64>,
 }
 
+/// A `POST`/`PUT` body as sent (other members are ignored).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TemplateIn {
+    name: Lenient<String>,
+    fields: FieldsIn,
+    /// Shopify ids: numbers or strings.
+    product_ids: Lenient<Vec<Value>>,
+}
+
 /// Checks a request body, naming every problem.
 pub fn parse_input(body: &Value) -> Result<TemplateInput, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let Some(obj) = body.as_object() else {
-        return Err(vec![FieldError::new(
-            "",
-            "invalid_type",
-            "The body must be a JSON object.",
-        )]);
-    };
-    let name = match obj.get("name").and_then(Value::as_str).map(str::trim) {
+    let body: TemplateIn = input::object(body, "The body must be a JSON object.")?;
+    let mut p = Problems::new();
+    let name = match body.name.as_ok().map(|n| n.trim()) {
         Some(n) if !n.is_empty() && n.chars().count() <= 200 => n.to_owned(),
         _ => {
-            errors.push(FieldError::new(
-                "name",
-                "invalid_name",
-                "name must be 1 to 200 characters.",
-            ));
+            p.push("name", "invalid_name", "name must be 1 to 200 characters.");
             String::new()
         }
     };
-    let fields = match obj.get("fields") {
-        None => {
-            errors.push(FieldError::new("fields", "required", "fields is required."));
-            Vec::new()
-        }
-        Some(f) => parse_fields(f).unwrap_or_else(|e| {
-            errors.extend(e);
-            Vec::new()
-        }),
-    };
+    let fields = check_fields(body.fields).unwrap_or_else(|e| {
+        p.extend(e);
+        Vec::new()
+    });
     let mut product_ids = Vec::new();
-    match obj.get("product_ids") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(list)) if list.len() > MAX_PRODUCTS => errors.push(FieldError::new(
+    match body.product_ids {
+        Lenient::Absent | Lenient::Null => {}
+        Lenient::Ok(list) if list.len() > MAX_PRODUCTS => p.push(
             "product_ids",
             "too_many",
             format!("At most {MAX_PRODUCTS} products per template."),
-        )),
-        Some(Value::Array(list)) => {
+        ),
+        Lenient::Ok(list) => {
             for (i, v) in list.iter().enumerate() {
                 match crate::shopify::payload::parse_id(v).filter(|id| *id > 0) {
                     Some(id) if !product_ids.contains(&id) => product_ids.push(id),
                     Some(_) => {}
-                    None => errors.push(FieldError::new(
-                        format!("product_ids[{i}]"),
+                    None => p.push(
+                        input::item("product_ids", i),
                         "invalid_id",
                         "A product id is a positive integer (string or number).",
-                    )),
+                    ),
                 }
             }
         }
-        Some(_) => errors.push(FieldError::new(
-            "product_ids",
-            "invalid_type",
-            "product_ids must be a list of product ids.",
-        )),
+        Lenient::Wrong(_) => {
+            p.invalid_type("product_ids", "product_ids must be a list of product ids.")
+        }
     }
-    if errors.is_empty() {
-        Ok(TemplateInput {
-            name,
-            fields,
-            product_ids,
-        })
-    } else {
-        Err(errors)
-    }
+    p.finish(TemplateInput {
+        name,
+        fields,
+        product_ids,
+    })
 }
 
 fn product_ids_of(c: &mut DbConnection, template_id: &str) -> QueryResult<Vec<i64>> {

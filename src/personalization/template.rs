@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::decimal::Dec;
 use crate::error::FieldError;
+use crate::input::{Lenient, Problems};
 
 pub const MAX_FIELDS: usize = 100;
 pub const MAX_OPTIONS: usize = 250;
@@ -177,22 +178,37 @@ pub fn compile_pattern(pattern: &str) -> Result<regex::Regex, String> {
         })
 }
 
+/// A template's `fields` as sent: each definition is read strictly as a [`FieldDef`] (it is
+/// also the stored form), and kept as raw JSON when it is not one.
+pub type FieldsIn = Lenient<Vec<Lenient<FieldDef>>>;
+
 /// Parses and checks a template's `fields`. Every problem is reported, with its path.
 pub fn parse_fields(fields: &Value) -> Result<Vec<FieldDef>, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let Some(list) = fields.as_array() else {
-        return Err(vec![FieldError::new(
-            "fields",
-            "invalid_type",
-            "fields must be a list of field definitions.",
-        )]);
+    check_fields(FieldsIn::deserialize(fields).unwrap_or(Lenient::Null))
+}
+
+/// Checks a template's `fields` (absent: `required`). Every problem is reported, with its path.
+pub fn check_fields(fields: FieldsIn) -> Result<Vec<FieldDef>, Vec<FieldError>> {
+    let list = match fields {
+        Lenient::Ok(list) => list,
+        Lenient::Absent => {
+            return Err(vec![FieldError::new(
+                "fields",
+                "required",
+                "fields is required.",
+            )]);
+        }
+        Lenient::Null | Lenient::Wrong(_) => {
+            return Err(vec![FieldError::new(
+                "fields",
+                "invalid_type",
+                "fields must be a list of field definitions.",
+            )]);
+        }
     };
+    let mut p = Problems::new();
     if list.is_empty() {
-        errors.push(FieldError::new(
-            "fields",
-            "empty",
-            "A template needs at least one field.",
-        ));
+        p.push("fields", "empty", "A template needs at least one field.");
     }
     if list.len() > MAX_FIELDS {
         return Err(vec![FieldError::new(
@@ -201,380 +217,396 @@ pub fn parse_fields(fields: &Value) -> Result<Vec<FieldDef>, Vec<FieldError>> {
             format!("A template has at most {MAX_FIELDS} fields."),
         )]);
     }
-    let mut defs: Vec<Option<FieldDef>> = Vec::with_capacity(list.len());
-    for (i, raw) in list.iter().enumerate() {
-        let at = |prop: &str| format!("fields[{i}].{prop}");
-        // Precise paths for the members most often wrong; serde reports the rest.
-        if let Some(t) = raw.as_object().and_then(|obj| obj.get("type"))
-            && serde_json::from_value::<FieldType>(t.clone()).is_err()
-        {
-            errors.push(FieldError::new(
-                at("type"),
-                "unknown_type",
-                "type must be one of text, textarea, number, select, swatch, checkbox, date, image.",
-            ));
-            defs.push(None);
-            continue;
+    let defs: Vec<Option<FieldDef>> = list
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| field_shape(i, f, &mut p))
+        .collect();
+    for (i, f) in defs.iter().enumerate() {
+        let Some(f) = f else { continue };
+        let mut at = At { i, p: &mut p };
+        check_names(f, &defs[..i], &mut at);
+        check_applicable(f, &mut at);
+        match f.kind {
+            FieldType::Text | FieldType::Textarea => check_text(f, &mut at),
+            FieldType::Number => check_number(f, &mut at),
+            FieldType::Date => check_date(f, &mut at),
+            FieldType::Select | FieldType::Swatch => check_options(f, &mut at),
+            FieldType::Checkbox | FieldType::Image => {}
         }
-        match serde_json::from_value::<FieldDef>(raw.clone()) {
-            Ok(def) => defs.push(Some(def)),
-            Err(e) => {
-                errors.push(FieldError::new(
-                    format!("fields[{i}]"),
-                    "invalid_field",
-                    format!("Invalid field definition: {e}."),
-                ));
-                defs.push(None);
-            }
+        if let Some(show_if) = &f.show_if {
+            check_show_if(f, show_if, &defs, &mut at);
+        }
+        if let Some(preview) = &f.preview {
+            check_preview(preview, &mut at);
         }
     }
+    check_cycles(&defs, &mut p);
+    p.finish(defs.into_iter().flatten().collect())
+}
 
-    let keys: Vec<Option<&str>> = defs
-        .iter()
-        .map(|d| d.as_ref().map(|d| d.key.as_str()))
+/// A definition that is not a [`FieldDef`] becomes one problem: precise for the member most
+/// often wrong (`type`), serde's account of it otherwise.
+fn field_shape(i: usize, f: Lenient<FieldDef>, p: &mut Problems) -> Option<FieldDef> {
+    let raw = match f {
+        Lenient::Ok(def) => return Some(def),
+        Lenient::Wrong(raw) => raw,
+        Lenient::Null | Lenient::Absent => Value::Null,
+    };
+    if let Some(t) = raw.as_object().and_then(|obj| obj.get("type"))
+        && serde_json::from_value::<FieldType>(t.clone()).is_err()
+    {
+        p.push(
+            format!("fields[{i}].type"),
+            "unknown_type",
+            "type must be one of text, textarea, number, select, swatch, checkbox, date, image.",
+        );
+    } else if let Err(e) = serde_json::from_value::<FieldDef>(raw) {
+        p.push(
+            format!("fields[{i}]"),
+            "invalid_field",
+            format!("Invalid field definition: {e}."),
+        );
+    }
+    None
+}
+
+/// The problems of field `i`, at `fields[i].…`.
+struct At<'a> {
+    i: usize,
+    p: &'a mut Problems,
+}
+
+impl At<'_> {
+    fn err(&mut self, prop: &str, code: &'static str, message: impl Into<String>) {
+        self.p
+            .push(format!("fields[{}].{prop}", self.i), code, message);
+    }
+}
+
+/// Key, label, price and help texts; `before` are the fields ahead of this one.
+fn check_names(f: &FieldDef, before: &[Option<FieldDef>], at: &mut At) {
+    if !valid_key(&f.key) {
+        at.err("key", "invalid_key", "key must match ^[a-z0-9_]{1,40}$.");
+    } else if before.iter().flatten().any(|o| o.key == f.key) {
+        at.err(
+            "key",
+            "duplicate_key",
+            format!("The key `{}` is used by another field.", f.key),
+        );
+    }
+    let label = f.label.trim();
+    if label.is_empty() || label.chars().count() > 100 {
+        at.err(
+            "label",
+            "invalid_label",
+            "label must be 1 to 100 characters.",
+        );
+    } else if label.starts_with('_') {
+        at.err(
+            "label",
+            "invalid_label",
+            "label must not start with `_` (Shopify hides such properties from the shopper).",
+        );
+    } else if before.iter().flatten().any(|o| o.label.trim() == label) {
+        at.err(
+            "label",
+            "duplicate_label",
+            "Two fields would put the same property name on the order.",
+        );
+    }
+    if let Some(p) = f.price_cents
+        && !(0..=MAX_PRICE_CENTS).contains(&p)
+    {
+        at.err(
+            "price_cents",
+            "invalid_price",
+            format!("price_cents must be between 0 and {MAX_PRICE_CENTS}."),
+        );
+    }
+    for (name, text) in [("help_text", &f.help_text), ("placeholder", &f.placeholder)] {
+        if text.as_ref().is_some_and(|t| t.chars().count() > 500) {
+            at.err(
+                name,
+                "too_long",
+                format!("{name} is at most 500 characters."),
+            );
+        }
+    }
+}
+
+/// Members that only make sense for some types.
+fn check_applicable(f: &FieldDef, at: &mut At) {
+    let misplaced = [
+        ("min_length", f.min_length.is_some() && !f.kind.is_text()),
+        ("max_length", f.max_length.is_some() && !f.kind.is_text()),
+        ("pattern", f.pattern.is_some() && !f.kind.is_text()),
+        ("charset", f.charset.is_some() && !f.kind.is_text()),
+        ("options", f.options.is_some() && !f.kind.has_options()),
+        ("step", f.step.is_some() && f.kind != FieldType::Number),
+        (
+            "min",
+            f.min.is_some() && !matches!(f.kind, FieldType::Number | FieldType::Date),
+        ),
+        (
+            "max",
+            f.max.is_some() && !matches!(f.kind, FieldType::Number | FieldType::Date),
+        ),
+    ];
+    for (name, _) in misplaced.into_iter().filter(|(_, bad)| *bad) {
+        at.err(
+            name,
+            "not_applicable",
+            format!("{name} does not apply to a {:?} field.", f.kind).to_lowercase(),
+        );
+    }
+}
+
+fn check_text(f: &FieldDef, at: &mut At) {
+    let cap = if f.kind == FieldType::Text {
+        MAX_TEXT_LENGTH
+    } else {
+        MAX_TEXTAREA_LENGTH
+    };
+    if f.max_length.is_some_and(|m| m == 0 || m > cap) {
+        at.err(
+            "max_length",
+            "out_of_range",
+            format!("max_length must be between 1 and {cap}."),
+        );
+    }
+    if f.min_length.is_some_and(|m| m > cap) {
+        at.err(
+            "min_length",
+            "out_of_range",
+            format!("min_length must be at most {cap}."),
+        );
+    }
+    if let (Some(min), Some(max)) = (f.min_length, f.max_length)
+        && min > max
+    {
+        at.err(
+            "min_length",
+            "min_above_max",
+            format!("min_length ({min}) is greater than max_length ({max})."),
+        );
+    }
+    if let Some(p) = &f.pattern
+        && let Err(m) = compile_pattern(p)
+    {
+        at.err("pattern", "invalid_pattern", m);
+    }
+}
+
+fn check_number(f: &FieldDef, at: &mut At) {
+    let parsed: Vec<(&str, Option<Dec>)> = [("min", &f.min), ("max", &f.max), ("step", &f.step)]
+        .into_iter()
+        .filter_map(|(n, v)| v.as_ref().map(|v| (n, json_dec(v))))
         .collect();
-    for (i, def) in defs.iter().enumerate() {
-        let Some(f) = def else { continue };
-        let mut err = |prop: &str, code: &'static str, msg: String| {
-            errors.push(FieldError::new(format!("fields[{i}].{prop}"), code, msg))
-        };
-        if !valid_key(&f.key) {
-            err(
-                "key",
-                "invalid_key",
-                "key must match ^[a-z0-9_]{1,40}$.".into(),
-            );
-        } else if keys[..i].contains(&Some(f.key.as_str())) {
-            err(
-                "key",
-                "duplicate_key",
-                format!("The key `{}` is used by another field.", f.key),
+    for (name, value) in &parsed {
+        if value.is_none() {
+            at.err(name, "not_a_number", format!("{name} must be a number."));
+        }
+    }
+    let get = |n: &str| parsed.iter().find(|(k, _)| *k == n).and_then(|(_, v)| *v);
+    if let (Some(min), Some(max)) = (get("min"), get("max"))
+        && min > max
+    {
+        at.err(
+            "min",
+            "min_above_max",
+            format!("min ({min}) is greater than max ({max})."),
+        );
+    }
+    if get("step").is_some_and(|s| !s.is_positive()) {
+        at.err("step", "out_of_range", "step must be greater than 0.");
+    }
+}
+
+fn check_date(f: &FieldDef, at: &mut At) {
+    let min = f.min.as_ref().map(json_date);
+    let max = f.max.as_ref().map(json_date);
+    if min == Some(None) {
+        at.err("min", "invalid_date", "min must be a date YYYY-MM-DD.");
+    }
+    if max == Some(None) {
+        at.err("max", "invalid_date", "max must be a date YYYY-MM-DD.");
+    }
+    if let (Some(Some(a)), Some(Some(b))) = (min, max)
+        && a > b
+    {
+        at.err("min", "min_above_max", "min is after max.");
+    }
+}
+
+fn check_options(f: &FieldDef, at: &mut At) {
+    let opts = match &f.options {
+        None => return at.err("options", "no_options", NO_OPTIONS),
+        Some(opts) if opts.is_empty() => return at.err("options", "no_options", NO_OPTIONS),
+        Some(opts) if opts.len() > MAX_OPTIONS => {
+            return at.err(
+                "options",
+                "too_many",
+                format!("At most {MAX_OPTIONS} options."),
             );
         }
-        let label = f.label.trim();
-        if label.is_empty() || label.chars().count() > 100 {
-            err(
-                "label",
-                "invalid_label",
-                "label must be 1 to 100 characters.".into(),
+        Some(opts) => opts,
+    };
+    for (j, o) in opts.iter().enumerate() {
+        let prop = |p: &str| format!("options[{j}].{p}");
+        if o.value.is_empty() || o.value.chars().count() > 200 {
+            at.err(
+                &prop("value"),
+                "invalid_value",
+                "An option value is 1 to 200 characters.",
             );
-        } else if label.starts_with('_') {
-            err(
-                "label",
-                "invalid_label",
-                "label must not start with `_` (Shopify hides such properties from the shopper)."
-                    .into(),
+        } else if opts[..j].iter().any(|p| p.value == o.value) {
+            at.err(
+                &prop("value"),
+                "duplicate_value",
+                format!("The option value `{}` appears twice.", o.value),
             );
-        } else if defs[..i].iter().flatten().any(|o| o.label.trim() == label) {
-            err(
-                "label",
+        }
+        if o.label.trim().is_empty() || o.label.chars().count() > 200 {
+            at.err(
+                &prop("label"),
+                "invalid_label",
+                "An option label is 1 to 200 characters.",
+            );
+        } else if opts[..j].iter().any(|p| p.label.trim() == o.label.trim()) {
+            // The cart carries the label: two equal labels could not be told apart (or
+            // priced) when the order arrives.
+            at.err(
+                &prop("label"),
                 "duplicate_label",
-                "Two fields would put the same property name on the order.".into(),
+                format!("The option label `{}` appears twice.", o.label.trim()),
             );
         }
-        if let Some(p) = f.price_cents
-            && !(0..=MAX_PRICE_CENTS).contains(&p)
-        {
-            err(
-                "price_cents",
+        if !(0..=MAX_PRICE_CENTS).contains(&o.price_cents) {
+            at.err(
+                &prop("price_cents"),
                 "invalid_price",
                 format!("price_cents must be between 0 and {MAX_PRICE_CENTS}."),
             );
         }
-        for (name, text) in [("help_text", &f.help_text), ("placeholder", &f.placeholder)] {
-            if text.as_ref().is_some_and(|t| t.chars().count() > 500) {
-                err(
-                    name,
-                    "too_long",
-                    format!("{name} is at most 500 characters."),
-                );
-            }
+        match (&o.color, f.kind) {
+            (Some(c), _) if !valid_color(c) => at.err(
+                &prop("color"),
+                "invalid_color",
+                "color must be #rgb or #rrggbb.",
+            ),
+            (None, FieldType::Swatch) => at.err(
+                &prop("color"),
+                "missing_color",
+                "A swatch option needs a color.",
+            ),
+            _ => {}
         }
+    }
+}
 
-        // Members that only make sense for some types.
-        let misplaced: Vec<&str> = [
-            ("min_length", f.min_length.is_some() && !f.kind.is_text()),
-            ("max_length", f.max_length.is_some() && !f.kind.is_text()),
-            ("pattern", f.pattern.is_some() && !f.kind.is_text()),
-            ("charset", f.charset.is_some() && !f.kind.is_text()),
-            ("options", f.options.is_some() && !f.kind.has_options()),
-            ("step", f.step.is_some() && f.kind != FieldType::Number),
-            (
-                "min",
-                f.min.is_some() && !matches!(f.kind, FieldType::Number | FieldType::Date),
-            ),
-            (
-                "max",
-                f.max.is_some() && !matches!(f.kind, FieldType::Number | FieldType::Date),
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(n, bad)| bad.then_some(n))
-        .collect();
-        for name in misplaced {
-            err(
-                name,
-                "not_applicable",
-                format!("{name} does not apply to a {:?} field.", f.kind).to_lowercase(),
+const NO_OPTIONS: &str = "A select or swatch field needs at least one option.";
+
+fn check_show_if(f: &FieldDef, show_if: &ShowIf, defs: &[Option<FieldDef>], at: &mut At) {
+    let t = match defs.iter().flatten().find(|d| d.key == show_if.field) {
+        None => {
+            return at.err(
+                "show_if.field",
+                "unknown_field",
+                format!(
+                    "show_if names `{}`, which is not a field of this template.",
+                    show_if.field
+                ),
             );
         }
-
-        if f.kind.is_text() {
-            let cap = if f.kind == FieldType::Text {
-                MAX_TEXT_LENGTH
-            } else {
-                MAX_TEXTAREA_LENGTH
-            };
-            if f.max_length.is_some_and(|m| m == 0 || m > cap) {
-                err(
-                    "max_length",
-                    "out_of_range",
-                    format!("max_length must be between 1 and {cap}."),
-                );
-            }
-            if f.min_length.is_some_and(|m| m > cap) {
-                err(
-                    "min_length",
-                    "out_of_range",
-                    format!("min_length must be at most {cap}."),
-                );
-            }
-            if let (Some(min), Some(max)) = (f.min_length, f.max_length)
-                && min > max
-            {
-                err(
-                    "min_length",
-                    "min_above_max",
-                    format!("min_length ({min}) is greater than max_length ({max})."),
-                );
-            }
-            if let Some(p) = &f.pattern
-                && let Err(m) = compile_pattern(p)
-            {
-                err("pattern", "invalid_pattern", m);
-            }
+        Some(t) if t.key == f.key => {
+            return at.err(
+                "show_if.field",
+                "self_reference",
+                "A field cannot depend on itself.",
+            );
         }
-        if f.kind == FieldType::Number {
-            let parsed: Vec<(&str, Option<Dec>)> =
-                [("min", &f.min), ("max", &f.max), ("step", &f.step)]
-                    .into_iter()
-                    .filter_map(|(n, v)| v.as_ref().map(|v| (n, json_dec(v))))
-                    .collect();
-            for (name, value) in &parsed {
-                if value.is_none() {
-                    err(name, "not_a_number", format!("{name} must be a number."));
-                }
-            }
-            let get = |n: &str| parsed.iter().find(|(k, _)| *k == n).and_then(|(_, v)| *v);
-            if let (Some(min), Some(max)) = (get("min"), get("max"))
-                && min > max
-            {
-                err(
-                    "min",
-                    "min_above_max",
-                    format!("min ({min}) is greater than max ({max})."),
-                );
-            }
-            if get("step").is_some_and(|s| !s.is_positive()) {
-                err(
-                    "step",
-                    "out_of_range",
-                    "step must be greater than 0.".into(),
-                );
-            }
-        }
-        if f.kind == FieldType::Date {
-            let min = f.min.as_ref().map(json_date);
-            let max = f.max.as_ref().map(json_date);
-            if min == Some(None) {
-                err(
-                    "min",
-                    "invalid_date",
-                    "min must be a date YYYY-MM-DD.".into(),
-                );
-            }
-            if max == Some(None) {
-                err(
-                    "max",
-                    "invalid_date",
-                    "max must be a date YYYY-MM-DD.".into(),
-                );
-            }
-            if let (Some(Some(a)), Some(Some(b))) = (min, max)
-                && a > b
-            {
-                err("min", "min_above_max", "min is after max.".into());
-            }
-        }
-        if f.kind.has_options() {
-            match &f.options {
-                None => err(
-                    "options",
-                    "no_options",
-                    "A select or swatch field needs at least one option.".into(),
-                ),
-                Some(opts) if opts.is_empty() => err(
-                    "options",
-                    "no_options",
-                    "A select or swatch field needs at least one option.".into(),
-                ),
-                Some(opts) if opts.len() > MAX_OPTIONS => err(
-                    "options",
-                    "too_many",
-                    format!("At most {MAX_OPTIONS} options."),
-                ),
-                Some(opts) => {
-                    for (j, o) in opts.iter().enumerate() {
-                        let at = |p: &str| format!("options[{j}].{p}");
-                        if o.value.is_empty() || o.value.chars().count() > 200 {
-                            err(
-                                &at("value"),
-                                "invalid_value",
-                                "An option value is 1 to 200 characters.".into(),
-                            );
-                        } else if opts[..j].iter().any(|p| p.value == o.value) {
-                            err(
-                                &at("value"),
-                                "duplicate_value",
-                                format!("The option value `{}` appears twice.", o.value),
-                            );
-                        }
-                        if o.label.trim().is_empty() || o.label.chars().count() > 200 {
-                            err(
-                                &at("label"),
-                                "invalid_label",
-                                "An option label is 1 to 200 characters.".into(),
-                            );
-                        } else if opts[..j].iter().any(|p| p.label.trim() == o.label.trim()) {
-                            // The cart carries the label: two equal labels could not be told
-                            // apart (or priced) when the order arrives.
-                            err(
-                                &at("label"),
-                                "duplicate_label",
-                                format!("The option label `{}` appears twice.", o.label.trim()),
-                            );
-                        }
-                        if !(0..=MAX_PRICE_CENTS).contains(&o.price_cents) {
-                            err(
-                                &at("price_cents"),
-                                "invalid_price",
-                                format!("price_cents must be between 0 and {MAX_PRICE_CENTS}."),
-                            );
-                        }
-                        match (&o.color, f.kind) {
-                            (Some(c), _) if !valid_color(c) => err(
-                                &at("color"),
-                                "invalid_color",
-                                "color must be #rgb or #rrggbb.".into(),
-                            ),
-                            (None, FieldType::Swatch) => err(
-                                &at("color"),
-                                "missing_color",
-                                "A swatch option needs a color.".into(),
-                            ),
-                            _ => {}
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(show_if) = &f.show_if {
-            let target = defs.iter().flatten().find(|d| d.key == show_if.field);
-            match target {
-                None => err(
-                    "show_if.field",
-                    "unknown_field",
+        Some(t) => t,
+    };
+    let expected: Vec<&Value> = match &show_if.equals {
+        Value::Array(a) => a.iter().collect(),
+        v => vec![v],
+    };
+    if expected.len() > MAX_OPTIONS {
+        // Every storefront request compares against each entry.
+        at.err(
+            "show_if.equals",
+            "too_many",
+            format!("equals lists at most {MAX_OPTIONS} values."),
+        );
+    } else if expected.is_empty()
+        || expected
+            .iter()
+            .any(|v| v.is_array() || v.is_object() || v.is_null())
+    {
+        at.err(
+            "show_if.equals",
+            "invalid_condition",
+            "equals must be a value or a non-empty list of values.",
+        );
+    } else if let Some(opts) = t.options.as_ref().filter(|_| t.kind.has_options()) {
+        for v in expected {
+            let s = v
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string());
+            if !opts.iter().any(|o| o.value == s) {
+                at.err(
+                    "show_if.equals",
+                    "never_true",
                     format!(
-                        "show_if names `{}`, which is not a field of this template.",
-                        show_if.field
+                        "`{s}` is not an option of `{}`; the field could never show.",
+                        t.key
                     ),
-                ),
-                Some(t) if t.key == f.key => err(
-                    "show_if.field",
-                    "self_reference",
-                    "A field cannot depend on itself.".into(),
-                ),
-                Some(t) => {
-                    let expected: Vec<&Value> = match &show_if.equals {
-                        Value::Array(a) => a.iter().collect(),
-                        v => vec![v],
-                    };
-                    if expected.len() > MAX_OPTIONS {
-                        // Every storefront request compares against each entry.
-                        err(
-                            "show_if.equals",
-                            "too_many",
-                            format!("equals lists at most {MAX_OPTIONS} values."),
-                        );
-                    } else if expected.is_empty()
-                        || expected
-                            .iter()
-                            .any(|v| v.is_array() || v.is_object() || v.is_null())
-                    {
-                        err(
-                            "show_if.equals",
-                            "invalid_condition",
-                            "equals must be a value or a non-empty list of values.".into(),
-                        );
-                    } else if let Some(opts) = t.options.as_ref().filter(|_| t.kind.has_options()) {
-                        for v in expected {
-                            let s = v
-                                .as_str()
-                                .map(str::to_owned)
-                                .unwrap_or_else(|| v.to_string());
-                            if !opts.iter().any(|o| o.value == s) {
-                                err(
-                                    "show_if.equals",
-                                    "never_true",
-                                    format!(
-                                        "`{s}` is not an option of `{}`; the field could never show.",
-                                        t.key
-                                    ),
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(p) = &f.preview {
-            if let Some(font) = &p.font
-                && (font.trim().is_empty()
-                    || font.chars().count() > 100
-                    || !font
-                        .chars()
-                        .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | ',' | '\'')))
-            {
-                err(
-                    "preview.font",
-                    "invalid_font",
-                    "font is a font family name (letters, digits, spaces, - _ , ').".into(),
                 );
-            }
-            if let Some(c) = &p.color
-                && !valid_color(c)
-            {
-                err(
-                    "preview.color",
-                    "invalid_color",
-                    "color must be #rgb or #rrggbb.".into(),
-                );
-            }
-            for (name, v, lo) in [("x", p.x, 0.0), ("y", p.y, 0.0), ("size", p.size, 0.5)] {
-                if let Some(v) = v
-                    && !(lo..=100.0).contains(&v)
-                {
-                    err(
-                        &format!("preview.{name}"),
-                        "out_of_range",
-                        format!("preview.{name} is a percentage of the image ({lo} to 100)."),
-                    );
-                }
             }
         }
     }
+}
 
-    // Cycles through show_if (a → b → a), reported once per field on a cycle.
+fn check_preview(p: &Preview, at: &mut At) {
+    if let Some(font) = &p.font
+        && (font.trim().is_empty()
+            || font.chars().count() > 100
+            || !font
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | ',' | '\'')))
+    {
+        at.err(
+            "preview.font",
+            "invalid_font",
+            "font is a font family name (letters, digits, spaces, - _ , ').",
+        );
+    }
+    if let Some(c) = &p.color
+        && !valid_color(c)
+    {
+        at.err(
+            "preview.color",
+            "invalid_color",
+            "color must be #rgb or #rrggbb.",
+        );
+    }
+    for (name, v, lo) in [("x", p.x, 0.0), ("y", p.y, 0.0), ("size", p.size, 0.5)] {
+        if let Some(v) = v
+            && !(lo..=100.0).contains(&v)
+        {
+            at.err(
+                &format!("preview.{name}"),
+                "out_of_range",
+                format!("preview.{name} is a percentage of the image ({lo} to 100)."),
+            );
+        }
+    }
+}
+
+/// Cycles through show_if (a → b → a), reported once per field on a cycle.
+fn check_cycles(defs: &[Option<FieldDef>], p: &mut Problems) {
     for (i, def) in defs.iter().enumerate() {
         let Some(f) = def else { continue };
         let mut seen = vec![f.key.as_str()];
@@ -582,11 +614,11 @@ pub fn parse_fields(fields: &Value) -> Result<Vec<FieldDef>, Vec<FieldError>> {
         while let Some(k) = cur {
             if k == f.key {
                 if seen.len() > 1 {
-                    errors.push(FieldError::new(
+                    p.push(
                         format!("fields[{i}].show_if.field"),
                         "cycle",
                         format!("show_if forms a cycle: {} → {}.", seen.join(" → "), f.key),
-                    ));
+                    );
                 }
                 break;
             }
@@ -601,12 +633,6 @@ pub fn parse_fields(fields: &Value) -> Result<Vec<FieldDef>, Vec<FieldError>> {
                 .and_then(|d| d.show_if.as_ref())
                 .map(|s| s.field.as_str());
         }
-    }
-
-    if errors.is_empty() {
-        Ok(defs.into_iter().flatten().collect())
-    } else {
-        Err(errors)
     }
 }
 

@@ -12,10 +12,6 @@ pub mod prefs;
 pub mod saved;
 pub mod settings;
 
-use serde_json::{Map, Value};
-
-use crate::error::FieldError;
-
 pub use prefs::{Explicit, Source, explicit_for, personalization_allowed};
 
 /// `^[a-z0-9_]{1,40}$`, the contract's key syntax.
@@ -24,27 +20,6 @@ pub fn is_key(s: &str) -> bool {
         && s.len() <= 40
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
-/// One `unknown_field` error per member of `o` not in `known` (typos are refused, not ignored).
-pub(crate) fn push_unknown_members(
-    o: &Map<String, Value>,
-    prefix: &str,
-    known: &[&str],
-    errors: &mut Vec<FieldError>,
-) {
-    for k in o.keys().filter(|k| !known.contains(&k.as_str())) {
-        let path = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        errors.push(FieldError::new(
-            path,
-            "unknown_field",
-            "This member is not part of the request.",
-        ));
-    }
 }
 
 #[cfg(test)]

@@ -23,15 +23,15 @@
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::PrimitiveDateTime;
 
-use super::push_unknown_members;
 use super::settings::{self, Settings};
 use crate::db::schema::{consent_history, customer_preferences};
 use crate::db::{DbConnection, dialect, now, rfc3339, write_tx};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::input::{self, Lenient, Problems, Unknown};
 use crate::per_backend;
 
 /// Longest `interests` list a request may carry (checked before anything else).
@@ -154,159 +154,128 @@ pub struct PrefsUpdate {
     pub marketing: Option<bool>,
 }
 
-fn bool_member(
-    o: &serde_json::Map<String, Value>,
-    name: &str,
-    prefix: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<bool> {
-    match o.get(name) {
-        None => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(_) => {
-            errors.push(FieldError::new(
-                format!("{prefix}.{name}"),
-                "invalid_type",
-                "Expected true or false.",
-            ));
-            None
-        }
-    }
+/// A `PUT` body as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PrefsPatch {
+    sizes: Lenient<BTreeMap<String, Lenient<String>>>,
+    interests: Lenient<Vec<Lenient<String>>>,
+    communication: Lenient<CommunicationPatch>,
+    consent: Lenient<ConsentPatch>,
+    #[serde(flatten)]
+    unknown: Unknown,
 }
 
-/// Checks the shape of a `PUT /proxy/preferences` body, naming every problem. Members a client
-/// may echo back from a `GET` (`customer_id`, `updated_at`, `stale`) are ignored; the customer
-/// is always the signed one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CommunicationPatch {
+    email: Lenient<bool>,
+    sms: Lenient<bool>,
+    frequency: Lenient<String>,
+    #[serde(flatten)]
+    unknown: Unknown,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ConsentPatch {
+    personalization: Lenient<bool>,
+    marketing: Lenient<bool>,
+    #[serde(flatten)]
+    unknown: Unknown,
+}
+
+/// Members a client may echo back from a `GET`; ignored, the customer is always the signed one.
+const ECHOED: [&str; 3] = ["customer_id", "updated_at", "stale"];
+
+fn not_in_request(_: &str) -> String {
+    "This member is not part of the request.".into()
+}
+
+const BOOL: &str = "Expected true or false.";
+
+/// Checks the shape of a `PUT /proxy/preferences` body, naming every problem.
 pub fn parse_update(body: &Value) -> Result<PrefsUpdate, Vec<FieldError>> {
-    let Some(o) = body.as_object() else {
-        return Err(vec![FieldError::new(
-            "",
-            "invalid_type",
-            "The body must be a JSON object.",
-        )]);
-    };
-    let mut errors = Vec::new();
+    let patch: PrefsPatch = input::object(body, "The body must be a JSON object.")?;
+    let mut p = Problems::new();
     let mut up = PrefsUpdate::default();
-    push_unknown_members(
-        o,
-        "",
-        &[
-            "sizes",
-            "interests",
-            "communication",
-            "consent",
-            "customer_id",
-            "updated_at",
-            "stale",
-        ],
-        &mut errors,
+    let echoed = |k: &&str| !ECHOED.contains(k);
+    p.unknown_members("", patch.unknown.keys().filter(echoed), not_in_request);
+    let sizes = patch.sizes.typed(
+        &mut p,
+        "sizes",
+        "sizes is an object of category keys to sizes.",
     );
-    match o.get("sizes") {
-        None => {}
-        Some(Value::Object(m)) if m.len() > MAX_SIZE_ENTRIES => errors.push(FieldError::new(
+    match sizes {
+        Some(m) if m.len() > MAX_SIZE_ENTRIES => p.push(
             "sizes",
             "too_many",
             format!("At most {MAX_SIZE_ENTRIES} size categories per request."),
-        )),
-        Some(Value::Object(m)) => {
-            let mut sizes = Vec::new();
-            for (cat, v) in m {
-                match v {
-                    Value::String(s) => sizes.push((cat.clone(), Some(s.clone()))),
-                    Value::Null => sizes.push((cat.clone(), None)),
-                    _ => errors.push(FieldError::new(
-                        format!("sizes.{cat}"),
-                        "invalid_type",
-                        "A size is a string (or null to remove the category).",
-                    )),
+        ),
+        Some(m) => {
+            let mut sizes = Vec::with_capacity(m.len());
+            for (cat, size) in m {
+                let path = input::member("sizes", &cat);
+                let message = "A size is a string (or null to remove the category).";
+                if let Some(size) = size.nullable(&mut p, path, message) {
+                    sizes.push((cat, size));
                 }
             }
             up.sizes = Some(sizes);
         }
-        Some(_) => errors.push(FieldError::new(
-            "sizes",
-            "invalid_type",
-            "sizes is an object of category keys to sizes.",
-        )),
-    }
-    match o.get("interests") {
         None => {}
-        Some(Value::Array(a)) if a.len() > MAX_INTERESTS => errors.push(FieldError::new(
+    }
+    match patch
+        .interests
+        .typed(&mut p, "interests", "interests is a list of interest keys.")
+    {
+        Some(a) if a.len() > MAX_INTERESTS => p.push(
             "interests",
             "too_many",
             format!("At most {MAX_INTERESTS} interests."),
-        )),
-        Some(Value::Array(a)) => {
+        ),
+        Some(a) => {
             let mut keys: Vec<String> = Vec::with_capacity(a.len());
-            for (i, v) in a.iter().enumerate() {
-                match v.as_str() {
-                    Some(k) if keys.iter().any(|seen| seen == k) => errors.push(FieldError::new(
-                        format!("interests[{i}]"),
-                        "duplicate",
-                        "This interest is listed twice.",
-                    )),
-                    Some(k) => keys.push(k.to_owned()),
-                    None => errors.push(FieldError::new(
-                        format!("interests[{i}]"),
-                        "invalid_type",
-                        "An interest is a key (string).",
-                    )),
+            for (i, k) in a.into_iter().enumerate() {
+                let path = input::item("interests", i);
+                match k.typed(&mut p, path.clone(), "An interest is a key (string).") {
+                    Some(k) if keys.contains(&k) => {
+                        p.push(path, "duplicate", "This interest is listed twice.")
+                    }
+                    Some(k) => keys.push(k),
+                    None => {}
                 }
             }
             up.interests = Some(keys);
         }
-        Some(_) => errors.push(FieldError::new(
-            "interests",
-            "invalid_type",
-            "interests is a list of interest keys.",
-        )),
-    }
-    match o.get("communication") {
         None => {}
-        Some(Value::Object(m)) => {
-            push_unknown_members(
-                m,
-                "communication",
-                &["email", "sms", "frequency"],
-                &mut errors,
-            );
-            up.email = bool_member(m, "email", "communication", &mut errors);
-            up.sms = bool_member(m, "sms", "communication", &mut errors);
-            match m.get("frequency") {
-                None => {}
-                Some(Value::Null) => up.frequency = Some(None),
-                Some(Value::String(f)) => up.frequency = Some(Some(f.clone())),
-                Some(_) => errors.push(FieldError::new(
-                    "communication.frequency",
-                    "invalid_type",
-                    "A frequency is a key (string), or null for none.",
-                )),
-            }
-        }
-        Some(_) => errors.push(FieldError::new(
-            "communication",
-            "invalid_type",
-            "communication is an object {\"email\",\"sms\",\"frequency\"}.",
-        )),
     }
-    match o.get("consent") {
-        None => {}
-        Some(Value::Object(m)) => {
-            push_unknown_members(m, "consent", &["personalization", "marketing"], &mut errors);
-            up.personalization = bool_member(m, "personalization", "consent", &mut errors);
-            up.marketing = bool_member(m, "marketing", "consent", &mut errors);
-        }
-        Some(_) => errors.push(FieldError::new(
-            "consent",
-            "invalid_type",
-            "consent is an object {\"personalization\",\"marketing\"}.",
-        )),
+    if let Some(c) = patch.communication.typed(
+        &mut p,
+        "communication",
+        "communication is an object {\"email\",\"sms\",\"frequency\"}.",
+    ) {
+        p.unknown_members("communication", c.unknown.keys(), not_in_request);
+        up.email = c.email.typed(&mut p, "communication.email", BOOL);
+        up.sms = c.sms.typed(&mut p, "communication.sms", BOOL);
+        up.frequency = c.frequency.nullable(
+            &mut p,
+            "communication.frequency",
+            "A frequency is a key (string), or null for none.",
+        );
     }
-    if errors.is_empty() {
-        Ok(up)
-    } else {
-        Err(errors)
+    if let Some(c) = patch.consent.typed(
+        &mut p,
+        "consent",
+        "consent is an object {\"personalization\",\"marketing\"}.",
+    ) {
+        p.unknown_members("consent", c.unknown.keys(), not_in_request);
+        up.personalization = c
+            .personalization
+            .typed(&mut p, "consent.personalization", BOOL);
+        up.marketing = c.marketing.typed(&mut p, "consent.marketing", BOOL);
     }
+    p.finish(up)
 }
 
 /// Values the settings do not offer (unless equal to what is stored) → one error each.

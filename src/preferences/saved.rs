@@ -4,14 +4,14 @@
 //! used on that product's `personalize`.
 
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::PrimitiveDateTime;
 
-use super::push_unknown_members;
 use crate::db::schema::saved_personalizations as sp;
 use crate::db::{DbConnection, new_id, now, rfc3339, write_tx};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::input::{self, Lenient, Problems, Unknown};
 
 /// Saved personalizations per customer.
 pub const MAX_PER_CUSTOMER: i64 = 50;
@@ -38,18 +38,26 @@ pub struct NewSaved {
     pub values: Map<String, Value>,
 }
 
+/// A `POST` body as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SavedIn {
+    name: Lenient<String>,
+    values: Lenient<Map<String, Value>>,
+    /// A Shopify id: a number or a string.
+    product_id: Lenient<Value>,
+    #[serde(flatten)]
+    unknown: Unknown,
+}
+
 /// Checks a `POST` body `{"name","values","product_id"?}`, naming every problem.
 pub fn parse_new(body: &Value) -> Result<NewSaved, Vec<FieldError>> {
-    let Some(o) = body.as_object() else {
-        return Err(vec![FieldError::new(
-            "",
-            "invalid_type",
-            "The body must be a JSON object.",
-        )]);
-    };
-    let mut errors = Vec::new();
-    push_unknown_members(o, "", &["name", "values", "product_id"], &mut errors);
-    let name = match o.get("name").and_then(Value::as_str).map(str::trim) {
+    let body: SavedIn = input::object(body, "The body must be a JSON object.")?;
+    let mut p = Problems::new();
+    p.unknown_members("", body.unknown.keys(), |_| {
+        "This member is not part of the request.".into()
+    });
+    let name = match body.name.as_ok().map(|n| n.trim()) {
         Some(n)
             if !n.is_empty()
                 && n.chars().count() <= MAX_NAME_CHARS
@@ -58,70 +66,60 @@ pub fn parse_new(body: &Value) -> Result<NewSaved, Vec<FieldError>> {
             n.to_owned()
         }
         _ => {
-            errors.push(FieldError::new(
+            p.push(
                 "name",
                 "invalid_name",
                 format!("name is a non-empty string of at most {MAX_NAME_CHARS} characters."),
-            ));
+            );
             String::new()
         }
     };
-    let product_id = match o.get("product_id") {
+    let product_id = match body.product_id.raw() {
         None | Some(Value::Null) => None,
         Some(v) => {
             let id = crate::shopify::payload::parse_id(v).filter(|id| *id > 0);
             if id.is_none() {
-                errors.push(FieldError::new(
+                p.push(
                     "product_id",
                     "invalid_id",
                     "A product id is a positive integer (string or number).",
-                ));
+                );
             }
             id
         }
     };
-    let values = match o.get("values") {
-        Some(Value::Object(m)) if m.len() > MAX_VALUES => {
-            errors.push(FieldError::new(
+    if body.values.is_absent() {
+        p.push("values", "required", "values is required.");
+    }
+    let values = match body.values.typed(
+        &mut p,
+        "values",
+        "values is an object of field keys to values.",
+    ) {
+        Some(m) if m.len() > MAX_VALUES => {
+            p.push(
                 "values",
                 "too_many",
                 format!("At most {MAX_VALUES} values."),
-            ));
+            );
             Map::new()
         }
-        Some(Value::Object(m))
-            if serde_json::to_vec(m).map_or(usize::MAX, |v| v.len()) > MAX_VALUES_BYTES =>
-        {
-            errors.push(FieldError::new(
+        Some(m) if serde_json::to_vec(&m).map_or(usize::MAX, |v| v.len()) > MAX_VALUES_BYTES => {
+            p.push(
                 "values",
                 "too_large",
                 format!("values take at most {MAX_VALUES_BYTES} bytes."),
-            ));
+            );
             Map::new()
         }
-        Some(Value::Object(m)) => m.clone(),
-        None => {
-            errors.push(FieldError::new("values", "required", "values is required."));
-            Map::new()
-        }
-        Some(_) => {
-            errors.push(FieldError::new(
-                "values",
-                "invalid_type",
-                "values is an object of field keys to values.",
-            ));
-            Map::new()
-        }
+        Some(m) => m,
+        None => Map::new(),
     };
-    if errors.is_empty() {
-        Ok(NewSaved {
-            name,
-            product_id,
-            values,
-        })
-    } else {
-        Err(errors)
-    }
+    p.finish(NewSaved {
+        name,
+        product_id,
+        values,
+    })
 }
 
 type Row = (String, String, Option<i64>, String, PrimitiveDateTime);

@@ -11,10 +11,11 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{is_key, push_unknown_members};
+use super::is_key;
 use crate::db::schema::preference_settings;
 use crate::db::{DbConnection, dialect, now, write_tx};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::input::{self, Lenient, Problems, Unknown};
 use crate::per_backend;
 
 pub const MAX_SIZE_CATEGORIES: usize = 20;
@@ -145,209 +146,212 @@ pub struct SettingsUpdate {
     pub texts: Option<BTreeMap<String, String>>,
 }
 
-fn label(v: Option<&Value>, path: String, errors: &mut Vec<FieldError>) -> String {
-    match v.and_then(Value::as_str).map(str::trim) {
+/// A `PUT` body as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SettingsPatch {
+    size_categories: Lenient<Vec<Lenient<CategoryIn>>>,
+    interests: Lenient<Vec<Lenient<InterestIn>>>,
+    frequencies: Lenient<Vec<Lenient<String>>>,
+    texts: Lenient<BTreeMap<String, Lenient<String>>>,
+    #[serde(flatten)]
+    unknown: Unknown,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CategoryIn {
+    key: Lenient<String>,
+    label: Lenient<String>,
+    sizes: Lenient<Vec<Lenient<String>>>,
+    #[serde(flatten)]
+    unknown: Unknown,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct InterestIn {
+    key: Lenient<String>,
+    label: Lenient<String>,
+    #[serde(flatten)]
+    unknown: Unknown,
+}
+
+fn not_in_request(_: &str) -> String {
+    "This member is not part of the request.".into()
+}
+
+fn label(v: Lenient<String>, path: String, p: &mut Problems) -> String {
+    match v.as_ok().map(|l| l.trim()) {
         Some(l) if !l.is_empty() && l.chars().count() <= MAX_LABEL_CHARS => l.to_owned(),
         _ => {
-            errors.push(FieldError::new(
+            p.push(
                 path,
                 "invalid_label",
                 format!("A label is a non-empty string of at most {MAX_LABEL_CHARS} characters."),
-            ));
+            );
             String::new()
         }
     }
 }
 
-fn key(
-    v: Option<&Value>,
-    path: String,
-    seen: &mut Vec<String>,
-    errors: &mut Vec<FieldError>,
-) -> String {
-    match v.and_then(Value::as_str) {
-        Some(k) if is_key(k) => {
-            if seen.iter().any(|s| s == k) {
-                errors.push(FieldError::new(
+fn key(v: Lenient<String>, path: String, seen: &mut Vec<String>, p: &mut Problems) -> String {
+    match v.ok() {
+        Some(k) if is_key(&k) => {
+            if seen.contains(&k) {
+                p.push(
                     path,
                     "duplicate_key",
                     format!("The key {k:?} is used twice."),
-                ));
+                );
             } else {
-                seen.push(k.to_owned());
+                seen.push(k.clone());
             }
-            k.to_owned()
+            k
         }
         _ => {
-            errors.push(FieldError::new(
-                path,
-                "invalid_key",
-                "A key matches ^[a-z0-9_]{1,40}$.",
-            ));
+            p.push(path, "invalid_key", "A key matches ^[a-z0-9_]{1,40}$.");
             String::new()
         }
     }
 }
 
-fn list<'a>(
-    v: &'a Value,
-    path: &str,
-    max: usize,
-    errors: &mut Vec<FieldError>,
-) -> Option<&'a Vec<Value>> {
-    match v {
-        Value::Array(a) if a.len() > max => {
-            errors.push(FieldError::new(
-                path,
-                "too_many",
-                format!("At most {max} entries."),
-            ));
+/// A present list of at most `max` entries.
+fn list<T>(v: Lenient<Vec<T>>, path: &str, max: usize, p: &mut Problems) -> Option<Vec<T>> {
+    match v.typed(p, path, "Expected a list.") {
+        Some(a) if a.len() > max => {
+            p.push(path, "too_many", format!("At most {max} entries."));
             None
         }
-        Value::Array(a) => Some(a),
-        _ => {
-            errors.push(FieldError::new(path, "invalid_type", "Expected a list."));
-            None
-        }
+        a => a,
     }
 }
 
-fn object<'a>(
-    v: &'a Value,
-    path: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<&'a serde_json::Map<String, Value>> {
-    let o = v.as_object();
-    if o.is_none() {
-        errors.push(FieldError::new(path, "invalid_type", "Expected an object."));
-    }
-    o
+fn object<T>(v: Lenient<T>, path: &str, p: &mut Problems) -> Option<T> {
+    v.typed(p, path, "Expected an object.")
 }
 
-fn parse_categories(v: &Value, errors: &mut Vec<FieldError>) -> Vec<SizeCategory> {
-    let mut out = Vec::new();
-    let Some(items) = list(v, "size_categories", MAX_SIZE_CATEGORIES, errors) else {
-        return out;
+fn parse_sizes(v: Lenient<Vec<Lenient<String>>>, sp: &str, p: &mut Problems) -> Vec<String> {
+    let mut sizes: Vec<String> = Vec::new();
+    if v.is_absent() {
+        p.push(sp, "required", "sizes is required.");
+        return sizes;
+    }
+    let Some(list) = list(v, sp, MAX_SIZES_PER_CATEGORY, p) else {
+        return sizes;
     };
-    let mut keys = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let p = format!("size_categories[{i}]");
-        let Some(o) = object(item, &p, errors) else {
-            continue;
-        };
-        push_unknown_members(o, &p, &["key", "label", "sizes"], errors);
-        let key = key(o.get("key"), format!("{p}.key"), &mut keys, errors);
-        let label = label(o.get("label"), format!("{p}.label"), errors);
-        let mut sizes: Vec<String> = Vec::new();
-        let sp = format!("{p}.sizes");
-        match o.get("sizes") {
-            None => errors.push(FieldError::new(&sp, "required", "sizes is required.")),
-            Some(s) => {
-                if let Some(list) = list(s, &sp, MAX_SIZES_PER_CATEGORY, errors) {
-                    if list.is_empty() {
-                        errors.push(FieldError::new(
-                            &sp,
-                            "no_sizes",
-                            "A size category offers at least one size.",
-                        ));
-                    }
-                    for (j, s) in list.iter().enumerate() {
-                        let path = format!("{sp}[{j}]");
-                        match s.as_str().map(str::trim) {
-                            Some(s)
-                                if !s.is_empty()
-                                    && s.chars().count() <= MAX_SIZE_CHARS
-                                    && !s.chars().any(char::is_control) =>
-                            {
-                                if sizes.iter().any(|o| o.to_lowercase() == s.to_lowercase()) {
-                                    errors.push(FieldError::new(
-                                        path,
-                                        "duplicate",
-                                        format!("The size {s:?} is listed twice."),
-                                    ));
-                                } else {
-                                    sizes.push(s.to_owned());
-                                }
-                            }
-                            _ => errors.push(FieldError::new(
-                                path,
-                                "invalid_size",
-                                format!(
-                                    "A size is a non-empty string of at most {MAX_SIZE_CHARS} characters."
-                                ),
-                            )),
-                        }
-                    }
+    if list.is_empty() {
+        p.push(sp, "no_sizes", "A size category offers at least one size.");
+    }
+    for (j, s) in list.iter().enumerate() {
+        let path = input::item(sp, j);
+        match s.as_ok().map(|s| s.trim()) {
+            Some(s)
+                if !s.is_empty()
+                    && s.chars().count() <= MAX_SIZE_CHARS
+                    && !s.chars().any(char::is_control) =>
+            {
+                if sizes.iter().any(|o| o.to_lowercase() == s.to_lowercase()) {
+                    p.push(
+                        path,
+                        "duplicate",
+                        format!("The size {s:?} is listed twice."),
+                    );
+                } else {
+                    sizes.push(s.to_owned());
                 }
             }
+            _ => p.push(
+                path,
+                "invalid_size",
+                format!("A size is a non-empty string of at most {MAX_SIZE_CHARS} characters."),
+            ),
         }
+    }
+    sizes
+}
+
+fn parse_categories(v: Lenient<Vec<Lenient<CategoryIn>>>, p: &mut Problems) -> Vec<SizeCategory> {
+    let mut out = Vec::new();
+    let mut keys = Vec::new();
+    for (i, item) in list(v, "size_categories", MAX_SIZE_CATEGORIES, p)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let at = input::item("size_categories", i);
+        let Some(c) = object(item, &at, p) else {
+            continue;
+        };
+        p.unknown_members(&at, c.unknown.keys(), not_in_request);
+        let key = key(c.key, input::member(&at, "key"), &mut keys, p);
+        let label = label(c.label, input::member(&at, "label"), p);
+        let sizes = parse_sizes(c.sizes, &input::member(&at, "sizes"), p);
         out.push(SizeCategory { key, label, sizes });
     }
     out
 }
 
-fn parse_interests(v: &Value, errors: &mut Vec<FieldError>) -> Vec<Interest> {
+fn parse_interests(v: Lenient<Vec<Lenient<InterestIn>>>, p: &mut Problems) -> Vec<Interest> {
     let mut out = Vec::new();
-    let Some(items) = list(v, "interests", MAX_INTERESTS, errors) else {
-        return out;
-    };
     let mut keys = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let p = format!("interests[{i}]");
-        let Some(o) = object(item, &p, errors) else {
+    for (i, item) in list(v, "interests", MAX_INTERESTS, p)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let at = input::item("interests", i);
+        let Some(o) = object(item, &at, p) else {
             continue;
         };
-        push_unknown_members(o, &p, &["key", "label"], errors);
-        let key = key(o.get("key"), format!("{p}.key"), &mut keys, errors);
-        let label = label(o.get("label"), format!("{p}.label"), errors);
+        p.unknown_members(&at, o.unknown.keys(), not_in_request);
+        let key = key(o.key, input::member(&at, "key"), &mut keys, p);
+        let label = label(o.label, input::member(&at, "label"), p);
         out.push(Interest { key, label });
     }
     out
 }
 
-fn parse_frequencies(v: &Value, errors: &mut Vec<FieldError>) -> Vec<String> {
+fn parse_frequencies(v: Lenient<Vec<Lenient<String>>>, p: &mut Problems) -> Vec<String> {
     let mut seen = Vec::new();
-    if let Some(items) = list(v, "frequencies", MAX_FREQUENCIES, errors) {
-        for (i, item) in items.iter().enumerate() {
-            key(Some(item), format!("frequencies[{i}]"), &mut seen, errors);
-        }
+    for (i, item) in list(v, "frequencies", MAX_FREQUENCIES, p)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        key(item, input::item("frequencies", i), &mut seen, p);
     }
     seen
 }
 
-fn parse_texts(v: &Value, errors: &mut Vec<FieldError>) -> BTreeMap<String, String> {
+fn parse_texts(
+    v: Lenient<BTreeMap<String, Lenient<String>>>,
+    p: &mut Problems,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let Some(o) = object(v, "texts", errors) else {
+    let Some(o) = object(v, "texts", p) else {
         return out;
     };
     if o.len() > MAX_TEXTS {
-        errors.push(FieldError::new(
-            "texts",
-            "too_many",
-            format!("At most {MAX_TEXTS} texts."),
-        ));
+        p.push("texts", "too_many", format!("At most {MAX_TEXTS} texts."));
         return out;
     }
     for (k, v) in o {
-        let path = format!("texts.{k}");
-        if !is_key(k) {
-            errors.push(FieldError::new(
-                path,
-                "invalid_key",
-                "A text key matches ^[a-z0-9_]{1,40}$.",
-            ));
+        let path = input::member("texts", &k);
+        if !is_key(&k) {
+            p.push(path, "invalid_key", "A text key matches ^[a-z0-9_]{1,40}$.");
             continue;
         }
-        match v.as_str() {
+        match v.typed(p, path.clone(), "A text is a string.") {
             Some(t) if t.chars().count() <= MAX_TEXT_CHARS => {
-                out.insert(k.clone(), t.to_owned());
+                out.insert(k, t);
             }
-            Some(_) => errors.push(FieldError::new(
+            Some(_) => p.push(
                 path,
                 "too_long",
                 format!("A text has at most {MAX_TEXT_CHARS} characters."),
-            )),
-            None => errors.push(FieldError::new(path, "invalid_type", "A text is a string.")),
+            ),
+            None => {}
         }
     }
     out
@@ -355,35 +359,19 @@ fn parse_texts(v: &Value, errors: &mut Vec<FieldError>) -> BTreeMap<String, Stri
 
 /// Checks a `PUT /api/preference-center` body, naming every problem.
 pub fn parse_update(body: &Value) -> Result<SettingsUpdate, Vec<FieldError>> {
-    let Some(o) = body.as_object() else {
-        return Err(vec![FieldError::new(
-            "",
-            "invalid_type",
-            "The body must be a JSON object.",
-        )]);
-    };
-    let mut errors = Vec::new();
-    push_unknown_members(
-        o,
-        "",
-        &["size_categories", "interests", "frequencies", "texts"],
-        &mut errors,
-    );
+    let patch: SettingsPatch = input::object(body, "The body must be a JSON object.")?;
+    let mut p = Problems::new();
+    p.unknown_members("", patch.unknown.keys(), not_in_request);
+    // A member present (even `null`) replaces that member of the settings.
     let update = SettingsUpdate {
-        size_categories: o
-            .get("size_categories")
-            .map(|v| parse_categories(v, &mut errors)),
-        interests: o.get("interests").map(|v| parse_interests(v, &mut errors)),
-        frequencies: o
-            .get("frequencies")
-            .map(|v| parse_frequencies(v, &mut errors)),
-        texts: o.get("texts").map(|v| parse_texts(v, &mut errors)),
+        size_categories: (!patch.size_categories.is_absent())
+            .then(|| parse_categories(patch.size_categories, &mut p)),
+        interests: (!patch.interests.is_absent()).then(|| parse_interests(patch.interests, &mut p)),
+        frequencies: (!patch.frequencies.is_absent())
+            .then(|| parse_frequencies(patch.frequencies, &mut p)),
+        texts: (!patch.texts.is_absent()).then(|| parse_texts(patch.texts, &mut p)),
     };
-    if errors.is_empty() {
-        Ok(update)
-    } else {
-        Err(errors)
-    }
+    p.finish(update)
 }
 
 /// Applies a checked update (members absent from the body stay as they were) and returns the

@@ -4,11 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use diesel::prelude::*;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::db::schema::rec_settings;
 use crate::db::{DbConnection, now};
 use crate::error::FieldError;
+use crate::input::{self, Lenient, Problems, Unknown};
 use crate::shopify::payload::parse_id;
 
 /// Limits of one settings document.
@@ -49,68 +51,66 @@ fn positive_id(v: &Value) -> Option<i64> {
     parse_id(v).filter(|id| *id > 0)
 }
 
-fn parse_map(name: &str, v: &Value, errors: &mut Vec<FieldError>) -> BTreeMap<i64, Vec<i64>> {
+/// A `PUT` body as sent; ids are a number or a string, read by [`positive_id`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SettingsPatch {
+    pinned: Lenient<IdLists>,
+    excluded: Lenient<IdLists>,
+    excluded_everywhere: Lenient<Vec<Value>>,
+    #[serde(flatten)]
+    unknown: Unknown,
+}
+
+/// Product id (an object key) → product ids.
+type IdLists = BTreeMap<String, Lenient<Vec<Value>>>;
+
+fn parse_map(name: &str, v: Lenient<IdLists>, p: &mut Problems) -> BTreeMap<i64, Vec<i64>> {
     let mut out = BTreeMap::new();
-    let Some(obj) = v.as_object() else {
-        errors.push(FieldError::new(
-            name,
-            "invalid_type",
-            "must be an object of product ids to lists of product ids",
-        ));
+    let Some(obj) = v.typed(
+        p,
+        name,
+        "must be an object of product ids to lists of product ids",
+    ) else {
         return out;
     };
     if obj.len() > MAX_KEYS {
-        errors.push(FieldError::new(
-            name,
-            "too_many",
-            format!("at most {MAX_KEYS} products"),
-        ));
+        p.push(name, "too_many", format!("at most {MAX_KEYS} products"));
         return out;
     }
     for (key, list) in obj {
+        let at = input::member(name, &key);
         let Some(k) = key.parse::<i64>().ok().filter(|k| *k > 0) else {
-            errors.push(FieldError::new(
-                format!("{name}.{key}"),
+            p.push(
+                at,
                 "invalid_id",
                 "keys must be product ids (positive integers)",
-            ));
+            );
             continue;
         };
-        let Some(items) = list.as_array() else {
-            errors.push(FieldError::new(
-                format!("{name}.{key}"),
-                "invalid_type",
-                "must be a list of product ids",
-            ));
+        let Some(items) = list.typed(p, at.clone(), "must be a list of product ids") else {
             continue;
         };
         if items.len() > MAX_PER_PRODUCT {
-            errors.push(FieldError::new(
-                format!("{name}.{key}"),
+            p.push(
+                at,
                 "too_many",
                 format!("at most {MAX_PER_PRODUCT} products"),
-            ));
+            );
             continue;
         }
         let mut ids = Vec::new();
         for (i, item) in items.iter().enumerate() {
+            let path = input::item(&at, i);
             match positive_id(item) {
-                Some(id) if id == k => errors.push(FieldError::new(
-                    format!("{name}.{key}[{i}]"),
+                Some(id) if id == k => p.push(
+                    path,
                     "self_reference",
                     "a product cannot be listed for itself",
-                )),
+                ),
                 Some(id) if !ids.contains(&id) => ids.push(id),
-                Some(_) => errors.push(FieldError::new(
-                    format!("{name}.{key}[{i}]"),
-                    "duplicate",
-                    "listed twice",
-                )),
-                None => errors.push(FieldError::new(
-                    format!("{name}.{key}[{i}]"),
-                    "invalid_id",
-                    "must be a product id (a positive integer, as a string or a number)",
-                )),
+                Some(_) => p.push(path, "duplicate", "listed twice"),
+                None => p.push(path, "invalid_id", NOT_AN_ID),
             }
         }
         out.insert(k, ids);
@@ -118,66 +118,48 @@ fn parse_map(name: &str, v: &Value, errors: &mut Vec<FieldError>) -> BTreeMap<i6
     out
 }
 
+const NOT_AN_ID: &str = "must be a product id (a positive integer, as a string or a number)";
+
 /// A `PUT` body: each member present replaces the stored one; absent members stay.
 pub fn parse_update(body: &Value, current: &RecSettings) -> Result<RecSettings, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let Some(obj) = body.as_object() else {
-        return Err(vec![FieldError::new(
-            "",
-            "invalid_type",
-            "the body must be an object",
-        )]);
-    };
+    let patch: SettingsPatch = input::object(body, "the body must be an object")?;
+    let mut p = Problems::new();
     let mut next = current.clone();
-    for key in obj.keys() {
-        if !matches!(key.as_str(), "pinned" | "excluded" | "excluded_everywhere") {
-            errors.push(FieldError::new(
-                key.clone(),
-                "unknown_field",
-                "not a setting",
-            ));
-        }
+    p.unknown_members("", patch.unknown.keys(), |_| "not a setting".into());
+    if !patch.pinned.is_absent() {
+        next.pinned = parse_map("pinned", patch.pinned, &mut p);
     }
-    if let Some(v) = obj.get("pinned") {
-        next.pinned = parse_map("pinned", v, &mut errors);
+    if !patch.excluded.is_absent() {
+        next.excluded = parse_map("excluded", patch.excluded, &mut p);
     }
-    if let Some(v) = obj.get("excluded") {
-        next.excluded = parse_map("excluded", v, &mut errors);
-    }
-    if let Some(v) = obj.get("excluded_everywhere") {
-        match v.as_array() {
-            Some(items) if items.len() <= MAX_EVERYWHERE => {
-                next.excluded_everywhere.clear();
-                for (i, item) in items.iter().enumerate() {
-                    match positive_id(item) {
-                        Some(id) => {
-                            next.excluded_everywhere.insert(id);
-                        }
-                        None => errors.push(FieldError::new(
-                            format!("excluded_everywhere[{i}]"),
-                            "invalid_id",
-                            "must be a product id (a positive integer, as a string or a number)",
-                        )),
+    match patch.excluded_everywhere.typed(
+        &mut p,
+        "excluded_everywhere",
+        "must be a list of product ids",
+    ) {
+        Some(items) if items.len() <= MAX_EVERYWHERE => {
+            next.excluded_everywhere.clear();
+            for (i, item) in items.iter().enumerate() {
+                match positive_id(item) {
+                    Some(id) => {
+                        next.excluded_everywhere.insert(id);
                     }
+                    None => p.push(
+                        input::item("excluded_everywhere", i),
+                        "invalid_id",
+                        NOT_AN_ID,
+                    ),
                 }
             }
-            Some(_) => errors.push(FieldError::new(
-                "excluded_everywhere",
-                "too_many",
-                format!("at most {MAX_EVERYWHERE} products"),
-            )),
-            None => errors.push(FieldError::new(
-                "excluded_everywhere",
-                "invalid_type",
-                "must be a list of product ids",
-            )),
         }
+        Some(_) => p.push(
+            "excluded_everywhere",
+            "too_many",
+            format!("at most {MAX_EVERYWHERE} products"),
+        ),
+        None => {}
     }
-    if errors.is_empty() {
-        Ok(next)
-    } else {
-        Err(errors)
-    }
+    p.finish(next)
 }
 
 fn parse_stored_map(s: &str) -> BTreeMap<i64, Vec<i64>> {

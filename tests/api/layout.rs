@@ -36,6 +36,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "config",
             "crypto",
             "error",
+            "input",
             "cache",
             "money",
             "telemetry",

@@ -9,12 +9,15 @@ use diesel::RunQueryDsl;
 
 use crate::helpers::*;
 
+/// `column → (diesel type, nullable)` of one table.
+type Columns = BTreeMap<String, (String, bool)>;
+
 /// `table → column → (diesel type, nullable)` as `schema.rs` declares them.
-fn declared() -> BTreeMap<String, BTreeMap<String, (String, bool)>> {
+fn declared() -> BTreeMap<String, Columns> {
     let schema =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/db/schema.rs")).unwrap();
     let mut tables = BTreeMap::new();
-    let mut current: Option<(String, BTreeMap<String, (String, bool)>)> = None;
+    let mut current: Option<(String, Columns)> = None;
     for line in schema.lines().map(str::trim) {
         if let Some((name, _)) = line.split_once(" (")
             && line.ends_with('{')

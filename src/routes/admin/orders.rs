@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{AppError, AppResult, FieldError};
+use crate::input::{self, Lenient};
 use crate::orders::{self, STATUS_DONE, STATUS_IN_PRODUCTION, STATUS_PENDING, StatusChange};
 use crate::routes::extractors::ShopSession;
 use crate::routes::pagination::{PageQuery, page};
@@ -72,6 +73,13 @@ fn shopify_id(raw: &str, what: &str) -> AppResult<i64> {
         })
 }
 
+/// A status change as sent; other members are ignored.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct StatusBody {
+    status: Lenient<String>,
+}
+
 /// `PATCH /api/orders/{order_id}/items/{line_item_id}` body `{"status"}`.
 pub async fn set_line_status(
     session: ShopSession,
@@ -81,27 +89,29 @@ pub async fn set_line_status(
 ) -> AppResult<HttpResponse> {
     let order_id = shopify_id(&path.0, "order_id")?;
     let line_item_id = shopify_id(&path.1, "line_item_id")?;
-    let status = match body.get("status") {
-        Some(Value::String(s))
+    let body: StatusBody =
+        input::object(&body, "The body must be a JSON object.").map_err(AppError::validation)?;
+    let status = match body.status {
+        Lenient::Ok(s)
             if [STATUS_PENDING, STATUS_IN_PRODUCTION, STATUS_DONE].contains(&s.as_str()) =>
         {
-            s.clone()
+            s
         }
-        Some(Value::String(_)) => {
+        Lenient::Ok(_) => {
             return Err(AppError::validation(vec![FieldError::new(
                 "status",
                 "invalid_value",
                 "status must be one of pending, in_production, done.",
             )]));
         }
-        Some(_) => {
+        Lenient::Null | Lenient::Wrong(_) => {
             return Err(AppError::validation(vec![FieldError::new(
                 "status",
                 "invalid_type",
                 "status must be a string.",
             )]));
         }
-        None => {
+        Lenient::Absent => {
             return Err(AppError::validation(vec![FieldError::new(
                 "status",
                 "required",

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::db::write_tx;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::input::{self, Lenient, Problems};
 use crate::recommendations::model::{EventKind, NewEvent, record_event};
 use crate::recommendations::serve::{DEFAULT_LIMIT, Intent, MAX_LIMIT};
 use crate::routes::extractors::Storefront;
@@ -222,93 +223,93 @@ fn valid_session(s: &str) -> bool {
 /// `(type, product, session, intent, source product)`
 type EventIn = (EventKind, i64, String, Option<String>, Option<i64>);
 
+/// A `POST /proxy/events` body as sent; members the widget does not send are ignored (older
+/// widgets in cached themes may send more).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EventBody {
+    #[serde(rename = "type")]
+    kind: Lenient<String>,
+    product_id: Lenient<Value>,
+    session_id: Lenient<String>,
+    intent: Lenient<String>,
+    source_product_id: Lenient<Value>,
+}
+
 fn parse_event(body: &Value) -> Result<EventIn, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let Some(obj) = body.as_object() else {
-        return Err(vec![FieldError::new(
-            "",
-            "invalid_type",
-            "the body must be a JSON object",
-        )]);
-    };
-    let kind = match obj.get("type").and_then(Value::as_str) {
-        Some(s) => EventKind::parse(s).or_else(|| {
-            errors.push(FieldError::new(
+    let b: EventBody = input::object(body, "the body must be a JSON object")?;
+    let mut p = Problems::new();
+    let kind = match b.kind.ok() {
+        Some(s) => EventKind::parse(&s).or_else(|| {
+            p.push(
                 "type",
                 "unknown_type",
                 "type must be view, add_to_cart or click",
-            ));
+            );
             None
         }),
         None => {
-            errors.push(FieldError::new(
+            p.push(
                 "type",
                 "required",
                 "type is required: view, add_to_cart or click",
-            ));
+            );
             None
         }
     };
-    let product = match obj.get("product_id") {
+    let product = match b.product_id.raw() {
         Some(v) => parse_id(v).filter(|id| *id > 0).or_else(|| {
-            errors.push(FieldError::new(
+            p.push(
                 "product_id",
                 "invalid_id",
                 "product_id must be a product id (a positive integer, as a string or a number)",
-            ));
+            );
             None
         }),
         None => {
-            errors.push(FieldError::new(
-                "product_id",
-                "required",
-                "product_id is required",
-            ));
+            p.push("product_id", "required", "product_id is required");
             None
         }
     };
-    let session = match obj.get("session_id").and_then(Value::as_str) {
-        Some(s) if valid_session(s) => Some(s.to_owned()),
-        _ => {
-            errors.push(FieldError::new(
-                "session_id",
-                "invalid_session",
-                "session_id must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -",
-            ));
-            None
-        }
-    };
-    let intent = match obj.get("intent") {
-        None | Some(Value::Null) => None,
-        Some(v) => match v.as_str().and_then(Intent::parse) {
+    let session = b.session_id.ok().filter(|s| valid_session(s));
+    if session.is_none() {
+        p.push(
+            "session_id",
+            "invalid_session",
+            "session_id must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -",
+        );
+    }
+    let intent = match b.intent {
+        Lenient::Absent | Lenient::Null => None,
+        other => match other.ok().as_deref().and_then(Intent::parse) {
             Some(i) => Some(i.as_str().to_owned()),
             None => {
-                errors.push(FieldError::new(
+                p.push(
                     "intent",
                     "unknown_intent",
                     "intent must be related, complementary, for_you or trending",
-                ));
+                );
                 None
             }
         },
     };
-    let source = match obj.get("source_product_id") {
-        None | Some(Value::Null) => None,
-        Some(v) => match parse_id(v).filter(|id| *id > 0) {
-            Some(id) => Some(id),
-            None => {
-                errors.push(FieldError::new(
+    let source = match b.source_product_id {
+        Lenient::Absent | Lenient::Null => None,
+        other => {
+            let id = other.raw().and_then(parse_id).filter(|id| *id > 0);
+            if id.is_none() {
+                p.push(
                     "source_product_id",
                     "invalid_id",
                     "source_product_id must be a product id",
-                ));
-                None
+                );
             }
-        },
+            id
+        }
     };
     match (kind, product, session) {
-        (Some(k), Some(p), Some(s)) if errors.is_empty() => Ok((k, p, s, intent, source)),
-        _ => Err(errors),
+        (Some(k), Some(pr), Some(s)) => p.finish((k, pr, s, intent, source)),
+        _ => Err(p.into_errors()),
     }
 }
 
