@@ -134,15 +134,7 @@ pub fn daily(c: &mut DbConnection, shop_id: &str, days: i64) -> QueryResult<Seri
         .into_iter()
         .collect();
     for chunk in customers.chunks(500) {
-        let rows: Vec<(
-            i64,
-            Option<i64>,
-            PrimitiveDateTime,
-            Option<i64>,
-            i32,
-            i64,
-            i64,
-        )> = orders::table
+        let rows: Vec<OrderLineRow> = orders::table
             .inner_join(
                 order_line_items::table.on(order_line_items::shop_id
                     .eq(orders::shop_id)
