@@ -339,7 +339,7 @@
     const out = { key: f.key, label: f.label, type: f.type, required: !!f.required };
     const keep = ['help_text', 'placeholder', 'min_length', 'max_length', 'pattern', 'charset', 'min', 'max', 'step', 'price_cents'];
     for (const k of keep) if (f[k] !== undefined && f[k] !== '' && f[k] !== null) out[k] = f[k];
-    if (f.type === 'select' || f.type === 'swatch') out.options = (f.options || []).map((o) => { const x = { value: o.value, label: o.label }; if (o.price_cents) x.price_cents = o.price_cents; if (f.type === 'swatch' && o.color) x.color = o.color; return x; });
+    if (f.type === 'select' || f.type === 'swatch') out.options = (f.options || []).map((o) => { const x = { value: o.value, label: o.label }; if (o.price_cents) x.price_cents = o.price_cents; if (f.type === 'swatch') x.color = o.color || '#000000'; return x; });
     if (f.show_if && f.show_if.field) out.show_if = { field: f.show_if.field, equals: f.show_if.equals };
     if (f.preview && Object.values(f.preview).some((v) => v !== undefined && v !== '')) {
       out.preview = {};
