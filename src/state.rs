@@ -34,7 +34,7 @@ pub struct AppState {
     /// Slots for concurrent image decodes (uploads).
     pub image_slots: Arc<tokio::sync::Semaphore>,
     /// Personalization settings (blocked words compiled) per shop.
-    settings_cache: Arc<TtlCache<String, Arc<crate::personalization::settings::Loaded>>>,
+    settings_cache: Arc<TtlCache<String, Arc<crate::personalization::policy::Loaded>>>,
     /// The template of a product: `(shop id, product id) → (template id, version)`.
     product_templates: Arc<TtlCache<(String, i64), Option<TemplateRef>>>,
     /// What recommendation widgets show of a product, by `(shop id, product id)`.
@@ -135,26 +135,26 @@ impl AppState {
     }
 
     /// The shop's personalization settings (cached for [`STOREFRONT_CACHE_TTL`]).
-    pub async fn personalization_settings(
+    pub async fn personalization_policy(
         &self,
         shop_id: &str,
-    ) -> crate::error::AppResult<Arc<crate::personalization::settings::Loaded>> {
+    ) -> crate::error::AppResult<Arc<crate::personalization::policy::Loaded>> {
         if let Some(loaded) = self.settings_cache.get(shop_id) {
             return Ok(loaded);
         }
         let id = shop_id.to_owned();
         let settings = self
             .db
-            .run(move |c| Ok(crate::personalization::settings::get(c, &id)?))
+            .run(move |c| Ok(crate::personalization::policy::get(c, &id)?))
             .await?;
-        let loaded = Arc::new(crate::personalization::settings::Loaded::new(settings));
+        let loaded = Arc::new(crate::personalization::policy::Loaded::new(settings));
         self.settings_cache
             .insert(shop_id.to_owned(), loaded.clone());
         Ok(loaded)
     }
 
     /// Forgets the cached settings of a shop (after this instance changed them).
-    pub fn forget_personalization_settings(&self, shop_id: &str) {
+    pub fn forget_personalization_policy(&self, shop_id: &str) {
         self.settings_cache.forget(|k| k == shop_id);
     }
 

@@ -163,10 +163,10 @@ pub fn seed(c: &mut DbConnection, state: &crate::state::AppState) -> anyhow::Res
         crate::personalization::store::create(c, &shop.id, input)
             .map_err(|e| anyhow::anyhow!("demo template: {e:?}"))?;
     }
-    crate::personalization::settings::put(
+    crate::personalization::policy::put(
         c,
         &shop.id,
-        crate::personalization::settings::Change {
+        crate::personalization::policy::Change {
             blocked_words: Some(vec!["darn".into()]),
             fee_variant_id: Some(Some(FEE_VARIANT)),
         },

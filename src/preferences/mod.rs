@@ -1,6 +1,6 @@
 //! Customer preference center: the explicit half of personalization.
 //!
-//! - [`settings`]: what the merchant offers (size categories, interests, frequencies, texts).
+//! - [`center`]: what the merchant offers (size categories, interests, frequencies, texts).
 //! - [`prefs`]: what each shopper chose, their consent, and the append-only history of every
 //!   change (storefront, admin or store webhook).
 //! - [`saved`]: filled personalizations a shopper keeps for reuse on other products.
@@ -8,9 +8,9 @@
 //! For recommendations: [`personalization_allowed`] and [`explicit_for`]. Personalization
 //! consent that was never given counts as **not given**.
 
+pub mod center;
 pub mod prefs;
 pub mod saved;
-pub mod settings;
 
 pub use prefs::{Explicit, Source, explicit_for, personalization_allowed};
 

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::PrimitiveDateTime;
 
-use super::settings::{self, Settings};
+use super::center::{self, Center};
 use crate::db::schema::{consent_history, customer_preferences};
 use crate::db::{DbConnection, dialect, now, rfc3339, write_tx};
 use crate::error::{AppError, AppResult, FieldError};
@@ -35,7 +35,7 @@ use crate::input::{self, Lenient, Problems, Unknown};
 use crate::per_backend;
 
 /// Longest `interests` list a request may carry (checked before anything else).
-pub const MAX_INTERESTS: usize = settings::MAX_INTERESTS;
+pub const MAX_INTERESTS: usize = center::MAX_INTERESTS;
 /// Most size categories one request may name.
 pub const MAX_SIZE_ENTRIES: usize = 50;
 
@@ -279,7 +279,7 @@ pub fn parse_update(body: &Value) -> Result<PrefsUpdate, Vec<FieldError>> {
 }
 
 /// Values the settings do not offer (unless equal to what is stored) → one error each.
-fn check_against(settings: &Settings, current: &Prefs, up: &PrefsUpdate) -> Vec<FieldError> {
+fn check_against(settings: &Center, current: &Prefs, up: &PrefsUpdate) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for (cat, size) in up.sizes.iter().flatten() {
         let Some(size) = size else { continue };
@@ -525,7 +525,7 @@ fn out(
     customer_id: i64,
     p: Prefs,
     updated_at: Option<PrimitiveDateTime>,
-    s: &Settings,
+    s: &Center,
 ) -> PreferencesOut {
     let mut stale = Vec::new();
     for (cat, size) in &p.sizes {
@@ -571,7 +571,7 @@ pub fn stored(
     let Some(row) = find(c, shop_id, customer_id)? else {
         return Ok(None);
     };
-    let s = settings::load(c, shop_id)?;
+    let s = center::load(c, shop_id)?;
     Ok(Some(out(
         customer_id,
         row.prefs()?,
@@ -585,7 +585,7 @@ pub fn get(c: &mut DbConnection, shop_id: &str, customer_id: i64) -> AppResult<P
     if let Some(p) = stored(c, shop_id, customer_id)? {
         return Ok(p);
     }
-    let s = settings::load(c, shop_id)?;
+    let s = center::load(c, shop_id)?;
     let defaults = Prefs {
         marketing: store_subscribed(c, shop_id, customer_id)?,
         ..Prefs::default()
@@ -604,7 +604,7 @@ pub fn update(
     source: Source,
 ) -> AppResult<PreferencesOut> {
     write_tx(c, |c| {
-        let s = settings::load(c, shop_id)?;
+        let s = center::load(c, shop_id)?;
         let mut row = lock_or_create(c, shop_id, customer_id)?;
         let current = row.prefs()?;
         let errors = check_against(&s, &current, up);
@@ -763,7 +763,7 @@ pub fn explicit_for(
     if !row.personalization_consent {
         return Ok(None);
     }
-    let s = settings::load(c, shop_id)?;
+    let s = center::load(c, shop_id)?;
     let p = row.prefs()?;
     Ok(Some(Explicit {
         sizes: p
@@ -823,7 +823,7 @@ mod tests {
 
     #[test]
     fn merge_is_partial_and_values_are_checked_against_the_settings() {
-        let s = settings::defaults();
+        let s = center::defaults();
         let current = Prefs {
             sizes: [
                 ("tops".to_owned(), "M".to_owned()),

@@ -29,7 +29,7 @@ use super::scoring::{
     FOR_YOU_POPULARITY_WEIGHT, RELATED_BEHAVIOUR_WEIGHT, RELATED_CONTENT_WEIGHT, content,
     distribution, history_weights, lift, shrunk_cosine, trend_now, type_shares,
 };
-use super::settings::RecSettings;
+use super::steering::Steering;
 use crate::cache::TtlCache;
 use crate::db::schema::{
     orders, product_variants, products, rec_covisits, rec_events, rec_items, rec_order_contrib,
@@ -186,7 +186,7 @@ pub struct Recommender {
     catalogues: Mutex<HashMap<String, CatalogueEntry>>,
     raw: TtlCache<(String, ListKey), List>,
     shop_raw: TtlCache<(String, ListKey), List>,
-    settings: TtlCache<String, Arc<RecSettings>>,
+    settings: TtlCache<String, Arc<Steering>>,
     /// How far this instance has applied the process's [`LOCAL`] log.
     local_cursor: AtomicU64,
 }
@@ -1168,11 +1168,11 @@ impl Recommender {
         .then(|| e.catalogue.clone())
     }
 
-    pub fn settings(&self, c: &mut DbConnection, shop_id: &str) -> QueryResult<Arc<RecSettings>> {
+    pub fn settings(&self, c: &mut DbConnection, shop_id: &str) -> QueryResult<Arc<Steering>> {
         if let Some(s) = self.settings.get(shop_id) {
             return Ok(s);
         }
-        let s = Arc::new(super::settings::load(c, shop_id)?);
+        let s = Arc::new(super::steering::load(c, shop_id)?);
         self.settings.insert(shop_id.to_owned(), s.clone());
         Ok(s)
     }
@@ -1477,7 +1477,7 @@ fn key_name(key: &ListKey) -> &'static str {
 /// (with explicit preferences) products not available in the shopper's size.
 struct Assembly<'a> {
     cat: &'a Catalogue,
-    settings: &'a RecSettings,
+    settings: &'a Steering,
     product: Option<i64>,
     limit: usize,
     explain: bool,
@@ -1494,7 +1494,7 @@ struct Assembly<'a> {
 impl<'a> Assembly<'a> {
     fn new(
         cat: &'a Catalogue,
-        settings: &'a RecSettings,
+        settings: &'a Steering,
         product: Option<i64>,
         limit: usize,
         explain: bool,
