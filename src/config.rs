@@ -168,6 +168,19 @@ impl Settings {
             return Err(err("BIND_ADDR", "must be HOST:PORT"));
         }
 
+        // The demo secrets are public: whoever can reach a server using them can sign webhooks
+        // and mint session tokens. Served on loopback only, so a lost ATELIER_ENV on a public
+        // host fails to start instead of opening the store.
+        if !dev_defaults.is_empty() && !is_loopback(&bind_addr) {
+            return Err(err(
+                "BIND_ADDR",
+                format!(
+                    "is not a loopback address while {} use public development defaults; set ATELIER_ENV=production with the app's real secrets, or bind 127.0.0.1",
+                    dev_defaults.join(", ")
+                ),
+            ));
+        }
+
         let app_url_raw = get("APP_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into());
         let app_url = Url::parse(app_url_raw.trim_end_matches('/'))
             .map_err(|e| err("APP_URL", format!("is not a URL ({e})")))?;
@@ -271,6 +284,11 @@ impl Settings {
         })
     }
 
+    /// Development with any public demo credential in use.
+    pub fn uses_dev_defaults(&self) -> bool {
+        !self.dev_defaults.is_empty()
+    }
+
     pub fn is_production(&self) -> bool {
         self.env == Environment::Production
     }
@@ -322,6 +340,18 @@ fn parse_bool(
         Some("0" | "false" | "off" | "no") => Ok(false),
         Some(_) => Err(err(name, "must be true or false")),
     }
+}
+
+/// `HOST:PORT` whose host is a loopback address (`127.0.0.0/8`, `::1`, `localhost`).
+fn is_loopback(bind_addr: &str) -> bool {
+    let Some((host, _)) = bind_addr.rsplit_once(':') else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -390,6 +420,37 @@ mod tests {
             let e = settings(&[(var, value)]).unwrap_err();
             assert_eq!(e.variable, var, "{var}={value}");
         }
+    }
+
+    #[test]
+    fn public_development_defaults_are_served_on_loopback_only() {
+        for addr in [
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "localhost:3000",
+            "127.1.2.3:80",
+        ] {
+            assert!(settings(&[("BIND_ADDR", addr)]).is_ok(), "{addr}");
+        }
+        for addr in [
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "10.0.0.5:80",
+            "shop.example.com:443",
+        ] {
+            let e = settings(&[("BIND_ADDR", addr)]).unwrap_err();
+            assert_eq!(e.variable, "BIND_ADDR", "{addr}");
+            assert!(e.to_string().contains("SHOPIFY_API_SECRET"), "{e}");
+        }
+        // Development with the app's own credentials may listen anywhere (a tunnel, a container).
+        let key = STANDARD.encode([7u8; 32]);
+        let own = [
+            ("BIND_ADDR", "0.0.0.0:8080"),
+            ("SHOPIFY_API_KEY", "k"),
+            ("SHOPIFY_API_SECRET", "s"),
+            ("TOKEN_ENCRYPTION_KEY", key.as_str()),
+        ];
+        assert!(settings(&own).is_ok());
     }
 
     #[test]

@@ -79,6 +79,17 @@ pub fn find_by_domain(conn: &mut DbConnection, domain: &str) -> QueryResult<Opti
         .optional()
 }
 
+/// The domain of an installed shop (one holding a token) other than `except`, if any.
+pub fn installed_other_than(conn: &mut DbConnection, except: &str) -> QueryResult<Option<String>> {
+    shops::table
+        .filter(shops::installed.eq(true))
+        .filter(shops::access_token_enc.is_not_null())
+        .filter(shops::domain.ne(except))
+        .select(shops::domain)
+        .first(conn)
+        .optional()
+}
+
 pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Shop> {
     shops::table.find(id).select(Shop::as_select()).first(conn)
 }
