@@ -90,4 +90,4 @@ mod intake;
 mod work;
 
 pub use intake::InboxWriter;
-pub use work::{backoff, claim, cleanup, lock_key, process_batch, record_failure};
+pub use work::{backoff, claim, cleanup, lock_keys, process_batch, record_failure};

@@ -121,34 +121,51 @@ fn mark_finished(c: &mut DbConnection, finished: &[(&str, Outcome)]) -> QueryRes
     Ok(())
 }
 
-/// Advisory-lock key of the resource an event is about: `(shop, kind, id)` hashed to 64 bits.
-/// Batches are applied in key order, so two workers always take their locks in the same order
-/// and cannot deadlock.
-pub fn lock_key(event: &ClaimedEvent) -> i64 {
+/// Advisory-lock keys of what an event is about: its resource `(shop, kind, id)` first, then
+/// the customer it touches, each hashed to 64 bits. An order and a redaction of its customer
+/// share the customer's key, so a redaction never interleaves with an order delivery that
+/// would link that customer again. Batches are applied in first-key order and every key is
+/// taken in one sorted statement, so two workers cannot deadlock.
+pub fn lock_keys(event: &ClaimedEvent) -> Vec<i64> {
     #[derive(serde::Deserialize)]
-    struct Id {
+    struct Customer {
         id: Option<serde_json::Value>,
     }
-    let kind = match event.topic.split('/').next() {
-        Some("orders") => "order",
-        Some("products") => "product",
-        Some("customers") if event.topic == "customers/update" => "customer",
+    #[derive(serde::Deserialize)]
+    struct Ids {
+        id: Option<serde_json::Value>,
+        customer: Option<Customer>,
+    }
+    let parse_id =
+        |v: &Option<serde_json::Value>| v.as_ref().and_then(crate::shopify::payload::parse_id);
+    let kind = match event.topic.as_str() {
+        t if t.starts_with("orders/") => "order",
+        t if t.starts_with("products/") => "product",
+        "customers/update" => "customer",
+        "customers/redact" => "redaction",
         _ => "shop",
     };
-    let id = if kind == "shop" {
-        None
-    } else {
-        serde_json::from_slice::<Id>(&event.payload)
-            .ok()
-            .and_then(|v| v.id.as_ref().and_then(crate::shopify::payload::parse_id))
+    let ids = (kind != "shop")
+        .then(|| serde_json::from_slice::<Ids>(&event.payload).ok())
+        .flatten();
+    let customer = ids
+        .as_ref()
+        .and_then(|v| v.customer.as_ref())
+        .and_then(|c| parse_id(&c.id));
+    let shop = &event.shop_domain;
+    let key = |name: String| {
+        let digest = crate::crypto::hmac_sha256(b"atelier-lock", name.as_bytes());
+        i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
     };
-    let key = match id {
-        Some(id) => format!("{}/{kind}/{id}", event.shop_domain),
-        None if kind == "shop" => format!("{}/shop", event.shop_domain),
-        None => format!("{}/event/{}", event.shop_domain, event.webhook_id),
-    };
-    let digest = crate::crypto::hmac_sha256(b"atelier-lock", key.as_bytes());
-    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+    let customer_key = |id: i64| key(format!("{shop}/customer/{id}"));
+    match (kind, ids.as_ref().and_then(|v| parse_id(&v.id)), customer) {
+        ("shop", _, _) => vec![key(format!("{shop}/shop"))],
+        ("customer", Some(id), _) => vec![customer_key(id)],
+        ("redaction", _, Some(id)) => vec![customer_key(id)],
+        ("order", Some(id), Some(c)) => vec![key(format!("{shop}/order/{id}")), customer_key(c)],
+        (kind, Some(id), _) => vec![key(format!("{shop}/{kind}/{id}"))],
+        (_, None, _) => vec![key(format!("{shop}/event/{}", event.webhook_id))],
+    }
 }
 
 enum BatchAbort {
@@ -176,13 +193,17 @@ fn apply_batch(
 ) -> QueryResult<Vec<Result<Outcome, SyncError>>> {
     // SQLite has one writer at a time: no locks to order, and no payload parsed for a key.
     let postgres = matches!(c, DbConnection::Postgres(_));
-    let mut order: Vec<(i64, usize)> = events
+    let event_keys: Vec<Vec<i64>> = events
+        .iter()
+        .map(|e| if postgres { lock_keys(e) } else { vec![0] })
+        .collect();
+    let mut order: Vec<(i64, usize)> = event_keys
         .iter()
         .enumerate()
-        .map(|(i, e)| (if postgres { lock_key(e) } else { 0 }, i))
+        .map(|(i, k)| (k[0], i))
         .collect();
     order.sort_unstable();
-    let keys: Vec<i64> = order.iter().map(|(k, _)| *k).collect();
+    let keys: Vec<i64> = event_keys.into_iter().flatten().collect();
     let run = |c: &mut DbConnection, isolated: bool| {
         write_tx(c, |c| {
             let held = held_leases(c, events, worker)?;
@@ -325,4 +346,45 @@ pub fn cleanup(c: &mut DbConnection) -> QueryResult<usize> {
     )
     .execute(c)?;
     Ok(done + dead)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(topic: &str, payload: serde_json::Value) -> ClaimedEvent {
+        ClaimedEvent {
+            id: "e".into(),
+            webhook_id: format!("w-{topic}"),
+            shop_domain: "a.myshopify.com".into(),
+            topic: topic.into(),
+            triggered_at: None,
+            payload: payload.to_string().into_bytes(),
+            attempts: 0,
+        }
+    }
+
+    #[test]
+    fn an_order_and_a_redaction_of_its_customer_share_a_lock() {
+        let order = lock_keys(&event(
+            "orders/create",
+            serde_json::json!({"id": 10, "customer": {"id": 7}}),
+        ));
+        let redact = lock_keys(&event(
+            "customers/redact",
+            serde_json::json!({"customer": {"id": "7"}, "orders_to_redact": [10]}),
+        ));
+        let update = lock_keys(&event("customers/update", serde_json::json!({"id": 7})));
+        let other = lock_keys(&event(
+            "customers/redact",
+            serde_json::json!({"customer": {"id": 8}}),
+        ));
+        assert_eq!(order.len(), 2);
+        assert!(order.contains(&redact[0]));
+        assert_eq!(redact, update);
+        assert!(!order.contains(&other[0]));
+        // Deliveries about one order share its key whatever the customer.
+        let paid = lock_keys(&event("orders/paid", serde_json::json!({"id": "10"})));
+        assert_eq!(paid[0], order[0]);
+    }
 }
