@@ -216,7 +216,15 @@ fn apply_batch(
                 if !held.contains(&event.id) {
                     continue;
                 }
-                let result = if isolated {
+                let result = if event.attempts > MAX_ATTEMPTS {
+                    // Claimed more often than it may be tried: earlier tries ended their
+                    // worker (or the process) before any outcome was recorded. Applying it
+                    // again would only end this one too.
+                    Err(SyncError::Permanent(format!(
+                        "claimed {} times without an outcome; not applied again",
+                        event.attempts
+                    )))
+                } else if isolated {
                     c.transaction(|c| apply(c, event))
                 } else {
                     apply(c, event)
