@@ -16,7 +16,7 @@ pub(super) struct CatalogueEntry {
     loaded: Instant,
     /// Reloaded whole by the next request (after a reset).
     pub(super) stale: bool,
-    /// Products changed through this process: read again by the next request that may use the
+    /// Products changed through this instance: read again by the next request that may use the
     /// database (answers from memory alone wait for it).
     pub(super) pending: Vec<i64>,
     catalogue: Arc<Catalogue>,
@@ -24,7 +24,7 @@ pub(super) struct CatalogueEntry {
 }
 
 /// How long a catalogue is used at most before it is read whole again. Changes are signalled
-/// (this process's own at once, other instances' through `catalogue_version`), so this is only
+/// (this instance's own at once, other instances' through `catalogue_version`), so this is only
 /// a safety net.
 pub const CATALOGUE_TTL: Duration = Duration::from_secs(600);
 

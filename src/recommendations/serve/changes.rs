@@ -1,9 +1,8 @@
 //! Changes to what lists are computed from: the shop's versions in the database (how every
-//! instance learns of them) and the log of changes made through this process (how its own
-//! recommenders learn of them at once).
+//! instance learns of them) and this instance's log of the changes made through it (how it
+//! learns of them at once).
 
 use std::collections::VecDeque;
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use diesel::prelude::*;
@@ -22,53 +21,39 @@ enum Change {
     Reset,
 }
 
-/// Changes made through this process, in order, for its recommenders to apply at their next
-/// request (at once, without waiting for the poll). Bounded: a recommender that fell behind the
-/// oldest entry drops everything.
-struct LocalLog {
+/// Changes made through this instance, in order, for its recommender to apply at its next
+/// request (at once, without waiting for the poll). Changes are recorded inside the writer's
+/// transaction, so recording only appends; the caches are walked at the next request. Bounded:
+/// a recommender that fell behind the oldest entry drops everything. Another instance, in this
+/// process or another, learns of these changes only through the shop's versions.
+#[derive(Default)]
+pub(super) struct LocalLog {
+    entries: Mutex<Entries>,
+    /// Sequence number of the next entry (read without the lock).
+    head: AtomicU64,
+    /// How far the recommender has applied the log.
+    applied: AtomicU64,
+}
+
+#[derive(Default)]
+struct Entries {
     first: u64,
-    entries: VecDeque<(String, Change)>,
+    list: VecDeque<(String, Change)>,
 }
 
 const LOCAL_LOG_MAX: usize = 10_000;
-static LOCAL: LazyLock<Mutex<LocalLog>> = LazyLock::new(|| {
-    Mutex::new(LocalLog {
-        first: 0,
-        entries: VecDeque::new(),
-    })
-});
-/// Sequence number of the next entry of [`LOCAL`] (read without its lock).
-pub(super) static LOCAL_HEAD: AtomicU64 = AtomicU64::new(0);
 
-fn record(shop_id: &str, change: Change) {
-    let mut log = LOCAL.lock();
-    if log.entries.len() >= LOCAL_LOG_MAX {
-        log.entries.pop_front();
-        log.first += 1;
+impl LocalLog {
+    fn record(&self, shop_id: &str, change: Change) {
+        let mut log = self.entries.lock();
+        if log.list.len() >= LOCAL_LOG_MAX {
+            log.list.pop_front();
+            log.first += 1;
+        }
+        log.list.push_back((shop_id.to_owned(), change));
+        self.head
+            .store(log.first + log.list.len() as u64, Ordering::Release);
     }
-    log.entries.push_back((shop_id.to_owned(), change));
-    LOCAL_HEAD.store(log.first + log.entries.len() as u64, Ordering::Release);
-}
-
-/// An order changed the counts of `products`: bumps the shop's model version (first in the
-/// transaction: on PostgreSQL the row lock makes versions commit in order) and returns it, for
-/// the products to be stamped with.
-pub fn products_changed(c: &mut DbConnection, shop_id: &str, products: &[i64]) -> QueryResult<i64> {
-    use diesel::upsert::excluded;
-    record(shop_id, Change::Products(products.to_vec()));
-    crate::per_backend!(c, |c| diesel::insert_into(rec_shop_stats::table)
-        .values((
-            rec_shop_stats::shop_id.eq(shop_id),
-            rec_shop_stats::model_version.eq(1i64),
-        ))
-        .on_conflict(rec_shop_stats::shop_id)
-        .do_update()
-        .set(
-            rec_shop_stats::model_version
-                .eq(rec_shop_stats::model_version + excluded(rec_shop_stats::model_version))
-        )
-        .returning(rec_shop_stats::model_version)
-        .get_result::<i64>(c))
 }
 
 macro_rules! bump_version {
@@ -86,21 +71,53 @@ macro_rules! bump_version {
     }};
 }
 
-/// Something that changes every list of the shop (settings, erasure): every instance drops them.
-pub fn model_reset(c: &mut DbConnection, shop_id: &str) -> QueryResult<()> {
-    record(shop_id, Change::Reset);
-    bump_version!(c, shop_id, reset_version)
-}
-
-/// Products of the shop changed (or turned out to be fee products): bumps the shop's
-/// catalogue version and stamps them with it, so every instance reads them again (after the
-/// products' rows are written, in the same transaction). Bulk changes (an import, the backfill)
-/// use [`model_reset`] instead.
-pub fn catalogue_changed(c: &mut DbConnection, shop_id: &str, ids: &[i64]) -> QueryResult<()> {
-    use diesel::upsert::excluded;
-    record(shop_id, Change::Catalogue(ids.to_vec()));
-    let version =
+impl Recommender {
+    /// An order changed the counts of `products`: bumps the shop's model version (first in the
+    /// transaction: on PostgreSQL the row lock makes versions commit in order) and returns it, for
+    /// the products to be stamped with.
+    pub fn products_changed(
+        &self,
+        c: &mut DbConnection,
+        shop_id: &str,
+        products: &[i64],
+    ) -> QueryResult<i64> {
+        use diesel::upsert::excluded;
+        self.local
+            .record(shop_id, Change::Products(products.to_vec()));
         crate::per_backend!(c, |c| diesel::insert_into(rec_shop_stats::table)
+            .values((
+                rec_shop_stats::shop_id.eq(shop_id),
+                rec_shop_stats::model_version.eq(1i64),
+            ))
+            .on_conflict(rec_shop_stats::shop_id)
+            .do_update()
+            .set(
+                rec_shop_stats::model_version
+                    .eq(rec_shop_stats::model_version + excluded(rec_shop_stats::model_version))
+            )
+            .returning(rec_shop_stats::model_version)
+            .get_result::<i64>(c))
+    }
+
+    /// Something that changes every list of the shop (settings, erasure): every instance drops them.
+    pub fn model_reset(&self, c: &mut DbConnection, shop_id: &str) -> QueryResult<()> {
+        self.local.record(shop_id, Change::Reset);
+        bump_version!(c, shop_id, reset_version)
+    }
+
+    /// Products of the shop changed (or turned out to be fee products): bumps the shop's
+    /// catalogue version and stamps them with it, so every instance reads them again (after the
+    /// products' rows are written, in the same transaction). Bulk changes (an import, the backfill)
+    /// use [`Recommender::model_reset`] instead.
+    pub fn catalogue_changed(
+        &self,
+        c: &mut DbConnection,
+        shop_id: &str,
+        ids: &[i64],
+    ) -> QueryResult<()> {
+        use diesel::upsert::excluded;
+        self.local.record(shop_id, Change::Catalogue(ids.to_vec()));
+        let version = crate::per_backend!(c, |c| diesel::insert_into(rec_shop_stats::table)
             .values((
                 rec_shop_stats::shop_id.eq(shop_id),
                 rec_shop_stats::catalogue_version.eq(1i64),
@@ -114,29 +131,30 @@ pub fn catalogue_changed(c: &mut DbConnection, shop_id: &str, ids: &[i64]) -> Qu
             )
             .returning(rec_shop_stats::catalogue_version)
             .get_result::<i64>(c))?;
-    for chunk in ids.chunks(900) {
-        diesel::update(
-            products::table
-                .filter(products::shop_id.eq(shop_id))
-                .filter(products::product_id.eq_any(chunk)),
-        )
-        .set(products::catalogue_seq.eq(version))
-        .execute(c)?;
+        for chunk in ids.chunks(900) {
+            diesel::update(
+                products::table
+                    .filter(products::shop_id.eq(shop_id))
+                    .filter(products::product_id.eq_any(chunk)),
+            )
+            .set(products::catalogue_seq.eq(version))
+            .execute(c)?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 impl Recommender {
-    /// Applies the changes this process made since this instance last looked (at once, without
+    /// Applies the changes made through this instance since this instance last looked (at once, without
     /// waiting for the poll).
     pub(super) fn apply_local(&self) {
-        let head = LOCAL_HEAD.load(Ordering::Acquire);
-        let mine = self.local_cursor.load(Ordering::Acquire);
+        let head = self.local.head.load(Ordering::Acquire);
+        let mine = self.local.applied.load(Ordering::Acquire);
         if head == mine {
             return;
         }
-        let log = LOCAL.lock();
-        let end = log.first + log.entries.len() as u64;
+        let log = self.local.entries.lock();
+        let end = log.first + log.list.len() as u64;
         if mine < log.first {
             // Fell behind the log: everything may have changed.
             self.raw.forget(|_| true);
@@ -146,11 +164,11 @@ impl Recommender {
                 e.stale = true;
             }
         } else {
-            for (shop_id, change) in log.entries.iter().skip((mine - log.first) as usize) {
+            for (shop_id, change) in log.list.iter().skip((mine - log.first) as usize) {
                 self.apply_change(shop_id, change);
             }
         }
-        self.local_cursor.store(end, Ordering::Release);
+        self.local.applied.store(end, Ordering::Release);
     }
 
     fn apply_change(&self, shop_id: &str, change: &Change) {

@@ -23,7 +23,6 @@ mod poll;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -35,13 +34,12 @@ use crate::cache::TtlCache;
 use crate::db::DbConnection;
 use assemble::{Assembly, chain, key_name};
 use catalogue::CatalogueEntry;
-use changes::LOCAL_HEAD;
+use changes::LocalLog;
 use diesel::QueryResult;
 use lists::{List, ListKey};
 use poll::ShopVersions;
 
 pub use catalogue::{CATALOGUE_TTL, CATALOGUES, Catalogue, ProductInfo};
-pub use changes::{catalogue_changed, model_reset, products_changed};
 
 /// The most products one list returns (`limit` above it is clamped).
 pub const MAX_LIMIT: usize = 50;
@@ -108,16 +106,17 @@ pub struct Rec {
     pub reasons: Vec<Value>,
 }
 
-/// Per-process state of recommendations: computed lists, catalogues, settings, and what this
-/// instance has seen of each shop's versions.
+/// Per-instance state of recommendations: computed lists, catalogues, settings, and what this
+/// instance has seen of each shop's versions. One per application instance (`AppState::recs`):
+/// instances share none of it, in one process as in several.
 pub struct Recommender {
     shops: Mutex<HashMap<String, ShopVersions>>,
     catalogues: Mutex<HashMap<String, CatalogueEntry>>,
     raw: TtlCache<(String, ListKey), List>,
     shop_raw: TtlCache<(String, ListKey), List>,
     settings: TtlCache<String, Arc<RecSettings>>,
-    /// How far this instance has applied the process's [`LOCAL`] log.
-    local_cursor: AtomicU64,
+    /// Changes made through this instance, applied at its next request.
+    local: LocalLog,
 }
 
 impl Default for Recommender {
@@ -128,7 +127,7 @@ impl Default for Recommender {
             raw: TtlCache::new(CACHE_TTL, RAW_CACHE_ENTRIES),
             shop_raw: TtlCache::new(CACHE_TTL, SHOP_CACHE_ENTRIES),
             settings: TtlCache::new(CACHE_TTL, 10_000),
-            local_cursor: AtomicU64::new(LOCAL_HEAD.load(Ordering::Acquire)),
+            local: LocalLog::default(),
         }
     }
 }

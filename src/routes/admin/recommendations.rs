@@ -33,6 +33,7 @@ pub async fn put_settings(
 ) -> AppResult<HttpResponse> {
     let shop_id = session.shop.id.clone();
     let body = body.into_inner();
+    let st = state.clone();
     let saved = state
         .db
         .run_write(move |c| {
@@ -40,7 +41,7 @@ pub async fn put_settings(
                 let current = settings::load(c, &shop_id)?;
                 let next = settings::parse_update(&body, &current).map_err(AppError::validation)?;
                 settings::save(c, &shop_id, &next)?;
-                crate::recommendations::serve::model_reset(c, &shop_id)?;
+                st.recs.model_reset(c, &shop_id)?;
                 Ok(next)
             })
         })
