@@ -15,6 +15,7 @@ use crate::db::schema::{compliance_requests, redacted_customers, shops, webhook_
 use crate::db::{DbConnection, now, rfc3339};
 use crate::inbox::{ClaimedEvent, NewEvent};
 use crate::per_backend;
+use crate::recommendations::Recommender;
 use crate::shopify::payload::{DataRequestPayload, RedactPayload, parse_id};
 use crate::sync::{Outcome, SyncContext, SyncError};
 
@@ -133,6 +134,7 @@ fn shop_id_of(c: &mut DbConnection, domain: &str) -> QueryResult<Option<(String,
 pub fn apply(
     c: &mut DbConnection,
     ctx: &SyncContext,
+    recs: &Recommender,
     event: &ClaimedEvent,
 ) -> Result<Outcome, SyncError> {
     // A request received before this code recorded it (or recorded by an older version).
@@ -188,6 +190,7 @@ pub fn apply(
             redact_customer(
                 c,
                 ctx,
+                recs,
                 &event.shop_domain,
                 shop.as_ref().map(|s| s.0.as_str()),
                 customer_id,
@@ -221,12 +224,16 @@ pub fn apply(
 fn redact_customer(
     c: &mut DbConnection,
     ctx: &SyncContext,
+    recs: &Recommender,
     shop_domain: &str,
     shop_id: Option<&str>,
     customer_id: i64,
     orders: &[i64],
 ) -> QueryResult<()> {
     if let Some(shop_id) = shop_id {
+        // Recommendation lists may derive from the shopper's data: every instance drops the
+        // shop's lists (this one at once), first in the transaction like any model change.
+        recs.model_reset(c, shop_id)?;
         for source in CUSTOMER_DATA {
             (source.redact)(c, shop_id, customer_id, orders)?;
         }

@@ -33,6 +33,7 @@ pub async fn put_settings(
 ) -> AppResult<HttpResponse> {
     let shop_id = session.shop.id.clone();
     let body = body.into_inner();
+    let st = state.clone();
     let saved = state
         .db
         .run_write(move |c| {
@@ -40,7 +41,7 @@ pub async fn put_settings(
                 let current = steering::load(c, &shop_id)?;
                 let next = steering::parse_update(&body, &current).map_err(AppError::validation)?;
                 steering::save(c, &shop_id, &next)?;
-                crate::recommendations::serve::model_reset(c, &shop_id)?;
+                st.recs.model_reset(c, &shop_id)?;
                 Ok(next)
             })
         })
