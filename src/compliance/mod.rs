@@ -11,7 +11,9 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use time::PrimitiveDateTime;
 
-use crate::db::schema::{compliance_requests, redacted_customers, shops, webhook_inbox};
+use crate::db::schema::{
+    compliance_requests, oauth_nonces, redacted_customers, shops, webhook_inbox,
+};
 use crate::db::{DbConnection, now, rfc3339};
 use crate::inbox::{ClaimedEvent, NewEvent};
 use crate::per_backend;
@@ -308,6 +310,8 @@ fn redact_shop_rows(c: &mut DbConnection, domain: &str, this_event: &str) -> Que
     .execute(c)?;
     diesel::delete(redacted_customers::table.filter(redacted_customers::shop_domain.eq(domain)))
         .execute(c)?;
+    // The install attempts' nonces name the shop too.
+    diesel::delete(oauth_nonces::table.filter(oauth_nonces::shop_domain.eq(domain))).execute(c)?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! One integration-test binary: every test starts the real server on a random port against its
 //! own database and talks HTTP to it.
 
+mod agreement;
 mod auth;
 mod compliance;
 mod crash;
