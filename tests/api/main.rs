@@ -4,6 +4,7 @@
 mod agreement;
 mod auth;
 mod compliance;
+mod contract;
 mod crash;
 #[cfg(feature = "demo")]
 mod demo;
