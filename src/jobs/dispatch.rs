@@ -46,6 +46,17 @@ impl Dispatcher {
     }
 
     pub fn apply(&self, c: &mut DbConnection, event: &ClaimedEvent) -> Result<Outcome, SyncError> {
+        let cleaned;
+        let event = match payload::without_nul(&event.payload) {
+            Some(payload) => {
+                cleaned = ClaimedEvent {
+                    payload,
+                    ..event.clone()
+                };
+                &cleaned
+            }
+            None => event,
+        };
         let ctx = &self.sync;
         let topic = event.topic.as_str();
         if crate::shopify::COMPLIANCE_TOPICS.contains(&topic) {

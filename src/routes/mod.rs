@@ -46,17 +46,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// `414` for query strings over the contract's limit, before any handler parses them.
+/// Refusals before any handler parses the request: `414` for query strings over the contract's
+/// limit, and `400` for a path or query holding an encoded NUL character (`%00`). No id, key or
+/// parameter Atelier knows can contain one, and PostgreSQL's text type cannot even store it, so
+/// it is refused once here for every route and both databases answer the same.
 pub async fn limits(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    if req.query_string().len() > MAX_QUERY_BYTES {
-        let err = AppError::new(
+    let refusal = if req.query_string().len() > MAX_QUERY_BYTES {
+        Some(AppError::new(
             StatusCode::URI_TOO_LONG,
             "query_too_long",
             format!("The query string exceeds {MAX_QUERY_BYTES} bytes."),
-        );
+        ))
+    } else if has_encoded_nul(req.uri().path()) || has_encoded_nul(req.query_string()) {
+        Some(AppError::bad_request(
+            "invalid_character",
+            "The path or query holds a NUL character (%00), which no parameter may contain.",
+        ))
+    } else {
+        None
+    };
+    if let Some(err) = refusal {
         return Ok(req
             .into_response(err.error_response())
             .map_into_right_body());
@@ -64,6 +76,11 @@ pub async fn limits(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_left_body)
+}
+
+/// `%00` in a raw path or query, in either hex case: what decodes to a NUL character.
+fn has_encoded_nul(raw: &str) -> bool {
+    raw.as_bytes().windows(3).any(|w| w == b"%00")
 }
 
 /// Every error response is the contract's error JSON, including the ones actix answers itself

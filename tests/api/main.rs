@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod hostile;
 mod layout;
+mod nul;
 mod personalization;
 mod preferences;
 mod production;
