@@ -76,6 +76,12 @@ fn mark_failed(c: &mut DbConnection, event: &ClaimedEvent, error: &str) -> Query
     Ok(())
 }
 
+/// A compliance request that will not be acted on, on record as `failed` with the reason (so
+/// the merchant's list shows it was not carried out).
+pub fn refuse(c: &mut DbConnection, event: &ClaimedEvent, reason: &str) -> QueryResult<()> {
+    mark_failed(c, event, reason)
+}
+
 /// The request is on record as `received` before Shopify's 200.
 pub fn record_received(c: &mut DbConnection, event: &NewEvent) -> QueryResult<()> {
     let body: Value = serde_json::from_slice(&event.payload).unwrap_or(Value::Null);

@@ -270,6 +270,28 @@ pub struct RedactPayload {
     pub orders_to_redact: Vec<Value>,
 }
 
+/// The shop a shop-level delivery names in its body, when it names one: `shop_domain` in
+/// `shop/redact`, `myshopify_domain` in `app/uninstalled` (the Shop resource, whose `domain` may
+/// be a custom domain). `None` when the member is absent or not a string.
+pub fn body_shop(topic: &str, body: &[u8]) -> Option<String> {
+    let member = match topic {
+        "shop/redact" => "shop_domain",
+        "app/uninstalled" => "myshopify_domain",
+        _ => return None,
+    };
+    let v: Value = serde_json::from_slice(body).ok()?;
+    v.get(member)?
+        .as_str()
+        .map(|s| s.trim().to_ascii_lowercase())
+}
+
+/// Whether a shop-level delivery's body names another shop than its `X-Shopify-Shop-Domain`.
+/// The delivery is authentic (its HMAC held), so such a mismatch is a mix-up on the sending
+/// side, and neither shop can be trusted to be the one meant.
+pub fn names_another_shop(topic: &str, header_shop: &str, body: &[u8]) -> bool {
+    body_shop(topic, body).is_some_and(|named| named != header_shop)
+}
+
 /// A webhook body with the NUL characters (`\u0000`) removed from its strings, or `None` when
 /// it has none (the common case, decided by a scan without parsing). PostgreSQL's text type
 /// cannot hold a NUL, so without this a title or property carrying one would be stored on SQLite

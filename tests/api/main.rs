@@ -9,6 +9,7 @@ mod crash;
 #[cfg(feature = "demo")]
 mod demo;
 mod durability;
+mod hardening;
 mod health;
 mod helpers;
 mod hostile;
