@@ -75,3 +75,64 @@ async fn shop_level_deliveries_naming_another_shop_are_acknowledged_and_ignored(
     app.drain().await;
     assert!(!app.shop_row(SHOP).unwrap().installed);
 }
+
+#[tokio::test]
+async fn blocked_words_that_do_not_compile_refuse_text_instead_of_passing_it() {
+    let app = spawn_app().await;
+    app.install(SHOP).await;
+    let resp = app
+        .api_send(
+            Method::POST,
+            "/api/templates",
+            SHOP,
+            Some(&engraving_template()),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    // A list far beyond what the matcher can compile, stored as an older version could have.
+    let words: Vec<String> = (0..20_000)
+        .map(|i| format!("{}{i:08}", "wordy".repeat(11)))
+        .collect();
+    let shop_id = app.shop_row(SHOP).unwrap().id;
+    {
+        let mut c = app.state.db.conn().unwrap();
+        let change = atelier::personalization::settings::Change {
+            blocked_words: Some(words),
+            fee_variant_id: None,
+        };
+        atelier::personalization::settings::put(&mut c, &shop_id, change).unwrap();
+    }
+    let resp = app
+        .client
+        .post(app.proxy_url(&format!("/products/{PRODUCT}/personalize"), SHOP, None))
+        .json(&json!({"values": {"engraving": "For Anna"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "blocked_word", "{body}");
+}
+
+#[tokio::test]
+async fn an_order_whose_amounts_overflow_is_refused_clearly_not_wrapped() {
+    let app = spawn_app().await;
+    app.install(SHOP).await;
+    let mut order = order_payload(
+        9001,
+        None,
+        "2026-11-01T10:05:00-05:00",
+        &[(90011, 42, 1, "10.00")],
+    );
+    // A hundred allocations of about 10^15 dollars each: more cents than 64 bits hold.
+    order["line_items"][0]["discount_allocations"] =
+        json!(vec![json!({"amount": "999999999999999.99"}); 100]);
+    app.deliver(&Delivery::new("orders/create", SHOP, &order))
+        .await;
+    app.drain().await;
+    let rows = app.inbox_rows();
+    assert_eq!(rows[0].1, "dead", "refused for good, not retried forever");
+    let error = rows[0].3.clone().unwrap_or_default();
+    assert!(error.contains("out of range"), "{error}");
+    assert_eq!(app.table_count("orders"), 0);
+}
