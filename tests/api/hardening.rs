@@ -136,3 +136,45 @@ async fn an_order_whose_amounts_overflow_is_refused_clearly_not_wrapped() {
     assert!(error.contains("out of range"), "{error}");
     assert_eq!(app.table_count("orders"), 0);
 }
+
+#[tokio::test]
+async fn concurrent_edits_of_one_template_each_get_their_own_version() {
+    let app = spawn_app().await;
+    app.install(SHOP).await;
+    let resp = app
+        .api_send(
+            Method::POST,
+            "/api/templates",
+            SHOP,
+            Some(&engraving_template()),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let id = resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/templates/{id}");
+    let edits = (0..8).map(|i| {
+        let mut body = engraving_template();
+        body["name"] = json!(format!("Engraving {i}"));
+        let req = app
+            .client
+            .put(app.url(&path))
+            .bearer_auth(app.session_token(SHOP))
+            .json(&body);
+        async move { req.send().await.unwrap() }
+    });
+    let answers = futures_util::future::join_all(edits).await;
+    let mut versions = Vec::new();
+    for resp in answers {
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        versions.push(body["version"].as_i64().unwrap());
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (2..=9).collect::<Vec<_>>());
+    let t: Value = app.api_get(&path, SHOP).await.json().await.unwrap();
+    assert_eq!(t["version"], 9);
+}
