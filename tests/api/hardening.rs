@@ -2,6 +2,8 @@
 //! words that cannot be checked, amounts that overflow, concurrent template edits, and how long
 //! shopper images may be cached.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -177,4 +179,54 @@ async fn concurrent_edits_of_one_template_each_get_their_own_version() {
     assert_eq!(versions, (2..=9).collect::<Vec<_>>());
     let t: Value = app.api_get(&path, SHOP).await.json().await.unwrap();
     assert_eq!(t["version"], 9);
+}
+
+#[tokio::test]
+async fn uploads_are_cached_privately_and_briefly() {
+    let app = spawn_app().await;
+    app.install(SHOP).await;
+    let img = image::RgbaImage::from_pixel(8, 8, image::Rgba([200, 30, 30, 255]));
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let part = reqwest::multipart::Part::bytes(png.into_inner())
+        .file_name("me.png")
+        .mime_str("image/png")
+        .unwrap();
+    let resp = app
+        .client
+        .post(app.proxy_url("/uploads", SHOP, None))
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let id = resp.json::<Value>().await.unwrap()["upload_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let got = app.get(&format!("/uploads/{id}")).await;
+    assert_eq!(got.status(), 200);
+    let cache = got.headers()["cache-control"].to_str().unwrap().to_owned();
+    assert!(!cache.contains("immutable"), "{cache}");
+    assert!(cache.contains("private"), "{cache}");
+    let max_age: u64 = cache
+        .split(',')
+        .find_map(|d| d.trim().strip_prefix("max-age="))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no max-age in {cache}"));
+    assert!(
+        Duration::from_secs(max_age) <= Duration::from_secs(3600),
+        "{cache}"
+    );
+    // The revalidation answer carries the same policy.
+    let etag = got.headers()["etag"].to_str().unwrap().to_owned();
+    let again = app
+        .client
+        .get(app.url(&format!("/uploads/{id}")))
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["cache-control"], cache.as_str());
 }
