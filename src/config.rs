@@ -45,7 +45,8 @@ impl fmt::Debug for Secret {
     }
 }
 
-#[derive(Debug, Clone)]
+/// `Debug` is written out below so that the encryption key never reaches a log line.
+#[derive(Clone)]
 pub struct Settings {
     pub env: Environment,
     pub database_url: Secret,
@@ -77,6 +78,35 @@ pub struct Settings {
     pub log_json: bool,
     /// Values defaulted in development that would be refused in production, for the start-up warning.
     pub dev_defaults: Vec<&'static str>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every member, the key's bytes excepted (the secrets are `Secret`s, redacted by type).
+        f.debug_struct("Settings")
+            .field("env", &self.env)
+            .field("database_url", &self.database_url)
+            .field("bind_addr", &self.bind_addr)
+            .field("app_url", &self.app_url)
+            .field("api_key", &self.api_key)
+            .field("api_secret", &self.api_secret)
+            .field("api_secret_previous", &self.api_secret_previous)
+            .field("scopes", &self.scopes)
+            .field("api_version", &self.api_version)
+            .field("shop_origin_template", &self.shop_origin_template)
+            .field("token_encryption_key", &"[redacted]")
+            .field("store_timeout", &self.store_timeout)
+            .field("signature_max_age", &self.signature_max_age)
+            .field("upload_retention", &self.upload_retention)
+            .field("db_pool_size", &self.db_pool_size)
+            .field("run_workers", &self.run_workers)
+            .field("inbox_lease", &self.inbox_lease)
+            .field("inbox_workers", &self.inbox_workers)
+            .field("worker_throttle", &self.worker_throttle)
+            .field("log_json", &self.log_json)
+            .field("dev_defaults", &self.dev_defaults)
+            .finish()
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -365,6 +395,29 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn debug_shows_no_key_and_no_secret() {
+        let key = [7u8; 32];
+        let s = settings(&[
+            ("TOKEN_ENCRYPTION_KEY", &STANDARD.encode(key)),
+            ("SHOPIFY_API_SECRET", "s3cret-value"),
+        ])
+        .unwrap();
+        assert_eq!(s.token_encryption_key, key);
+        let shown = format!("{s:?}");
+        assert!(
+            shown.contains("token_encryption_key: \"[redacted]\""),
+            "{shown}"
+        );
+        assert!(!shown.contains("7, 7, 7"), "{shown}");
+        assert!(!shown.contains(&format!("{key:?}")), "{shown}");
+        assert!(!shown.contains("s3cret-value"), "{shown}");
+        assert!(
+            shown.contains("bind_addr"),
+            "the other members are shown: {shown}"
+        );
     }
 
     #[test]

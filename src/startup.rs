@@ -147,6 +147,7 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
     let server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(routes::limits))
+            .wrap(from_fn(routes::json_errors))
             .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(data.clone())

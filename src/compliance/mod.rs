@@ -11,7 +11,9 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use time::PrimitiveDateTime;
 
-use crate::db::schema::{compliance_requests, redacted_customers, shops, webhook_inbox};
+use crate::db::schema::{
+    compliance_requests, oauth_nonces, redacted_customers, shops, webhook_inbox,
+};
 use crate::db::{DbConnection, now, rfc3339};
 use crate::inbox::{ClaimedEvent, NewEvent};
 use crate::per_backend;
@@ -73,6 +75,12 @@ fn mark_failed(c: &mut DbConnection, event: &ClaimedEvent, error: &str) -> Query
         ))
         .execute(c)?;
     Ok(())
+}
+
+/// A compliance request that will not be acted on, on record as `failed` with the reason (so
+/// the merchant's list shows it was not carried out).
+pub fn refuse(c: &mut DbConnection, event: &ClaimedEvent, reason: &str) -> QueryResult<()> {
+    mark_failed(c, event, reason)
 }
 
 /// The request is on record as `received` before Shopify's 200.
@@ -315,6 +323,8 @@ fn redact_shop_rows(c: &mut DbConnection, domain: &str, this_event: &str) -> Que
     .execute(c)?;
     diesel::delete(redacted_customers::table.filter(redacted_customers::shop_domain.eq(domain)))
         .execute(c)?;
+    // The install attempts' nonces name the shop too.
+    diesel::delete(oauth_nonces::table.filter(oauth_nonces::shop_domain.eq(domain))).execute(c)?;
     Ok(())
 }
 

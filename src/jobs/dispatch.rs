@@ -50,8 +50,32 @@ impl Dispatcher {
     }
 
     pub fn apply(&self, c: &mut DbConnection, event: &ClaimedEvent) -> Result<Outcome, SyncError> {
+        let cleaned;
+        let event = match payload::without_nul(&event.payload) {
+            Some(payload) => {
+                cleaned = ClaimedEvent {
+                    payload,
+                    ..event.clone()
+                };
+                &cleaned
+            }
+            None => event,
+        };
         let ctx = &self.sync;
         let topic = event.topic.as_str();
+        if payload::names_another_shop(topic, &event.shop_domain, &event.payload) {
+            // Acknowledged (the delivery is already stored and answered `200`) and applied to
+            // neither shop: erasing or uninstalling the header's shop on a body about another
+            // could destroy the wrong shop's data. A refusal would only make Shopify send the
+            // identical delivery again for hours and then give up on the subscription.
+            tracing::warn!(shop = %event.shop_domain, topic, "delivery body names another shop; ignored");
+            if topic == "shop/redact" {
+                compliance::refuse(c, event, "the body names another shop than the header")?;
+            }
+            return Ok(Outcome::Ignored(
+                "the body names another shop than X-Shopify-Shop-Domain".into(),
+            ));
+        }
         if crate::shopify::COMPLIANCE_TOPICS.contains(&topic) {
             return compliance::apply(c, ctx, &self.recs, event);
         }

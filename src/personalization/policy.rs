@@ -95,6 +95,14 @@ pub fn parse(body: &Value) -> Result<Change, Vec<FieldError>> {
                     out.push(w);
                 }
             }
+            if !super::BlockedWords::compiles(&out) {
+                // Stored, such a list would refuse every shopper text of the shop.
+                p.push(
+                    "blocked_words",
+                    "too_complex",
+                    "These blocked words are too many or too long to check together; shorten the list.",
+                );
+            }
             change.blocked_words = Some(out);
         }
         None => {}

@@ -189,30 +189,59 @@ fn visible_fields(conditions: &[Option<Condition>], readings: &[Reading]) -> Vec
 
 /// Words a shop refuses anywhere in shopper text (case-insensitive, whole words).
 #[derive(Debug, Clone, Default)]
-pub struct BlockedWords(Option<regex::Regex>);
+pub struct BlockedWords(Blocked);
+
+#[derive(Debug, Clone, Default)]
+enum Blocked {
+    /// The shop blocks no word.
+    #[default]
+    None,
+    Words(regex::Regex),
+    /// The list did not compile (over the matcher's size limit): no text can be shown to be
+    /// free of blocked words, so every text is refused rather than every text let through.
+    Unchecked,
+}
 
 impl BlockedWords {
     pub fn new(words: &[String]) -> Self {
-        let alts: Vec<String> = words
-            .iter()
-            .map(|w| w.trim().nfc().collect::<String>())
-            .filter(|w| !w.is_empty())
-            .map(|w| regex::escape(&w))
-            .collect();
-        if alts.is_empty() {
-            return BlockedWords(None);
-        }
-        let re = regex::RegexBuilder::new(&format!(r"(?i)(?:^|\W)(?:{})(?:\W|$)", alts.join("|")))
-            .size_limit(4 << 20)
-            .build()
-            .ok();
-        BlockedWords(re)
+        BlockedWords(compile(words).unwrap_or_else(|e| {
+            tracing::error!(words = words.len(), error = %e, "blocked words do not compile; every shopper text is refused until the list is fixed");
+            Blocked::Unchecked
+        }))
+    }
+
+    /// Whether `words` compile into a matcher (a list that does not would refuse every text).
+    pub fn compiles(words: &[String]) -> bool {
+        compile(words).is_ok()
     }
 
     fn hits(&self, text: &str) -> bool {
-        self.0.as_ref().is_some_and(|re| re.is_match(text))
+        match &self.0 {
+            Blocked::None => false,
+            Blocked::Words(re) => re.is_match(text),
+            Blocked::Unchecked => true,
+        }
     }
 }
+
+fn compile(words: &[String]) -> Result<Blocked, regex::Error> {
+    let alts: Vec<String> = words
+        .iter()
+        .map(|w| w.trim().nfc().collect::<String>())
+        .filter(|w| !w.is_empty())
+        .map(|w| regex::escape(&w))
+        .collect();
+    if alts.is_empty() {
+        return Ok(Blocked::None);
+    }
+    regex::RegexBuilder::new(&format!(r"(?i)(?:^|\W)(?:{})(?:\W|$)", alts.join("|")))
+        .size_limit(MATCHER_SIZE_LIMIT)
+        .build()
+        .map(Blocked::Words)
+}
+
+/// Memory the compiled blocked-words matcher of one shop may take.
+const MATCHER_SIZE_LIMIT: usize = 4 << 20;
 
 /// A valid submission.
 #[derive(Debug, Clone, PartialEq)]
@@ -348,7 +377,16 @@ pub fn validate(
             option_price,
         }) = checked
         {
-            accepted.price_cents += f.price_cents.unwrap_or(0) + option_price;
+            let total = crate::money::add(f.price_cents.unwrap_or(0), option_price)
+                .and_then(|add_on| crate::money::add(accepted.price_cents, add_on));
+            match total {
+                Ok(total) => accepted.price_cents = total,
+                Err(e) => errors.push(FieldError::new(
+                    format!("values.{}", f.key),
+                    "price_out_of_range",
+                    format!("The add-on for {} is out of range: {e}.", f.label),
+                )),
+            }
             accepted
                 .properties
                 .push((f.label.trim().to_owned(), display));

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::is_key;
+use super::{is_key, is_text_key};
 use crate::db::schema::preference_settings;
 use crate::db::{DbConnection, dialect, now, write_tx};
 use crate::error::{AppError, AppResult, FieldError};
@@ -47,7 +47,7 @@ pub struct Interest {
 pub struct Center {
     pub size_categories: Vec<SizeCategory>,
     pub interests: Vec<Interest>,
-    /// Frequency keys (`^[a-z0-9_]{1,40}$`), free for the merchant to choose.
+    /// Frequency keys (1 to 64 of `a-z`, `0-9`, `_`, `-`), free for the merchant to choose.
     pub frequencies: Vec<String>,
     /// Texts shown to shoppers, by key.
     pub texts: BTreeMap<String, String>,
@@ -210,7 +210,11 @@ fn key(v: Lenient<String>, path: String, seen: &mut Vec<String>, p: &mut Problem
             k
         }
         _ => {
-            p.push(path, "invalid_key", "A key matches ^[a-z0-9_]{1,40}$.");
+            p.push(
+                path,
+                "invalid_key",
+                "A key is 1 to 64 characters of a-z, 0-9, _ and -.",
+            );
             String::new()
         }
     }
@@ -338,7 +342,7 @@ fn parse_texts(
     }
     for (k, v) in o {
         let path = input::member("texts", &k);
-        if !is_key(&k) {
+        if !is_text_key(&k) {
             p.push(path, "invalid_key", "A text key matches ^[a-z0-9_]{1,40}$.");
             continue;
         }

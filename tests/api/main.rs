@@ -1,16 +1,20 @@
 //! One integration-test binary: every test starts the real server on a random port against its
 //! own database and talks HTTP to it.
 
+mod agreement;
 mod auth;
 mod compliance;
+mod contract;
 mod crash;
 #[cfg(feature = "demo")]
 mod demo;
 mod durability;
+mod hardening;
 mod health;
 mod helpers;
 mod hostile;
 mod layout;
+mod nul;
 mod personalization;
 mod preferences;
 mod production;

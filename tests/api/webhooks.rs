@@ -603,6 +603,7 @@ async fn two_instances_on_one_database_apply_each_event_once() {
             .header("X-Shopify-Hmac-Sha256", webhook_hmac(&d.body, API_SECRET))
             .header("X-Shopify-Shop-Domain", d.shop)
             .header("X-Shopify-Webhook-Id", &d.webhook_id)
+            .header("X-Shopify-API-Version", "2026-10")
             .body(d.body.clone());
         // Every delivery twice, once to each instance.
         let again = req.try_clone().unwrap();

@@ -149,7 +149,21 @@ pub fn parse_update(body: &Value) -> Result<PrefsUpdate, Vec<FieldError>> {
     p.finish(up)
 }
 
-/// Values the settings do not offer (unless equal to what is stored) → one error each.
+/// A shopper's value quoted in an error message: shown as sent, cut short when long (the
+/// message is for a person; the value itself is at the error's path in the request).
+fn shown(value: &str) -> String {
+    const MAX: usize = 64;
+    if value.chars().count() <= MAX {
+        value.to_owned()
+    } else {
+        let mut cut: String = value.chars().take(MAX).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// Values the settings do not offer (unless equal to what is stored) → one error each, whose
+/// message names the refused value and whose `field` is its path.
 pub(super) fn check_against(
     settings: &Center,
     current: &Prefs,
@@ -162,18 +176,22 @@ pub(super) fn check_against(
             continue;
         }
         let path = format!("sizes.{cat}");
-        if settings.category(cat).is_none() {
-            errors.push(FieldError::new(
+        match settings.category(cat) {
+            None => errors.push(FieldError::new(
                 path,
                 "unknown_category",
-                "The store has no such size category.",
-            ));
-        } else if !settings.offers_size(cat, size) {
-            errors.push(FieldError::new(
+                format!("The store has no size category {}.", shown(cat)),
+            )),
+            Some(category) if !settings.offers_size(cat, size) => errors.push(FieldError::new(
                 path,
                 "unknown_size",
-                "The store does not offer this size in this category.",
-            ));
+                format!(
+                    "The store does not offer size {} in {}.",
+                    shown(size),
+                    category.label
+                ),
+            )),
+            Some(_) => {}
         }
     }
     for (i, key) in up.interests.iter().flatten().enumerate() {
@@ -181,7 +199,7 @@ pub(super) fn check_against(
             errors.push(FieldError::new(
                 format!("interests[{i}]"),
                 "unknown_interest",
-                "The store has no such interest.",
+                format!("The store has no interest {}.", shown(key)),
             ));
         }
     }
@@ -192,7 +210,7 @@ pub(super) fn check_against(
         errors.push(FieldError::new(
             "communication.frequency",
             "unknown_frequency",
-            "The store does not offer this frequency.",
+            format!("The store does not offer the frequency {}.", shown(f)),
         ));
     }
     errors

@@ -120,11 +120,7 @@ pub async fn analytics(
     let shop_id = session.shop.id.clone();
     let report = state
         .db
-        .run(move |c| {
-            Ok(crate::recommendations::analytics::report(
-                c, &shop_id, days,
-            )?)
-        })
+        .run(move |c| crate::recommendations::analytics::report(c, &shop_id, days))
         .await?;
     Ok(HttpResponse::Ok().json(report))
 }

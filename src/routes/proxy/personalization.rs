@@ -103,6 +103,10 @@ pub async fn personalize(
         )])
         .with_extra("valid", Value::Bool(false)));
     };
+    let nul = crate::input::nul_characters(&body.values, "values");
+    if !nul.is_empty() {
+        return Err(AppError::validation(nul).with_extra("valid", Value::Bool(false)));
+    }
     let (template_id, version, template) = template_for(&state, &sf.shop.id, product).await?;
     let settings = state.personalization_policy(&sf.shop.id).await?;
     let known = known_uploads(&state, &sf.shop.id, &template, values).await?;
