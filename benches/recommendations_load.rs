@@ -78,6 +78,8 @@ async fn run_backend(label: &'static str, db_url: String) {
         personalization_keys: vec![[2u8; 32]],
         upload_base: format!("{APP_URL}/uploads/"),
     };
+    // The loading process serves nothing: the server started below reads the versions.
+    let recs = atelier::recommendations::Recommender::default();
     // ≈ 2.04 lines per synthetic order; 2,000 more orders for the timed phase.
     let n_orders = target_lines * 100 / 204 + 2_000;
     let t = Instant::now();
@@ -144,7 +146,15 @@ async fn run_backend(label: &'static str, db_url: String) {
         atelier::db::write_tx(&mut conn, |c| -> Result<(), atelier::sync::SyncError> {
             for o in chunk {
                 let body = serde_json::to_vec(&o.payload(&store)).unwrap();
-                atelier::jobs::dispatch::apply_order(c, &ctx, &shop, "orders/create", &body, None)?;
+                atelier::jobs::dispatch::apply_order(
+                    c,
+                    &ctx,
+                    &recs,
+                    &shop,
+                    "orders/create",
+                    &body,
+                    None,
+                )?;
             }
             Ok(())
         })
@@ -177,7 +187,7 @@ async fn run_backend(label: &'static str, db_url: String) {
     for body in &bodies {
         let s = Instant::now();
         atelier::db::write_tx(&mut conn, |c| {
-            atelier::jobs::dispatch::apply_order(c, &ctx, &shop, "orders/create", body, None)
+            atelier::jobs::dispatch::apply_order(c, &ctx, &recs, &shop, "orders/create", body, None)
         })
         .unwrap();
         one.latencies_us.push(s.elapsed().as_micros() as u32);
@@ -203,7 +213,15 @@ async fn run_backend(label: &'static str, db_url: String) {
     for chunk in again.chunks(batch) {
         atelier::db::write_tx(&mut conn, |c| -> Result<(), atelier::sync::SyncError> {
             for body in chunk {
-                atelier::jobs::dispatch::apply_order(c, &ctx, &shop, "orders/create", body, None)?;
+                atelier::jobs::dispatch::apply_order(
+                    c,
+                    &ctx,
+                    &recs,
+                    &shop,
+                    "orders/create",
+                    body,
+                    None,
+                )?;
             }
             Ok(())
         })

@@ -45,7 +45,8 @@ impl fmt::Debug for Secret {
     }
 }
 
-#[derive(Debug, Clone)]
+/// `Debug` is written out below so that the encryption key never reaches a log line.
+#[derive(Clone)]
 pub struct Settings {
     pub env: Environment,
     pub database_url: Secret,
@@ -77,6 +78,35 @@ pub struct Settings {
     pub log_json: bool,
     /// Values defaulted in development that would be refused in production, for the start-up warning.
     pub dev_defaults: Vec<&'static str>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every member, the key's bytes excepted (the secrets are `Secret`s, redacted by type).
+        f.debug_struct("Settings")
+            .field("env", &self.env)
+            .field("database_url", &self.database_url)
+            .field("bind_addr", &self.bind_addr)
+            .field("app_url", &self.app_url)
+            .field("api_key", &self.api_key)
+            .field("api_secret", &self.api_secret)
+            .field("api_secret_previous", &self.api_secret_previous)
+            .field("scopes", &self.scopes)
+            .field("api_version", &self.api_version)
+            .field("shop_origin_template", &self.shop_origin_template)
+            .field("token_encryption_key", &"[redacted]")
+            .field("store_timeout", &self.store_timeout)
+            .field("signature_max_age", &self.signature_max_age)
+            .field("upload_retention", &self.upload_retention)
+            .field("db_pool_size", &self.db_pool_size)
+            .field("run_workers", &self.run_workers)
+            .field("inbox_lease", &self.inbox_lease)
+            .field("inbox_workers", &self.inbox_workers)
+            .field("worker_throttle", &self.worker_throttle)
+            .field("log_json", &self.log_json)
+            .field("dev_defaults", &self.dev_defaults)
+            .finish()
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -166,6 +196,19 @@ impl Settings {
             .is_none()
         {
             return Err(err("BIND_ADDR", "must be HOST:PORT"));
+        }
+
+        // The demo secrets are public: whoever can reach a server using them can sign webhooks
+        // and mint session tokens. Served on loopback only, so a lost ATELIER_ENV on a public
+        // host fails to start instead of opening the store.
+        if !dev_defaults.is_empty() && !is_loopback(&bind_addr) {
+            return Err(err(
+                "BIND_ADDR",
+                format!(
+                    "is not a loopback address while {} use public development defaults; set ATELIER_ENV=production with the app's real secrets, or bind 127.0.0.1",
+                    dev_defaults.join(", ")
+                ),
+            ));
         }
 
         let app_url_raw = get("APP_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into());
@@ -271,6 +314,11 @@ impl Settings {
         })
     }
 
+    /// Development with any public demo credential in use.
+    pub fn uses_dev_defaults(&self) -> bool {
+        !self.dev_defaults.is_empty()
+    }
+
     pub fn is_production(&self) -> bool {
         self.env == Environment::Production
     }
@@ -324,6 +372,18 @@ fn parse_bool(
     }
 }
 
+/// `HOST:PORT` whose host is a loopback address (`127.0.0.0/8`, `::1`, `localhost`).
+fn is_loopback(bind_addr: &str) -> bool {
+    let Some((host, _)) = bind_addr.rsplit_once(':') else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,6 +395,29 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn debug_shows_no_key_and_no_secret() {
+        let key = [7u8; 32];
+        let s = settings(&[
+            ("TOKEN_ENCRYPTION_KEY", &STANDARD.encode(key)),
+            ("SHOPIFY_API_SECRET", "s3cret-value"),
+        ])
+        .unwrap();
+        assert_eq!(s.token_encryption_key, key);
+        let shown = format!("{s:?}");
+        assert!(
+            shown.contains("token_encryption_key: \"[redacted]\""),
+            "{shown}"
+        );
+        assert!(!shown.contains("7, 7, 7"), "{shown}");
+        assert!(!shown.contains(&format!("{key:?}")), "{shown}");
+        assert!(!shown.contains("s3cret-value"), "{shown}");
+        assert!(
+            shown.contains("bind_addr"),
+            "the other members are shown: {shown}"
+        );
     }
 
     #[test]
@@ -390,6 +473,37 @@ mod tests {
             let e = settings(&[(var, value)]).unwrap_err();
             assert_eq!(e.variable, var, "{var}={value}");
         }
+    }
+
+    #[test]
+    fn public_development_defaults_are_served_on_loopback_only() {
+        for addr in [
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "localhost:3000",
+            "127.1.2.3:80",
+        ] {
+            assert!(settings(&[("BIND_ADDR", addr)]).is_ok(), "{addr}");
+        }
+        for addr in [
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "10.0.0.5:80",
+            "shop.example.com:443",
+        ] {
+            let e = settings(&[("BIND_ADDR", addr)]).unwrap_err();
+            assert_eq!(e.variable, "BIND_ADDR", "{addr}");
+            assert!(e.to_string().contains("SHOPIFY_API_SECRET"), "{e}");
+        }
+        // Development with the app's own credentials may listen anywhere (a tunnel, a container).
+        let key = STANDARD.encode([7u8; 32]);
+        let own = [
+            ("BIND_ADDR", "0.0.0.0:8080"),
+            ("SHOPIFY_API_KEY", "k"),
+            ("SHOPIFY_API_SECRET", "s"),
+            ("TOKEN_ENCRYPTION_KEY", key.as_str()),
+        ];
+        assert!(settings(&own).is_ok());
     }
 
     #[test]

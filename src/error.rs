@@ -211,6 +211,19 @@ impl From<r2d2::Error> for AppError {
     }
 }
 
+/// Amounts that do not fit in 64 bits of cents (absurd orders): an error that says so, never a
+/// wrapped total.
+impl From<crate::money::Overflow> for AppError {
+    fn from(e: crate::money::Overflow) -> Self {
+        AppError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "amount_out_of_range",
+            "An amount is too large to add up in cents.",
+        )
+        .with_source(e)
+    }
+}
+
 impl From<crate::crypto::DecryptError> for AppError {
     fn from(e: crate::crypto::DecryptError) -> Self {
         AppError::internal(e)

@@ -199,12 +199,52 @@ impl Problems {
 }
 
 /// Reads a request body into its input struct; anything but a JSON object is one
-/// `invalid_type` problem at the root (`""`) with `message`.
+/// `invalid_type` problem at the root (`""`) with `message`, and a string holding a NUL
+/// character anywhere in the body is one problem at its path (see [`nul_characters`]).
 pub fn object<T: DeserializeOwned>(body: &Value, message: &str) -> Result<T, Vec<FieldError>> {
+    let nul = nul_characters(body, "");
+    if !nul.is_empty() {
+        return Err(nul);
+    }
     body.is_object()
         .then(|| T::deserialize(body).ok())
         .flatten()
         .ok_or_else(|| vec![FieldError::new("", "invalid_type", message)])
+}
+
+/// One `invalid_character` problem per string (value or member name) under `value` that holds
+/// a NUL character (`\u0000`). No text Atelier keeps can contain one — PostgreSQL's text type
+/// cannot store it at all — so it is refused here, where every body is read, and both
+/// databases give the same answer. `prefix` is the path of `value` in the request.
+pub fn nul_characters(value: &Value, prefix: &str) -> Vec<FieldError> {
+    let mut found = Vec::new();
+    find_nul(value, prefix, &mut found);
+    found
+}
+
+fn find_nul(value: &Value, path: &str, found: &mut Vec<FieldError>) {
+    const MESSAGE: &str = "Text cannot contain a NUL character (\\u0000).";
+    match value {
+        Value::String(s) if s.contains('\0') => {
+            found.push(FieldError::new(path, "invalid_character", MESSAGE));
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                find_nul(v, &item(path, i), found);
+            }
+        }
+        Value::Object(members) => {
+            for (k, v) in members {
+                if k.contains('\0') {
+                    // The name itself cannot be shown as a path: name the object holding it.
+                    found.push(FieldError::new(path, "invalid_character", MESSAGE));
+                } else {
+                    find_nul(v, &member(path, k), found);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -312,6 +352,29 @@ mod tests {
                 ("", "invalid_type")
             );
         }
+    }
+
+    #[test]
+    fn nul_characters_are_named_by_path_wherever_they_are() {
+        let body = json!({"name": "a\u{0}b", "tags": ["ok", "\u{0}"], "inner": {"x\u{0}": 1}});
+        let e = object::<Body>(&body, "An object.").unwrap_err();
+        let got: Vec<(&str, &str)> = e
+            .iter()
+            .map(|e| (e.field.as_str(), e.code.as_ref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("inner", "invalid_character"),
+                ("name", "invalid_character"),
+                ("tags[1]", "invalid_character"),
+            ]
+        );
+        assert!(nul_characters(&json!({"name": "fine"}), "").is_empty());
+        assert_eq!(
+            nul_characters(&json!({"k": "\u{0}"}), "values")[0].field,
+            "values.k"
+        );
     }
 
     #[test]

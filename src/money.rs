@@ -51,6 +51,34 @@ pub fn parse_minor(amount: &str, currency: &str) -> Result<i64, InvalidAmount> {
     Ok(if negative { -value } else { value })
 }
 
+/// A sum or product of amounts that does not fit in 64 bits. Shopify's amounts are bounded, but
+/// a payload can carry many of them (or huge quantities): the arithmetic on them is checked,
+/// so such an order is reported as out of range instead of wrapping into a wrong amount (or
+/// aborting the worker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an amount is out of range (it does not fit in 64 bits)")]
+pub struct Overflow;
+
+/// `a + b`, checked.
+pub fn add(a: i64, b: i64) -> Result<i64, Overflow> {
+    a.checked_add(b).ok_or(Overflow)
+}
+
+/// `a - b`, checked.
+pub fn sub(a: i64, b: i64) -> Result<i64, Overflow> {
+    a.checked_sub(b).ok_or(Overflow)
+}
+
+/// `amount × quantity`, checked.
+pub fn times(amount: i64, quantity: i64) -> Result<i64, Overflow> {
+    amount.checked_mul(quantity).ok_or(Overflow)
+}
+
+/// The sum of `amounts`, checked.
+pub fn sum(amounts: impl IntoIterator<Item = i64>) -> Result<i64, Overflow> {
+    amounts.into_iter().try_fold(0i64, add)
+}
+
 /// A JSON amount that may arrive as a string ("12.50") or a number (12.5, 12).
 pub fn parse_minor_json(value: &serde_json::Value, currency: &str) -> Result<i64, InvalidAmount> {
     match value {
@@ -66,6 +94,17 @@ pub fn parse_minor_json(value: &serde_json::Value, currency: &str) -> Result<i64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arithmetic_on_amounts_is_checked() {
+        assert_eq!(sum([1, 2, 3]), Ok(6));
+        assert_eq!(sum([i64::MAX, 1]), Err(Overflow));
+        assert_eq!(sum([i64::MIN, -1]), Err(Overflow));
+        assert_eq!(times(i64::MAX / 2, 3), Err(Overflow));
+        assert_eq!(times(250, 4), Ok(1000));
+        assert_eq!(sub(i64::MAX, -1), Err(Overflow));
+        assert_eq!(add(i64::MAX, 0), Ok(i64::MAX));
+    }
 
     #[test]
     fn converts_exactly() {

@@ -84,6 +84,17 @@ pub fn find_by_domain(conn: &mut DbConnection, domain: &str) -> QueryResult<Opti
         .optional()
 }
 
+/// The domain of an installed shop (one holding a token) other than `except`, if any.
+pub fn installed_other_than(conn: &mut DbConnection, except: &str) -> QueryResult<Option<String>> {
+    shops::table
+        .filter(shops::installed.eq(true))
+        .filter(shops::access_token_enc.is_not_null())
+        .filter(shops::domain.ne(except))
+        .select(shops::domain)
+        .first(conn)
+        .optional()
+}
+
 pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Shop> {
     shops::table.find(id).select(Shop::as_select()).first(conn)
 }
@@ -174,6 +185,40 @@ pub fn mark_webhooks_registered(conn: &mut DbConnection, id: &str) -> QueryResul
         .set(shops::webhooks_registered_at.eq(Some(now())))
         .execute(conn)?;
     Ok(())
+}
+
+/// Records that the callback carrying the OAuth `state` `nonce` for `domain` has arrived.
+/// `false` when the nonce was used before: the callback is a replay and must be refused before
+/// anything reaches the store. Concurrent copies of one callback race on the primary key, so
+/// exactly one of them wins.
+pub fn consume_oauth_nonce(
+    conn: &mut DbConnection,
+    nonce: &str,
+    domain: &str,
+) -> QueryResult<bool> {
+    use crate::db::schema::oauth_nonces;
+    let inserted = diesel::insert_into(oauth_nonces::table)
+        .values((
+            oauth_nonces::nonce.eq(nonce),
+            oauth_nonces::shop_domain.eq(domain),
+            oauth_nonces::used_at.eq(now()),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Forgets nonces older than `keep`: a callback that old fails its timestamp check anyway, so
+/// the record is no longer needed to refuse its replay.
+pub fn purge_oauth_nonces(conn: &mut DbConnection, keep: Duration) -> QueryResult<usize> {
+    use crate::db::schema::oauth_nonces;
+    diesel::delete(oauth_nonces::table.filter(oauth_nonces::used_at.lt(now() - keep))).execute(conn)
 }
 
 /// Maps a failed call to a store onto the response Atelier gives.

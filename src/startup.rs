@@ -33,6 +33,25 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Public development credentials on a database of real installs would let anyone sign that
+/// shop's webhooks and mint its session tokens (and the demo would seed itself beside it): a
+/// production database reached with a lost environment must not start.
+async fn refuse_real_shops_with_dev_defaults(db: &Db, settings: &Settings) -> anyhow::Result<()> {
+    let db = db.clone();
+    let installed = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<String>> {
+        let mut conn = db.conn()?;
+        Ok(crate::shops::installed_other_than(&mut conn, DEMO_SHOP)?)
+    })
+    .await??;
+    match installed {
+        Some(domain) => anyhow::bail!(
+            "refusing to start: the database holds the installed shop {domain} while {} use public development defaults; set ATELIER_ENV=production with the app's real secrets",
+            settings.dev_defaults.join(", ")
+        ),
+        None => Ok(()),
+    }
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         install_crypto_provider();
@@ -46,6 +65,9 @@ impl Application {
         let pool_size = settings.db_pool_size;
         let db = tokio::task::spawn_blocking(move || Db::connect_server(url.expose(), pool_size))
             .await??;
+        if settings.uses_dev_defaults() {
+            refuse_real_shops_with_dev_defaults(&db, &settings).await?;
+        }
         let state = AppState::new(settings, db)?;
 
         #[cfg(feature = "demo")]
@@ -125,6 +147,7 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
     let server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(routes::limits))
+            .wrap(from_fn(routes::json_errors))
             .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(data.clone())

@@ -1,6 +1,7 @@
 //! What every handler and worker shares. Cheap to clone.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::cache::TtlCache;
 use crate::config::Settings;
@@ -34,13 +35,42 @@ pub struct AppState {
     /// Slots for concurrent image decodes (uploads).
     pub image_slots: Arc<tokio::sync::Semaphore>,
     /// Personalization settings (blocked words compiled) per shop.
-    settings_cache: Arc<TtlCache<String, Arc<crate::personalization::settings::Loaded>>>,
+    settings_cache: Arc<TtlCache<String, Arc<crate::personalization::policy::Loaded>>>,
     /// The template of a product: `(shop id, product id) → (template id, version)`.
     product_templates: Arc<TtlCache<(String, i64), Option<TemplateRef>>>,
     /// What recommendation widgets show of a product, by `(shop id, product id)`.
     product_cards: Arc<TtlCache<(String, i64), Arc<crate::products::Card>>>,
     /// Recommendation lists computed by this instance.
     pub recs: Arc<crate::recommendations::Recommender>,
+    /// Storefront events this instance accepted per session in the current minute.
+    pub event_rate: Arc<EventRate>,
+}
+
+/// Storefront events counted per `(shop id, session id)` and minute, for the rate limit of
+/// `POST /proxy/events`. Per instance, like the caches: behind a load balancer a session may
+/// send up to the limit to each instance, which bounds what one session can add to the counts.
+#[derive(Default)]
+pub struct EventRate {
+    counts: parking_lot::Mutex<std::collections::HashMap<(String, String), (Instant, u32)>>,
+}
+
+impl EventRate {
+    /// Counts one event of the session: false once it sent more than `per_minute` in the
+    /// current minute.
+    pub fn allow(&self, shop_id: &str, session_id: &str, per_minute: u32) -> bool {
+        let mut m = self.counts.lock();
+        if m.len() > 100_000 {
+            m.retain(|_, (at, _)| at.elapsed().as_secs() < 60);
+        }
+        let e = m
+            .entry((shop_id.to_owned(), session_id.to_owned()))
+            .or_insert((Instant::now(), 0));
+        if e.0.elapsed().as_secs() >= 60 {
+            *e = (Instant::now(), 0);
+        }
+        e.1 += 1;
+        e.1 <= per_minute
+    }
 }
 
 /// A template version: `(template id, version)`.
@@ -108,6 +138,7 @@ impl AppState {
             product_templates: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 100_000)),
             product_cards: Arc::new(TtlCache::new(std::time::Duration::from_secs(60), 100_000)),
             recs: Default::default(),
+            event_rate: Default::default(),
         })
     }
 
@@ -135,26 +166,26 @@ impl AppState {
     }
 
     /// The shop's personalization settings (cached for [`STOREFRONT_CACHE_TTL`]).
-    pub async fn personalization_settings(
+    pub async fn personalization_policy(
         &self,
         shop_id: &str,
-    ) -> crate::error::AppResult<Arc<crate::personalization::settings::Loaded>> {
+    ) -> crate::error::AppResult<Arc<crate::personalization::policy::Loaded>> {
         if let Some(loaded) = self.settings_cache.get(shop_id) {
             return Ok(loaded);
         }
         let id = shop_id.to_owned();
         let settings = self
             .db
-            .run(move |c| Ok(crate::personalization::settings::get(c, &id)?))
+            .run(move |c| Ok(crate::personalization::policy::get(c, &id)?))
             .await?;
-        let loaded = Arc::new(crate::personalization::settings::Loaded::new(settings));
+        let loaded = Arc::new(crate::personalization::policy::Loaded::new(settings));
         self.settings_cache
             .insert(shop_id.to_owned(), loaded.clone());
         Ok(loaded)
     }
 
     /// Forgets the cached settings of a shop (after this instance changed them).
-    pub fn forget_personalization_settings(&self, shop_id: &str) {
+    pub fn forget_personalization_policy(&self, shop_id: &str) {
         self.settings_cache.forget(|k| k == shop_id);
     }
 

@@ -8,6 +8,7 @@ use std::io::BufRead;
 use serde::Serialize;
 
 use crate::db::{DbConnection, write_tx};
+use crate::recommendations::Recommender;
 use crate::shops::Shop;
 use crate::sync::{SyncContext, SyncError};
 
@@ -31,6 +32,7 @@ pub enum Kind {
 pub fn import(
     c: &mut DbConnection,
     ctx: &SyncContext,
+    recs: &Recommender,
     shop: &Shop,
     kind: Kind,
     reader: impl BufRead,
@@ -49,6 +51,7 @@ pub fn import(
                         Kind::Orders => crate::jobs::dispatch::apply_order(
                             c,
                             ctx,
+                            recs,
                             shop,
                             topic,
                             line.as_bytes(),
@@ -71,7 +74,7 @@ pub fn import(
                     }
                 }
                 if kind == Kind::Products {
-                    crate::recommendations::serve::model_reset(c, &shop.id)?;
+                    recs.model_reset(c, &shop.id)?;
                 }
                 Ok(())
             })
@@ -128,6 +131,7 @@ pub async fn command(settings: crate::config::Settings, args: &[String]) -> anyh
             let report = import(
                 &mut conn,
                 &st.sync,
+                &st.recs,
                 &shop,
                 kind,
                 std::io::BufReader::new(file),

@@ -11,10 +11,13 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use time::PrimitiveDateTime;
 
-use crate::db::schema::{compliance_requests, redacted_customers, shops, webhook_inbox};
+use crate::db::schema::{
+    compliance_requests, oauth_nonces, redacted_customers, shops, webhook_inbox,
+};
 use crate::db::{DbConnection, now, rfc3339};
 use crate::inbox::{ClaimedEvent, NewEvent};
 use crate::per_backend;
+use crate::recommendations::Recommender;
 use crate::shopify::payload::{DataRequestPayload, RedactPayload, parse_id};
 use crate::sync::{Outcome, SyncContext, SyncError};
 
@@ -72,6 +75,12 @@ fn mark_failed(c: &mut DbConnection, event: &ClaimedEvent, error: &str) -> Query
         ))
         .execute(c)?;
     Ok(())
+}
+
+/// A compliance request that will not be acted on, on record as `failed` with the reason (so
+/// the merchant's list shows it was not carried out).
+pub fn refuse(c: &mut DbConnection, event: &ClaimedEvent, reason: &str) -> QueryResult<()> {
+    mark_failed(c, event, reason)
 }
 
 /// The request is on record as `received` before Shopify's 200.
@@ -133,6 +142,7 @@ fn shop_id_of(c: &mut DbConnection, domain: &str) -> QueryResult<Option<(String,
 pub fn apply(
     c: &mut DbConnection,
     ctx: &SyncContext,
+    recs: &Recommender,
     event: &ClaimedEvent,
 ) -> Result<Outcome, SyncError> {
     // A request received before this code recorded it (or recorded by an older version).
@@ -188,6 +198,7 @@ pub fn apply(
             redact_customer(
                 c,
                 ctx,
+                recs,
                 &event.shop_domain,
                 shop.as_ref().map(|s| s.0.as_str()),
                 customer_id,
@@ -221,12 +232,16 @@ pub fn apply(
 fn redact_customer(
     c: &mut DbConnection,
     ctx: &SyncContext,
+    recs: &Recommender,
     shop_domain: &str,
     shop_id: Option<&str>,
     customer_id: i64,
     orders: &[i64],
 ) -> QueryResult<()> {
     if let Some(shop_id) = shop_id {
+        // Recommendation lists may derive from the shopper's data: every instance drops the
+        // shop's lists (this one at once), first in the transaction like any model change.
+        recs.model_reset(c, shop_id)?;
         for source in CUSTOMER_DATA {
             (source.redact)(c, shop_id, customer_id, orders)?;
         }
@@ -308,6 +323,8 @@ fn redact_shop_rows(c: &mut DbConnection, domain: &str, this_event: &str) -> Que
     .execute(c)?;
     diesel::delete(redacted_customers::table.filter(redacted_customers::shop_domain.eq(domain)))
         .execute(c)?;
+    // The install attempts' nonces name the shop too.
+    diesel::delete(oauth_nonces::table.filter(oauth_nonces::shop_domain.eq(domain))).execute(c)?;
     Ok(())
 }
 

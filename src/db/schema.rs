@@ -22,6 +22,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    oauth_nonces (nonce) {
+        nonce -> Text,
+        shop_domain -> Text,
+        used_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     webhook_inbox (id) {
         id -> Text,
         webhook_id -> Text,

@@ -8,7 +8,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value as Json, json};
 
-use super::{CART_COOKIE, DEMO_CUSTOMER, Demo, esc, layout, logged_in};
+use super::pages::layout;
+use super::{CART_COOKIE, DEMO_CUSTOMER, Demo, esc, logged_in};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 

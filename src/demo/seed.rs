@@ -163,10 +163,10 @@ pub fn seed(c: &mut DbConnection, state: &crate::state::AppState) -> anyhow::Res
         crate::personalization::store::create(c, &shop.id, input)
             .map_err(|e| anyhow::anyhow!("demo template: {e:?}"))?;
     }
-    crate::personalization::settings::put(
+    crate::personalization::policy::put(
         c,
         &shop.id,
-        crate::personalization::settings::Change {
+        crate::personalization::policy::Change {
             blocked_words: Some(vec!["darn".into()]),
             fee_variant_id: Some(Some(FEE_VARIANT)),
         },
@@ -199,8 +199,16 @@ pub fn seed(c: &mut DbConnection, state: &crate::state::AppState) -> anyhow::Res
             "updated_at": "2026-10-01T10:00:00Z", "currency": "USD", "total_price": "40.00", "financial_status": "paid",
             "customer": customer.map(|id| json!({"id": id})), "line_items": lines});
         let body = serde_json::to_vec(&order)?;
-        crate::jobs::dispatch::apply_order(c, &state.sync, &shop, "orders/create", &body, None)
-            .map_err(|e| anyhow::anyhow!("seeding an order: {e:?}"))?;
+        crate::jobs::dispatch::apply_order(
+            c,
+            &state.sync,
+            &state.recs,
+            &shop,
+            "orders/create",
+            &body,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("seeding an order: {e:?}"))?;
     }
     tracing::info!("demo shop seeded: products, templates, fee product, orders");
     Ok(())

@@ -197,6 +197,7 @@ async fn run_one(state: &AppState, shop_id: &str) -> AppResult<bool> {
             (false, _) => (STATE_DONE.to_owned(), None),
         };
         let ctx = state.sync.clone();
+        let recs = state.recs.clone();
         let shop2 = shop.clone();
         let me2 = me.clone();
         let is_products = phase == STATE_PRODUCTS;
@@ -225,6 +226,7 @@ async fn run_one(state: &AppState, shop_id: &str) -> AppResult<bool> {
                             crate::jobs::dispatch::apply_order(
                                 c,
                                 &ctx,
+                                &recs,
                                 &shop2,
                                 "orders/create",
                                 &bytes,
@@ -241,7 +243,7 @@ async fn run_one(state: &AppState, shop_id: &str) -> AppResult<bool> {
                         }
                     }
                     if is_products && applied > 0 {
-                        crate::recommendations::serve::model_reset(c, &shop2.id)?;
+                        recs.model_reset(c, &shop2.id)?;
                     }
                     let n = diesel::update(
                         rec_jobs::table

@@ -11,6 +11,7 @@ use crate::cache::TtlCache;
 use crate::db::DbConnection;
 use crate::inbox::{ClaimedEvent, Hooks};
 use crate::orders::OrderApplied;
+use crate::recommendations::Recommender;
 use crate::shopify::payload;
 use crate::shops::Shop;
 use crate::state::AppState;
@@ -23,6 +24,8 @@ pub struct Dispatcher {
     pub sync: SyncContext,
     /// This instance's storefront view of shops: an uninstall applied here is seen at once.
     pub storefront_shops: Arc<TtlCache<String, Option<Shop>>>,
+    /// This instance's recommender: what a delivery applied here changes, it drops at once.
+    pub recs: Arc<Recommender>,
 }
 
 impl Dispatcher {
@@ -30,6 +33,7 @@ impl Dispatcher {
         Dispatcher {
             sync: state.sync.clone(),
             storefront_shops: state.storefront_shops.clone(),
+            recs: state.recs.clone(),
         }
     }
 
@@ -46,10 +50,34 @@ impl Dispatcher {
     }
 
     pub fn apply(&self, c: &mut DbConnection, event: &ClaimedEvent) -> Result<Outcome, SyncError> {
+        let cleaned;
+        let event = match payload::without_nul(&event.payload) {
+            Some(payload) => {
+                cleaned = ClaimedEvent {
+                    payload,
+                    ..event.clone()
+                };
+                &cleaned
+            }
+            None => event,
+        };
         let ctx = &self.sync;
         let topic = event.topic.as_str();
+        if payload::names_another_shop(topic, &event.shop_domain, &event.payload) {
+            // Acknowledged (the delivery is already stored and answered `200`) and applied to
+            // neither shop: erasing or uninstalling the header's shop on a body about another
+            // could destroy the wrong shop's data. A refusal would only make Shopify send the
+            // identical delivery again for hours and then give up on the subscription.
+            tracing::warn!(shop = %event.shop_domain, topic, "delivery body names another shop; ignored");
+            if topic == "shop/redact" {
+                compliance::refuse(c, event, "the body names another shop than the header")?;
+            }
+            return Ok(Outcome::Ignored(
+                "the body names another shop than X-Shopify-Shop-Domain".into(),
+            ));
+        }
         if crate::shopify::COMPLIANCE_TOPICS.contains(&topic) {
-            return compliance::apply(c, ctx, event);
+            return compliance::apply(c, ctx, &self.recs, event);
         }
         let Some(shop) = shops::find_by_domain(c, &event.shop_domain)? else {
             // Not installed through Atelier yet (or erased): the install's backfill brings the data.
@@ -59,10 +87,10 @@ impl Dispatcher {
         let body = event.payload.as_slice();
         match topic {
             "orders/create" | "orders/updated" | "orders/paid" | "orders/cancelled" => {
-                apply_order(c, ctx, &shop, topic, body, triggered)
+                apply_order(c, ctx, &self.recs, &shop, topic, body, triggered)
             }
             "products/create" | "products/update" | "products/delete" => {
-                apply_product(c, &shop, topic, body, triggered)
+                apply_product(c, &self.recs, &shop, topic, body, triggered)
             }
             "customers/update" => {
                 let (outcome, report) = customers::apply_update(c, ctx, &shop, body, triggered)?;
@@ -93,6 +121,7 @@ impl Dispatcher {
 pub fn apply_order(
     c: &mut DbConnection,
     ctx: &SyncContext,
+    recs: &Recommender,
     shop: &Shop,
     topic: &str,
     body: &[u8],
@@ -100,7 +129,7 @@ pub fn apply_order(
 ) -> Result<Outcome, SyncError> {
     let applied = orders::apply_webhook(c, ctx, shop, topic, body, triggered)?;
     if let OrderApplied::Applied { order, lines } = &applied {
-        recommendations::apply_order(c, order, lines)?;
+        recommendations::apply_order(c, recs, order, lines)?;
     }
     Ok(applied.outcome())
 }
@@ -109,6 +138,7 @@ pub fn apply_order(
 /// on this instance, within a second on the others).
 pub fn apply_product(
     c: &mut DbConnection,
+    recs: &Recommender,
     shop: &Shop,
     topic: &str,
     body: &[u8],
@@ -120,7 +150,7 @@ pub fn apply_product(
         products::apply_update(c, shop, topic, body, triggered)?
     };
     if let Ok(p) = serde_json::from_slice::<payload::DeletedPayload>(body) {
-        recommendations::serve::catalogue_changed(c, &shop.id, &[p.id])?;
+        recs.catalogue_changed(c, &shop.id, &[p.id])?;
     }
     Ok(outcome)
 }

@@ -1,5 +1,6 @@
 //! Periodic upkeep on every instance (each step is idempotent and safe to run on several at
-//! once): webhook registrations that failed at install, due backfills, unreferenced uploads.
+//! once): webhook registrations that failed at install, due backfills, used OAuth nonces,
+//! unreferenced uploads.
 
 use std::time::Duration;
 
@@ -21,6 +22,19 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
         }
         if let Err(e) = super::backfill::run_pending(&state).await {
             tracing::warn!(error = ?e, "recommendations backfill retry failed");
+        }
+        // A nonce outlives the window in which its callback's timestamp is accepted.
+        let keep = time::Duration::seconds(
+            (state.settings.signature_max_age.as_secs() as i64)
+                .saturating_mul(2)
+                .max(3600),
+        );
+        if let Err(e) = state
+            .db
+            .run_write(move |c| Ok(crate::shops::purge_oauth_nonces(c, keep)?))
+            .await
+        {
+            tracing::warn!(error = ?e, "purge of used OAuth nonces failed");
         }
         let retention = state.settings.upload_retention;
         match state

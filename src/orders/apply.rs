@@ -102,8 +102,10 @@ pub fn apply_webhook(
     };
 
     let mut refunded: std::collections::HashMap<i64, i64> = Default::default();
+    let out_of_range = |e: crate::money::Overflow| SyncError::malformed(topic, e);
     for r in p.refunds.iter().flat_map(|r| &r.refund_line_items) {
-        *refunded.entry(r.line_item_id).or_default() += r.quantity;
+        let q = refunded.entry(r.line_item_id).or_default();
+        *q = crate::money::add(*q, r.quantity).map_err(out_of_range)?;
     }
     let mut lines = Vec::with_capacity(p.line_items.len());
     for (position, li) in p.line_items.iter().enumerate() {
@@ -122,8 +124,9 @@ pub fn apply_webhook(
         };
         let mut discount = 0i64;
         for d in &li.discount_allocations {
-            discount += parse_minor_json(&d.amount, &currency)
+            let amount = parse_minor_json(&d.amount, &currency)
                 .map_err(|e| SyncError::malformed(topic, e))?;
+            discount = crate::money::add(discount, amount).map_err(out_of_range)?;
         }
         let clamp = |v: i64| v.clamp(0, i32::MAX as i64) as i32;
         lines.push(LineItem {
@@ -207,7 +210,7 @@ fn verify_lines(
     ctx: &SyncContext,
     shop: &Shop,
     lines: &mut [LineItem],
-) -> QueryResult<Vec<String>> {
+) -> Result<Vec<String>, SyncError> {
     let props: Vec<Vec<(String, String)>> = lines
         .iter()
         .map(|l| {
@@ -251,8 +254,9 @@ fn verify_lines(
         &mut lookup,
     );
     if let Some(e) = lookup.error {
-        return Err(e);
+        return Err(e.into());
     }
+    let results = results.map_err(|e| SyncError::malformed("order", e))?;
     let mut uploads = Vec::new();
     for ((line, v), p) in lines.iter_mut().zip(results).zip(&props) {
         if v.verified == Some(true) {

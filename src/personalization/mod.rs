@@ -4,11 +4,11 @@
 //!
 //! The rules (`template`, `values`, `decimal`, `signature`, `verify`, `preview`) are pure — no
 //! database, no HTTP — so they are unit-tested and fast; `store` (template versions and their
-//! product assignments) and `settings` (the shop's blocked words) own this domain's queries.
+//! product assignments) and `policy` (the shop's blocked words and fee product) own this domain's queries.
 
 pub mod decimal;
+pub mod policy;
 pub mod preview;
-pub mod settings;
 pub mod signature;
 pub mod store;
 pub mod template;

@@ -207,6 +207,20 @@ fn check_products(
     }
 }
 
+/// On PostgreSQL, makes the shop's template writes (create, edit, delete) run one after the other
+/// until the transaction ends. Two edits of one template would otherwise both read version N
+/// and both publish N + 1, and two templates claiming one product would both pass the
+/// "product already taken" check; the loser of either race failed on a unique key. SQLite's
+/// write transaction already excludes every other writer.
+fn lock_shop_templates(c: &mut DbConnection, shop_id: &str) -> QueryResult<()> {
+    if let DbConnection::Postgres(pg) = c {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(format!("templates:{shop_id}"))
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 fn write_version(
     c: &mut DbConnection,
     shop_id: &str,
@@ -244,6 +258,7 @@ pub fn create(c: &mut DbConnection, shop_id: &str, input: TemplateInput) -> AppR
     let fields_json = serde_json::to_string(&input.fields).map_err(AppError::internal)?;
     let id = new_id();
     write_tx(c, |c| {
+        lock_shop_templates(c, shop_id)?;
         check_products(c, shop_id, None, &input.product_ids)?;
         let at = now();
         diesel::insert_into(templates::table)
@@ -272,6 +287,7 @@ pub fn update(
 ) -> AppResult<TemplateOut> {
     let fields_json = serde_json::to_string(&input.fields).map_err(AppError::internal)?;
     write_tx(c, |c| {
+        lock_shop_templates(c, shop_id)?;
         let row = find_row(c, shop_id, id)?;
         check_products(c, shop_id, Some(id), &input.product_ids)?;
         let at = now();
@@ -292,6 +308,7 @@ pub fn update(
 /// Hidden from the API and unassigned from products; its versions stay for pinned orders.
 pub fn delete(c: &mut DbConnection, shop_id: &str, id: &str) -> AppResult<()> {
     write_tx(c, |c| {
+        lock_shop_templates(c, shop_id)?;
         find_row(c, shop_id, id)?;
         diesel::update(templates::table.find(id))
             .set((templates::deleted.eq(true), templates::updated_at.eq(now())))

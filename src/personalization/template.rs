@@ -489,18 +489,15 @@ fn check_options(f: &FieldDef, at: &mut At) {
                 format!("price_cents must be between 0 and {MAX_PRICE_CENTS}."),
             );
         }
-        match (&o.color, f.kind) {
-            (Some(c), _) if !valid_color(c) => at.err(
+        // `color` is optional, on a swatch too: a swatch without one shows its label.
+        if let Some(c) = &o.color
+            && !valid_color(c)
+        {
+            at.err(
                 &prop("color"),
                 "invalid_color",
                 "color must be #rgb or #rrggbb.",
-            ),
-            (None, FieldType::Swatch) => at.err(
-                &prop("color"),
-                "missing_color",
-                "A swatch option needs a color.",
-            ),
-            _ => {}
+            );
         }
     }
 }
@@ -693,7 +690,6 @@ mod tests {
             ("fields[7].min", "min_above_max"),
             ("fields[7].step", "out_of_range"),
             ("fields[8].min", "invalid_date"),
-            ("fields[9].options[0].color", "missing_color"),
             ("fields[9].options[1].value", "duplicate_value"),
             ("fields[9].options[1].color", "invalid_color"),
             ("fields[10].max_length", "out_of_range"),

@@ -189,30 +189,59 @@ fn visible_fields(conditions: &[Option<Condition>], readings: &[Reading]) -> Vec
 
 /// Words a shop refuses anywhere in shopper text (case-insensitive, whole words).
 #[derive(Debug, Clone, Default)]
-pub struct BlockedWords(Option<regex::Regex>);
+pub struct BlockedWords(Blocked);
+
+#[derive(Debug, Clone, Default)]
+enum Blocked {
+    /// The shop blocks no word.
+    #[default]
+    None,
+    Words(regex::Regex),
+    /// The list did not compile (over the matcher's size limit): no text can be shown to be
+    /// free of blocked words, so every text is refused rather than every text let through.
+    Unchecked,
+}
 
 impl BlockedWords {
     pub fn new(words: &[String]) -> Self {
-        let alts: Vec<String> = words
-            .iter()
-            .map(|w| w.trim().nfc().collect::<String>())
-            .filter(|w| !w.is_empty())
-            .map(|w| regex::escape(&w))
-            .collect();
-        if alts.is_empty() {
-            return BlockedWords(None);
-        }
-        let re = regex::RegexBuilder::new(&format!(r"(?i)(?:^|\W)(?:{})(?:\W|$)", alts.join("|")))
-            .size_limit(4 << 20)
-            .build()
-            .ok();
-        BlockedWords(re)
+        BlockedWords(compile(words).unwrap_or_else(|e| {
+            tracing::error!(words = words.len(), error = %e, "blocked words do not compile; every shopper text is refused until the list is fixed");
+            Blocked::Unchecked
+        }))
+    }
+
+    /// Whether `words` compile into a matcher (a list that does not would refuse every text).
+    pub fn compiles(words: &[String]) -> bool {
+        compile(words).is_ok()
     }
 
     fn hits(&self, text: &str) -> bool {
-        self.0.as_ref().is_some_and(|re| re.is_match(text))
+        match &self.0 {
+            Blocked::None => false,
+            Blocked::Words(re) => re.is_match(text),
+            Blocked::Unchecked => true,
+        }
     }
 }
+
+fn compile(words: &[String]) -> Result<Blocked, regex::Error> {
+    let alts: Vec<String> = words
+        .iter()
+        .map(|w| w.trim().nfc().collect::<String>())
+        .filter(|w| !w.is_empty())
+        .map(|w| regex::escape(&w))
+        .collect();
+    if alts.is_empty() {
+        return Ok(Blocked::None);
+    }
+    regex::RegexBuilder::new(&format!(r"(?i)(?:^|\W)(?:{})(?:\W|$)", alts.join("|")))
+        .size_limit(MATCHER_SIZE_LIMIT)
+        .build()
+        .map(Blocked::Words)
+}
+
+/// Memory the compiled blocked-words matcher of one shop may take.
+const MATCHER_SIZE_LIMIT: usize = 4 << 20;
 
 /// A valid submission.
 #[derive(Debug, Clone, PartialEq)]
@@ -320,228 +349,44 @@ pub fn validate(
         if !shown[i] {
             continue; // hidden: neither required, validated nor priced
         }
-        let path = format!("values.{}", f.key);
-        let mut fail = |code: &'static str, message: String| {
-            errors.push(FieldError::new(path.clone(), code, message))
+        let mut at = Field {
+            f,
+            path: format!("values.{}", f.key),
+            errors: &mut errors,
         };
         let raw = values.get(&f.key).unwrap_or(&Value::Null);
-        let empty = match raw {
-            Value::Null => true,
-            Value::String(s) => s.trim().is_empty() && f.kind != FieldType::Checkbox,
-            Value::Bool(false) => f.kind == FieldType::Checkbox,
-            _ => false,
-        };
-        if empty {
+        if is_empty(f, raw) {
             if f.required {
-                fail("required", format!("{} is required.", f.label));
+                at.fail("required", format!("{} is required.", f.label));
             }
             continue;
         }
-        // (display value for the property, normalized value, option price)
-        let checked: Option<(String, Value, i64)> = match f.kind {
-            FieldType::Text | FieldType::Textarea => match raw.as_str() {
-                None => {
-                    fail("invalid_type", format!("{} must be text.", f.label));
-                    None
-                }
-                Some(s) if s.len() > MAX_VALUE_BYTES => {
-                    fail("too_long", format!("{} is too long.", f.label));
-                    None
-                }
-                Some(s) => {
-                    let text = match &readings[i] {
-                        Reading::Text(Some(t)) => t.clone(),
-                        _ => normalize_text(s),
-                    };
-                    let multiline = f.kind == FieldType::Textarea;
-                    let (len, oversized) = graphemes_checked(&text);
-                    let mut ok = true;
-                    if text.chars().any(|c| {
-                        (c.is_control() && !(multiline && (c == '\n' || c == '\t')))
-                            || bidi_control(c)
-                    }) {
-                        fail(
-                            "control_character",
-                            format!(
-                                "{} contains characters that cannot be produced (control or direction characters).",
-                                f.label
-                            ),
-                        );
-                        ok = false;
-                    }
-                    if oversized {
-                        fail(
-                            "malformed_character",
-                            format!(
-                                "{} contains a character with too many marks on it.",
-                                f.label
-                            ),
-                        );
-                        ok = false;
-                    }
-                    if let Some(max) = f.max_length
-                        && len > max as usize
-                    {
-                        fail(
-                            "too_long",
-                            format!("{} is at most {max} characters ({len} given).", f.label),
-                        );
-                        ok = false;
-                    }
-                    if let Some(min) = f.min_length
-                        && len < min as usize
-                    {
-                        fail(
-                            "too_short",
-                            format!("{} is at least {min} characters ({len} given).", f.label),
-                        );
-                        ok = false;
-                    }
-                    if let Some(cs) = f.charset
-                        && let Some(bad) = text.chars().find(|c| {
-                            !charset_allows(cs, *c) && !(multiline && (*c == '\n' || *c == '\t'))
-                        })
-                    {
-                        fail("charset", format!("{} cannot contain “{bad}”.", f.label));
-                        ok = false;
-                    }
-                    if let Some(re) = &template.patterns[i]
-                        && ok
-                        && !re.is_match(&text)
-                    {
-                        fail(
-                            "pattern",
-                            format!("{} does not have the required format.", f.label),
-                        );
-                        ok = false;
-                    }
-                    if ok && blocked.hits(&text) {
-                        fail(
-                            "blocked_word",
-                            format!("{} contains a word this shop does not accept.", f.label),
-                        );
-                        ok = false;
-                    }
-                    ok.then(|| (text.clone(), Value::String(text), 0))
-                }
-            },
-            FieldType::Number => match readings[i] {
-                Reading::Number(Some(n)) => {
-                    let (min, max, step) = template.bounds[i];
-                    let mut ok = true;
-                    if min.is_some_and(|m| n < m) {
-                        fail(
-                            "too_small",
-                            format!("{} is at least {}.", f.label, min.unwrap_or(Dec::zero())),
-                        );
-                        ok = false;
-                    }
-                    if max.is_some_and(|m| n > m) {
-                        fail(
-                            "too_large",
-                            format!("{} is at most {}.", f.label, max.unwrap_or(Dec::zero())),
-                        );
-                        ok = false;
-                    }
-                    if let Some(step) = step
-                        && ok
-                        && !n.on_step(min.unwrap_or(Dec::zero()), step)
-                    {
-                        fail("step", format!("{} must be in steps of {step}.", f.label));
-                        ok = false;
-                    }
-                    ok.then(|| (n.to_string(), Value::String(n.to_string()), 0))
-                }
-                _ => {
-                    fail("not_a_number", format!("{} must be a number.", f.label));
-                    None
-                }
-            },
-            FieldType::Select | FieldType::Swatch => {
-                let chosen = match raw {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Number(n) => Some(n.to_string()),
-                    _ => None,
-                };
-                match chosen.and_then(|c| f.options.iter().flatten().find(|o| o.value == c)) {
-                    Some(o) => Some((
-                        o.label.clone(),
-                        Value::String(o.value.clone()),
-                        o.price_cents,
-                    )),
-                    None => {
-                        fail(
-                            "invalid_option",
-                            format!("Choose one of the options for {}.", f.label),
-                        );
-                        None
-                    }
-                }
+        let checked = match f.kind {
+            FieldType::Text | FieldType::Textarea => {
+                check_text(&mut at, raw, &readings[i], template, i, blocked)
             }
-            FieldType::Checkbox => match raw {
-                Value::Bool(true) => Some(("Yes".to_owned(), Value::Bool(true), 0)),
-                _ => {
-                    fail(
-                        "invalid_type",
-                        format!("{} must be true or false.", f.label),
-                    );
-                    None
-                }
-            },
-            FieldType::Date => match raw.as_str().and_then(parse_date) {
-                None => {
-                    fail(
-                        "invalid_date",
-                        format!("{} must be a date (YYYY-MM-DD).", f.label),
-                    );
-                    None
-                }
-                Some(d) => {
-                    let bound = |v: &Option<Value>| {
-                        v.as_ref().and_then(|v| v.as_str()).and_then(parse_date)
-                    };
-                    let mut ok = true;
-                    if bound(&f.min).is_some_and(|m| d < m) {
-                        fail(
-                            "too_early",
-                            format!(
-                                "{} is on or after {}.",
-                                f.label,
-                                f.min.as_ref().and_then(Value::as_str).unwrap_or("")
-                            ),
-                        );
-                        ok = false;
-                    }
-                    if bound(&f.max).is_some_and(|m| d > m) {
-                        fail(
-                            "too_late",
-                            format!(
-                                "{} is on or before {}.",
-                                f.label,
-                                f.max.as_ref().and_then(Value::as_str).unwrap_or("")
-                            ),
-                        );
-                        ok = false;
-                    }
-                    let text = raw.as_str().unwrap_or_default().to_owned();
-                    ok.then(|| (text.clone(), Value::String(text), 0))
-                }
-            },
-            FieldType::Image => {
-                match raw.as_str().filter(|s| s.len() <= 100).and_then(upload_url) {
-                    Some(url) => Some((url, raw.clone(), 0)),
-                    None => {
-                        fail(
-                            "unknown_upload",
-                            format!("Upload the image for {} again.", f.label),
-                        );
-                        None
-                    }
-                }
-            }
+            FieldType::Number => check_number(&mut at, &readings[i], template.bounds[i]),
+            FieldType::Select | FieldType::Swatch => check_choice(&mut at, raw),
+            FieldType::Checkbox => check_checkbox(&mut at, raw),
+            FieldType::Date => check_date(&mut at, raw),
+            FieldType::Image => check_image(&mut at, raw, upload_url),
         };
-        if let Some((display, normalized, option_price)) = checked {
-            accepted.price_cents += f.price_cents.unwrap_or(0) + option_price;
+        if let Some(Checked {
+            display,
+            normalized,
+            option_price,
+        }) = checked
+        {
+            let total = crate::money::add(f.price_cents.unwrap_or(0), option_price)
+                .and_then(|add_on| crate::money::add(accepted.price_cents, add_on));
+            match total {
+                Ok(total) => accepted.price_cents = total,
+                Err(e) => errors.push(FieldError::new(
+                    format!("values.{}", f.key),
+                    "price_out_of_range",
+                    format!("The add-on for {} is out of range: {e}.", f.label),
+                )),
+            }
             accepted
                 .properties
                 .push((f.label.trim().to_owned(), display));
@@ -552,6 +397,265 @@ pub fn validate(
         Ok(accepted)
     } else {
         Err(errors)
+    }
+}
+
+/// One visible field being checked: its problems go to `errors` under `values.KEY`.
+struct Field<'a> {
+    f: &'a FieldDef,
+    path: String,
+    errors: &'a mut Vec<FieldError>,
+}
+
+impl Field<'_> {
+    fn fail(&mut self, code: &'static str, message: String) {
+        self.errors
+            .push(FieldError::new(self.path.clone(), code, message));
+    }
+}
+
+/// An accepted value: what the order line shows, what is stored, and its option's price.
+struct Checked {
+    display: String,
+    normalized: Value,
+    option_price: i64,
+}
+
+impl Checked {
+    fn text(text: String) -> Self {
+        Checked {
+            display: text.clone(),
+            normalized: Value::String(text),
+            option_price: 0,
+        }
+    }
+}
+
+/// Nothing entered: `null`, blank text, or an unticked checkbox (a checkbox's blank text is a
+/// wrong type, not nothing).
+fn is_empty(f: &FieldDef, raw: &Value) -> bool {
+    match raw {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty() && f.kind != FieldType::Checkbox,
+        Value::Bool(false) => f.kind == FieldType::Checkbox,
+        _ => false,
+    }
+}
+
+fn check_text(
+    at: &mut Field,
+    raw: &Value,
+    reading: &Reading,
+    template: &CompiledTemplate,
+    i: usize,
+    blocked: &BlockedWords,
+) -> Option<Checked> {
+    let f = at.f;
+    let Some(s) = raw.as_str() else {
+        at.fail("invalid_type", format!("{} must be text.", f.label));
+        return None;
+    };
+    if s.len() > MAX_VALUE_BYTES {
+        at.fail("too_long", format!("{} is too long.", f.label));
+        return None;
+    }
+    let text = match reading {
+        Reading::Text(Some(t)) => t.clone(),
+        _ => normalize_text(s),
+    };
+    let multiline = f.kind == FieldType::Textarea;
+    let (len, oversized) = graphemes_checked(&text);
+    let mut ok = true;
+    if text
+        .chars()
+        .any(|c| (c.is_control() && !(multiline && (c == '\n' || c == '\t'))) || bidi_control(c))
+    {
+        at.fail(
+            "control_character",
+            format!(
+                "{} contains characters that cannot be produced (control or direction characters).",
+                f.label
+            ),
+        );
+        ok = false;
+    }
+    if oversized {
+        at.fail(
+            "malformed_character",
+            format!(
+                "{} contains a character with too many marks on it.",
+                f.label
+            ),
+        );
+        ok = false;
+    }
+    if let Some(max) = f.max_length
+        && len > max as usize
+    {
+        at.fail(
+            "too_long",
+            format!("{} is at most {max} characters ({len} given).", f.label),
+        );
+        ok = false;
+    }
+    if let Some(min) = f.min_length
+        && len < min as usize
+    {
+        at.fail(
+            "too_short",
+            format!("{} is at least {min} characters ({len} given).", f.label),
+        );
+        ok = false;
+    }
+    if let Some(cs) = f.charset
+        && let Some(bad) = text
+            .chars()
+            .find(|c| !charset_allows(cs, *c) && !(multiline && (*c == '\n' || *c == '\t')))
+    {
+        at.fail("charset", format!("{} cannot contain “{bad}”.", f.label));
+        ok = false;
+    }
+    if let Some(re) = &template.patterns[i]
+        && ok
+        && !re.is_match(&text)
+    {
+        at.fail(
+            "pattern",
+            format!("{} does not have the required format.", f.label),
+        );
+        ok = false;
+    }
+    if ok && blocked.hits(&text) {
+        at.fail(
+            "blocked_word",
+            format!("{} contains a word this shop does not accept.", f.label),
+        );
+        ok = false;
+    }
+    ok.then(|| Checked::text(text))
+}
+
+fn check_number(
+    at: &mut Field,
+    reading: &Reading,
+    (min, max, step): (Option<Dec>, Option<Dec>, Option<Dec>),
+) -> Option<Checked> {
+    let f = at.f;
+    let Reading::Number(Some(n)) = *reading else {
+        at.fail("not_a_number", format!("{} must be a number.", f.label));
+        return None;
+    };
+    let mut ok = true;
+    if min.is_some_and(|m| n < m) {
+        at.fail(
+            "too_small",
+            format!("{} is at least {}.", f.label, min.unwrap_or(Dec::zero())),
+        );
+        ok = false;
+    }
+    if max.is_some_and(|m| n > m) {
+        at.fail(
+            "too_large",
+            format!("{} is at most {}.", f.label, max.unwrap_or(Dec::zero())),
+        );
+        ok = false;
+    }
+    if let Some(step) = step
+        && ok
+        && !n.on_step(min.unwrap_or(Dec::zero()), step)
+    {
+        at.fail("step", format!("{} must be in steps of {step}.", f.label));
+        ok = false;
+    }
+    ok.then(|| Checked::text(n.to_string()))
+}
+
+/// A select or swatch: the chosen option's label is shown, its value stored, its price charged.
+fn check_choice(at: &mut Field, raw: &Value) -> Option<Checked> {
+    let f = at.f;
+    let chosen = match raw {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    match chosen.and_then(|c| f.options.iter().flatten().find(|o| o.value == c)) {
+        Some(o) => Some(Checked {
+            display: o.label.clone(),
+            normalized: Value::String(o.value.clone()),
+            option_price: o.price_cents,
+        }),
+        None => {
+            at.fail(
+                "invalid_option",
+                format!("Choose one of the options for {}.", f.label),
+            );
+            None
+        }
+    }
+}
+
+fn check_checkbox(at: &mut Field, raw: &Value) -> Option<Checked> {
+    if raw == &Value::Bool(true) {
+        return Some(Checked {
+            display: "Yes".to_owned(),
+            normalized: Value::Bool(true),
+            option_price: 0,
+        });
+    }
+    let label = &at.f.label;
+    at.fail("invalid_type", format!("{label} must be true or false."));
+    None
+}
+
+fn check_date(at: &mut Field, raw: &Value) -> Option<Checked> {
+    let f = at.f;
+    let Some(d) = raw.as_str().and_then(parse_date) else {
+        at.fail(
+            "invalid_date",
+            format!("{} must be a date (YYYY-MM-DD).", f.label),
+        );
+        return None;
+    };
+    let bound = |v: &Option<Value>| v.as_ref().and_then(|v| v.as_str()).and_then(parse_date);
+    let shown = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).unwrap_or("").to_owned();
+    let mut ok = true;
+    if bound(&f.min).is_some_and(|m| d < m) {
+        at.fail(
+            "too_early",
+            format!("{} is on or after {}.", f.label, shown(&f.min)),
+        );
+        ok = false;
+    }
+    if bound(&f.max).is_some_and(|m| d > m) {
+        at.fail(
+            "too_late",
+            format!("{} is on or before {}.", f.label, shown(&f.max)),
+        );
+        ok = false;
+    }
+    ok.then(|| Checked::text(raw.as_str().unwrap_or_default().to_owned()))
+}
+
+/// An uploaded image: the value is an upload id of this shop; the line shows its URL.
+fn check_image(
+    at: &mut Field,
+    raw: &Value,
+    upload_url: &dyn Fn(&str) -> Option<String>,
+) -> Option<Checked> {
+    match raw.as_str().filter(|s| s.len() <= 100).and_then(upload_url) {
+        Some(url) => Some(Checked {
+            display: url,
+            normalized: raw.clone(),
+            option_price: 0,
+        }),
+        None => {
+            let label = &at.f.label;
+            at.fail(
+                "unknown_upload",
+                format!("Upload the image for {label} again."),
+            );
+            None
+        }
     }
 }
 

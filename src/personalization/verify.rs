@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use super::signature;
 use super::template::FieldType;
 use super::values::{BlockedWords, CompiledTemplate, validate};
+use crate::money::{self, Overflow};
 
 /// The hidden property linking a fee line to the personalized line it pays for.
 pub const FEE_PROPERTY: &str = "_atelier_fee";
@@ -57,8 +58,12 @@ impl OrderLine<'_> {
             .map(|(_, v)| v.as_str())
     }
 
-    fn paid(&self) -> i64 {
-        (self.price_cents.saturating_mul(self.quantity) - self.discount_cents).max(0)
+    fn paid(&self) -> Result<i64, Overflow> {
+        Ok(money::sub(
+            money::times(self.price_cents, self.quantity)?,
+            self.discount_cents,
+        )?
+        .max(0))
     }
 }
 
@@ -85,7 +90,8 @@ pub trait Lookup {
     fn catalog_price(&mut self, variant_id: i64) -> Option<i64>;
 }
 
-/// Checks every line of an order. `variant_ids[i]` belongs to `lines[i]`.
+/// Checks every line of an order. `variant_ids[i]` belongs to `lines[i]`. An order whose
+/// amounts overflow when summed or multiplied by their quantities is out of range as a whole.
 pub fn verify_order(
     keys: &[[u8; 32]],
     shop: &str,
@@ -93,13 +99,13 @@ pub fn verify_order(
     lines: &[OrderLine<'_>],
     variant_ids: &[Option<i64>],
     lookup: &mut dyn Lookup,
-) -> Vec<Verification> {
+) -> Result<Vec<Verification>, Overflow> {
     lines
         .iter()
         .enumerate()
         .map(|(i, line)| {
             let Some(raw) = line.property(signature::PROPERTY) else {
-                return Verification::default();
+                return Ok(Verification::default());
             };
             let fees: Vec<&OrderLine> = lines
                 .iter()
@@ -110,14 +116,18 @@ pub fn verify_order(
                 .collect();
             let charged = if fees.is_empty() {
                 match variant_ids[i].and_then(|v| lookup.catalog_price(v)) {
-                    Some(catalog) => ((line.price_cents - catalog).max(0))
-                        .saturating_mul(line.quantity)
-                        .saturating_sub(line.discount_cents)
-                        .max(0),
+                    Some(catalog) => {
+                        let unit = money::sub(line.price_cents, catalog)?.max(0);
+                        money::sub(money::times(unit, line.quantity)?, line.discount_cents)?.max(0)
+                    }
                     None => 0,
                 }
             } else {
-                fees.iter().map(|f| f.paid()).sum()
+                let paid = fees
+                    .iter()
+                    .map(|f| f.paid())
+                    .collect::<Result<Vec<_>, _>>()?;
+                money::sum(paid)?
             };
             check_line(keys, shop, upload_base, line, raw, charged, lookup)
         })
@@ -132,7 +142,7 @@ fn check_line(
     raw: &str,
     charged: i64,
     lookup: &mut dyn Lookup,
-) -> Verification {
+) -> Result<Verification, Overflow> {
     let forged = || Verification {
         verified: Some(false),
         verdict: Some(VERDICT_FORGED),
@@ -140,13 +150,13 @@ fn check_line(
         ..Default::default()
     };
     let Some(signed) = signature::parse(raw) else {
-        return forged();
+        return Ok(forged());
     };
     let Ok(version) = i32::try_from(signed.version) else {
-        return forged();
+        return Ok(forged());
     };
     let Some(template) = lookup.template(&signed.template_id, version) else {
-        return forged();
+        return Ok(forged());
     };
     // The properties the template can have produced: visible fields by label. Other properties
     // (another app's, the theme's hidden ones) are not part of the proof.
@@ -170,10 +180,10 @@ fn check_line(
         .iter()
         .any(|k| signature::verify(k, shop, product, &signed, &signed_props))
     {
-        return out;
+        return Ok(out);
     }
     let unit = reprice(&template, &signed_props, upload_base).unwrap_or(signed.price_cents);
-    let expected = unit.saturating_mul(line.quantity.max(0));
+    let expected = money::times(unit, line.quantity.max(0))?;
     out.verified = Some(true);
     out.expected_cents = Some(expected);
     out.verdict = Some(match charged.cmp(&expected) {
@@ -181,7 +191,7 @@ fn check_line(
         std::cmp::Ordering::Equal => VERDICT_OK,
         std::cmp::Ordering::Greater => VERDICT_OVERPAID,
     });
-    out
+    Ok(out)
 }
 
 /// The add-on (per unit) the template gives for the selections these properties show: the
@@ -317,6 +327,30 @@ mod tests {
     }
 
     #[test]
+    fn amounts_that_overflow_are_out_of_range_not_wrapped() {
+        let props = vec![("_atelier".to_owned(), "sig".to_owned())];
+        let fee_props = vec![("_atelier_fee".to_owned(), "sig".to_owned())];
+        let mut lines = vec![line(&props, 1, 2000)];
+        for _ in 0..2 {
+            lines.push(OrderLine {
+                price_cents: i64::MAX / 2 + 1,
+                ..line(&fee_props, 1, 0)
+            });
+        }
+        assert_eq!(
+            verify_order(
+                &[KEY],
+                SHOP,
+                BASE,
+                &lines,
+                &[None, None, None],
+                &mut store()
+            ),
+            Err(Overflow)
+        );
+    }
+
+    #[test]
     fn fee_lines_pay_the_add_on_times_quantity() {
         let (props, unit) = cart(
             json!({"text": "Anna", "font": "script", "wrap": true, "photo": "up1"}),
@@ -334,7 +368,8 @@ mod tests {
             &lines,
             &[Some(11), Some(99)],
             &mut store(),
-        );
+        )
+        .unwrap();
         assert_eq!(v[0].verified, Some(true));
         assert_eq!(v[0].verdict, Some(VERDICT_OK));
         assert_eq!(v[0].expected_cents, Some(unit * 2));
@@ -347,19 +382,19 @@ mod tests {
 
         // Fee quantity lowered in the cart.
         let lines = [line(&props, 2, 2000), line(&fee, unit, 1)];
-        let v = verify_order(&[KEY], SHOP, BASE, &lines, &[Some(11), None], &mut store());
+        let v = verify_order(&[KEY], SHOP, BASE, &lines, &[Some(11), None], &mut store()).unwrap();
         assert_eq!(v[0].verdict, Some(VERDICT_UNDERPAID));
         assert!(flagged(VERDICT_UNDERPAID));
         // Fee line dropped and the line sold at catalog price.
         let lines = [line(&props, 2, 2000)];
-        let v = verify_order(&[KEY], SHOP, BASE, &lines, &[Some(11)], &mut store());
+        let v = verify_order(&[KEY], SHOP, BASE, &lines, &[Some(11)], &mut store()).unwrap();
         assert_eq!(
             (v[0].verdict, v[0].charged_cents),
             (Some(VERDICT_UNDERPAID), Some(0))
         );
         // The add-on priced into the line instead.
         let lines = [line(&props, 1, 2000 + unit)];
-        let v = verify_order(&[KEY], SHOP, BASE, &lines, &[Some(11)], &mut store());
+        let v = verify_order(&[KEY], SHOP, BASE, &lines, &[Some(11)], &mut store()).unwrap();
         assert_eq!(
             (v[0].verdict, v[0].charged_cents),
             (Some(VERDICT_OK), Some(unit))
@@ -368,7 +403,7 @@ mod tests {
         let mut discounted = line(&fee, unit, 1);
         discounted.discount_cents = 100;
         let lines = [line(&props, 1, 2000), discounted];
-        let v = verify_order(&[KEY], SHOP, BASE, &lines, &[Some(11), None], &mut store());
+        let v = verify_order(&[KEY], SHOP, BASE, &lines, &[Some(11), None], &mut store()).unwrap();
         assert_eq!(
             (v[0].verdict, v[0].charged_cents),
             (Some(VERDICT_UNDERPAID), Some(unit - 100))
@@ -384,7 +419,9 @@ mod tests {
             let mut l = line(props, 1, 2000);
             l.product_id = Some(product);
             let lines = [l, line(&fee, unit, 1)];
-            verify_order(&[KEY], SHOP, BASE, &lines, &[Some(11), None], &mut store()).remove(0)
+            verify_order(&[KEY], SHOP, BASE, &lines, &[Some(11), None], &mut store())
+                .unwrap()
+                .remove(0)
         };
         assert_eq!(check(&props, 42).verdict, Some(VERDICT_OK));
 
@@ -432,7 +469,7 @@ mod tests {
 
         // Another shop's key (or shop) does not verify.
         let lines = [line(&props, 1, 2000)];
-        let v = verify_order(&[[8; 32]], SHOP, BASE, &lines, &[None], &mut store());
+        let v = verify_order(&[[8; 32]], SHOP, BASE, &lines, &[None], &mut store()).unwrap();
         assert_eq!(v[0].verdict, Some(VERDICT_ALTERED));
         let v = verify_order(
             &[KEY],
@@ -441,10 +478,11 @@ mod tests {
             &lines,
             &[None],
             &mut store(),
-        );
+        )
+        .unwrap();
         assert_eq!(v[0].verdict, Some(VERDICT_ALTERED));
         // The previous secret's key still verifies during a rotation.
-        let v = verify_order(&[[8; 32], KEY], SHOP, BASE, &lines, &[None], &mut store());
+        let v = verify_order(&[[8; 32], KEY], SHOP, BASE, &lines, &[None], &mut store()).unwrap();
         assert_eq!(v[0].verified, Some(true));
     }
 
@@ -455,7 +493,7 @@ mod tests {
         props.push(("Gift message".into(), "added by another app".into()));
         props.push(("_other_app".into(), "x".into()));
         let lines = [line(&props, 1, 2000)];
-        let v = verify_order(&[KEY], SHOP, BASE, &lines, &[Some(11)], &mut store());
+        let v = verify_order(&[KEY], SHOP, BASE, &lines, &[Some(11)], &mut store()).unwrap();
         assert_eq!(v[0].verified, Some(true));
         assert_eq!(v[0].expected_cents, Some(1050));
     }

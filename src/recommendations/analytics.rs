@@ -17,6 +17,8 @@ use time::PrimitiveDateTime;
 use super::serve::Intent;
 use crate::db::schema::{order_line_items, orders, rec_events};
 use crate::db::{DbConnection, now};
+use crate::error::AppResult;
+use crate::money;
 
 pub const ADD_TO_CART_WINDOW_HOURS: i64 = 24;
 pub const ORDER_WINDOW_DAYS: i64 = 7;
@@ -50,7 +52,7 @@ type Ev = (
     PrimitiveDateTime,
 );
 
-pub fn report(c: &mut DbConnection, shop_id: &str, days: i64) -> QueryResult<Value> {
+pub fn report(c: &mut DbConnection, shop_id: &str, days: i64) -> AppResult<Value> {
     let since = now() - time::Duration::days(days);
     let events: Vec<Ev> = rec_events::table
         .filter(rec_events::shop_id.eq(shop_id))
@@ -139,14 +141,15 @@ pub fn report(c: &mut DbConnection, shop_id: &str, days: i64) -> QueryResult<Val
                 .rev()
                 .find(|k| k.2 == Some(customer) && k.3 == product && k.5 <= at && k.5 >= from);
             if let Some(i) = click.and_then(|k| intent_of(&k.4)) {
-                *credited.entry((order_id, i)).or_default() +=
-                    (price * i64::from(qty) - discount).max(0);
+                let line = money::sub(money::times(price, i64::from(qty))?, discount)?.max(0);
+                let e = credited.entry((order_id, i)).or_default();
+                *e = money::add(*e, line)?;
             }
         }
         for ((_, i), revenue) in credited {
             let e = by.entry(i).or_default();
             e.orders += 1;
-            e.revenue_cents += revenue;
+            e.revenue_cents = money::add(e.revenue_cents, revenue)?;
         }
     }
     let intents: serde_json::Map<String, Value> = by

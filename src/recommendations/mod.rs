@@ -9,7 +9,7 @@ pub mod daily;
 pub mod model;
 pub mod scoring;
 pub mod serve;
-pub mod settings;
+pub mod steering;
 
 pub use model::{apply_order, redact_customer};
 pub use serve::{Intent, Rec, Recommender};

@@ -12,6 +12,7 @@ use diesel::upsert::excluded;
 use serde_json::{Value, json};
 use time::PrimitiveDateTime;
 
+use super::Recommender;
 use super::scoring::{TREND_ADD_TO_CART, TREND_ORDER, TREND_VIEW, trend_weight};
 use crate::db::schema::{orders, rec_events, rec_items, rec_order_contrib};
 use crate::db::{DbConnection, dialect, now, rfc3339};
@@ -273,8 +274,14 @@ fn parse_ids(json: &str) -> Vec<i64> {
 /// Brings the model in line with the order as it is now: called at the end of
 /// `orders::apply_webhook`, inside its transaction (and by the backfill and `atelier import`,
 /// through the same function). A re-delivery changes nothing; an edit, refund or cancellation
-/// subtracts what the earlier version added and adds the new version.
-pub fn apply_order(c: &mut DbConnection, order: &Order, lines: &[LineItem]) -> QueryResult<()> {
+/// subtracts what the earlier version added and adds the new version. `recs` is the applying
+/// instance's: it drops the lists the order changed at once, other instances within their poll.
+pub fn apply_order(
+    c: &mut DbConnection,
+    recs: &Recommender,
+    order: &Order,
+    lines: &[LineItem],
+) -> QueryResult<()> {
     let shop_id = order.shop_id.as_str();
     let (mut basket, flagged) = basket_of(order, lines);
     if !flagged.is_empty() {
@@ -286,7 +293,7 @@ pub fn apply_order(c: &mut DbConnection, order: &Order, lines: &[LineItem]) -> Q
             .load(c)?;
         if known.len() < flagged.len() {
             mark_flagged(c, shop_id, &flagged)?;
-            super::serve::catalogue_changed(c, shop_id, &flagged)?;
+            recs.catalogue_changed(c, shop_id, &flagged)?;
         }
     }
     if !basket.is_empty() {
@@ -322,7 +329,7 @@ pub fn apply_order(c: &mut DbConnection, order: &Order, lines: &[LineItem]) -> Q
     // versions commit in ascending order and instances can follow them exactly.
     let mut touched = old_basket.clone();
     touched.extend_from_slice(&basket);
-    let seq = super::serve::products_changed(c, shop_id, &touched)?;
+    let seq = recs.products_changed(c, shop_id, &touched)?;
     let mut d = Deltas::default();
     d.order(&old_basket, old_at, -1);
     d.order(&basket, at, 1);
@@ -510,14 +517,15 @@ fn replay_session(d: &mut Deltas, events: &[&EventRow], sign: i64) {
 /// their events deleted, and their orders' contribution records kept only as tombstones (so a
 /// later copy of such an order is not learned again). The shopper's orders are those named by
 /// the request and those `orders.customer_id` links to them, so this runs before
-/// `orders::redact_customer` unlinks them (first entry of `compliance::CUSTOMER_DATA`).
+/// `orders::redact_customer` unlinks them (first entry of `compliance::CUSTOMER_DATA`). Every
+/// list of the shop may derive from what is erased here: the caller resets them first, in the
+/// same transaction ([`Recommender::model_reset`], as `compliance::redact_customer` does).
 pub fn redact_customer(
     c: &mut DbConnection,
     shop_id: &str,
     customer_id: i64,
     order_ids: &[i64],
 ) -> QueryResult<()> {
-    super::serve::model_reset(c, shop_id)?;
     let mut theirs: Vec<i64> = orders::table
         .filter(orders::shop_id.eq(shop_id))
         .filter(orders::customer_id.eq(customer_id))

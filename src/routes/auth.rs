@@ -3,8 +3,9 @@
 //! `GET /auth?shop=` binds a fresh nonce and the shop to this browser with a signed cookie and
 //! sends the merchant to the store's grant screen. `GET /auth/callback` accepts the grant only if
 //! the shop domain is valid, Shopify's HMAC over the query verifies, the timestamp is fresh and
-//! the state matches the cookie for the same shop; only then is the code exchanged, the shop
-//! stored and its webhooks registered. Any failed check stores nothing and calls no store.
+//! the state matches the cookie for the same shop, and the state has not been used by an earlier
+//! callback; only then is the code exchanged, the shop stored and its webhooks registered. Any
+//! failed check (a replay included) stores nothing and calls no store.
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::{StatusCode, header};
@@ -194,6 +195,21 @@ pub async fn callback(req: HttpRequest, state: web::Data<AppState>) -> AppResult
         })?),
         None => None,
     };
+    // Every check on the request itself has passed; the last one is that this nonce has not
+    // completed a callback before. A replay (the same signed query and cookie sent again, within
+    // the timestamp window) ends here, before the store hears of it: no second code exchange,
+    // no webhook registration, nothing stored.
+    let (n, d) = (nonce.to_owned(), shop.as_str().to_owned());
+    let first_use = state
+        .db
+        .run_write(move |c| Ok(shops::consume_oauth_nonce(c, &n, &d)?))
+        .await?;
+    if !first_use {
+        return Err(AppError::unauthorized(
+            "state_already_used",
+            "This install request was already completed or refused; start the install again.",
+        ));
+    }
 
     let grant = state.store.exchange_code(&shop, code).await.map_err(|e| match e {
         StoreError::Rejected { status, .. } => AppError::bad_request(

@@ -139,11 +139,22 @@ impl FromRequest for Storefront {
                 .and_then(|s| ShopDomain::parse(s).ok())
                 .ok_or_else(bad_signature)?;
             crate::telemetry::record_shop(shop.as_str());
+            // Shopify's customer ids are positive 64-bit integers written in plain digits; anything
+            // else (`-1`, `0`, `+7`, an overflow) names no customer and must not be served as one.
             let customer_id = match get("logged_in_customer_id").unwrap_or("") {
                 "" => None,
-                id => Some(id.parse::<i64>().map_err(|_| {
-                    AppError::bad_request("invalid_customer", "logged_in_customer_id is not an id.")
-                })?),
+                id => Some(
+                    Some(id)
+                        .filter(|id| id.bytes().all(|b| b.is_ascii_digit()))
+                        .and_then(|id| id.parse::<i64>().ok())
+                        .filter(|id| *id > 0)
+                        .ok_or_else(|| {
+                            AppError::bad_request(
+                                "invalid_customer",
+                                "logged_in_customer_id is not a customer id (a positive integer).",
+                            )
+                        })?,
+                ),
             };
             let shop = state
                 .storefront_shop(shop.as_str())

@@ -15,7 +15,7 @@ pub mod webhooks;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpRequest, HttpResponse, ResponseError, web};
 
@@ -47,17 +47,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// `414` for query strings over the contract's limit, before any handler parses them.
+/// Refusals before any handler parses the request: `414` for query strings over the contract's
+/// limit, and `400` for a path or query holding an encoded NUL character (`%00`). No id, key or
+/// parameter Atelier knows can contain one, and PostgreSQL's text type cannot even store it, so
+/// it is refused once here for every route and both databases answer the same.
 pub async fn limits(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    if req.query_string().len() > MAX_QUERY_BYTES {
-        let err = AppError::new(
+    let refusal = if req.query_string().len() > MAX_QUERY_BYTES {
+        Some(AppError::new(
             StatusCode::URI_TOO_LONG,
             "query_too_long",
             format!("The query string exceeds {MAX_QUERY_BYTES} bytes."),
-        );
+        ))
+    } else if has_encoded_nul(req.uri().path()) || has_encoded_nul(req.query_string()) {
+        Some(AppError::bad_request(
+            "invalid_character",
+            "The path or query holds a NUL character (%00), which no parameter may contain.",
+        ))
+    } else {
+        None
+    };
+    if let Some(err) = refusal {
         return Ok(req
             .into_response(err.error_response())
             .map_into_right_body());
@@ -65,6 +77,69 @@ pub async fn limits(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_left_body)
+}
+
+/// `%00` in a raw path or query, in either hex case: what decodes to a NUL character.
+fn has_encoded_nul(raw: &str) -> bool {
+    raw.as_bytes().windows(3).any(|w| w == b"%00")
+}
+
+/// Every error response is the contract's error JSON, including the ones actix answers itself
+/// before a handler runs (a body over an extractor's limit, a method a route does not take):
+/// those come as plain text or empty, and are rewritten here with their status and headers kept.
+pub async fn json_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    // Handler and extractor errors arrive here as responses already (actix renders them inside
+    // the route); only a middleware's own error would be an `Err`, and none of ours makes one.
+    let res = next.call(req).await?.map_into_boxed_body();
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return Ok(res.map_into_left_body());
+    }
+    let (http, original) = res.into_parts();
+    let mut rewritten = generic_error(status).error_response();
+    for (name, value) in original.headers() {
+        if name != header::CONTENT_TYPE
+            && name != header::CONTENT_LENGTH
+            && !rewritten.headers().contains_key(name)
+        {
+            rewritten.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    Ok(ServiceResponse::new(http, rewritten).map_into_right_body())
+}
+
+/// The error for a status actix chose itself; 5xx stay opaque as everywhere else.
+fn generic_error(status: StatusCode) -> AppError {
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "The request body is larger than this route accepts.",
+        ),
+        StatusCode::NOT_FOUND => ("not_found", "Not found."),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "This route does not take this method.",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "The request body has a content type this route does not take.",
+        ),
+        StatusCode::URI_TOO_LONG => ("uri_too_long", "The request URI is too long."),
+        s if s.is_server_error() => (
+            "internal_error",
+            "Something went wrong on our side; it has been logged.",
+        ),
+        _ => ("bad_request", "The request could not be read."),
+    };
+    AppError::new(status, code, message)
 }
 
 pub async fn not_found(req: HttpRequest) -> HttpResponse {

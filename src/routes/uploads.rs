@@ -8,6 +8,9 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::uploads;
 
+/// How long a browser may reuse an image it fetched, without asking again.
+pub const UPLOAD_CACHE_CONTROL: &str = "private, max-age=300";
+
 /// `GET /uploads/{id}`: the stored image. The unguessable id is the capability; the response
 /// cannot be interpreted as anything but an image.
 pub async fn serve(
@@ -35,7 +38,10 @@ pub async fn serve(
         HttpResponse::Ok()
     };
     res.insert_header((header::ETAG, etag))
-        .insert_header(("Cache-Control", "public, max-age=31536000, immutable"))
+        // Private and short: a shopper's image is erased with its customer (`customers/redact`)
+        // or when no order keeps it, and no shared cache may go on serving a copy after that.
+        // The ETag makes the browser's revalidation after five minutes cheap.
+        .insert_header(("Cache-Control", UPLOAD_CACHE_CONTROL))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header(("Content-Security-Policy", "default-src 'none'; sandbox"))
         .insert_header((

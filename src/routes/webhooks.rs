@@ -90,6 +90,9 @@ pub async fn receive(
             )
         })?;
     let webhook_id = required_header(&req, "x-shopify-webhook-id", 255)?;
+    // Shopify sends the API version with every delivery and its own library refuses one without
+    // it (as it refuses a missing topic, shop or webhook id): a delivery is judged the same here.
+    let api_version = required_header(&req, "x-shopify-api-version", usize::MAX)?;
     crate::telemetry::record_shop(shop.as_str());
 
     if !WEBHOOK_TOPICS.contains(&topic) && !COMPLIANCE_TOPICS.contains(&topic) {
@@ -102,7 +105,7 @@ pub async fn receive(
         webhook_id: webhook_id.to_owned(),
         shop_domain: shop.as_str().to_owned(),
         topic: topic.to_owned(),
-        api_version: header(&req, "x-shopify-api-version").map(|v| v.chars().take(20).collect()),
+        api_version: Some(api_version.chars().take(20).collect()),
         event_id: header(&req, "x-shopify-event-id").map(|v| v.chars().take(255).collect()),
         triggered_at: header(&req, "x-shopify-triggered-at").map(|v| v.chars().take(64).collect()),
         payload: body.to_vec(),

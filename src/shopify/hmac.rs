@@ -59,6 +59,18 @@ fn oauth_messages(pairs: &[(String, String)]) -> [String; 3] {
     [form_plus, form_pct20, raw]
 }
 
+/// The 32 bytes of a hex signature written as Shopify writes it: 64 lower-case hex digits.
+/// Shopify's own library compares the received string with its lower-case hex digest, so an
+/// upper-case (or mixed-case) copy is refused there and must be refused here too: every verdict
+/// has to agree with the library's.
+fn lower_hex_tag(given: &str) -> Option<Vec<u8>> {
+    let well_formed = given.len() == 64
+        && given
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    well_formed.then(|| hex::decode(given).ok()).flatten()
+}
+
 /// Verifies the `hmac` of an OAuth callback (or app-launch) query.
 pub fn verify_oauth_query(secret: &[u8], pairs: &[(String, String)]) -> bool {
     let hmacs: Vec<&str> = pairs
@@ -69,12 +81,9 @@ pub fn verify_oauth_query(secret: &[u8], pairs: &[(String, String)]) -> bool {
     let [given] = hmacs.as_slice() else {
         return false;
     };
-    let Ok(tag) = hex::decode(given) else {
+    let Some(tag) = lower_hex_tag(given) else {
         return false;
     };
-    if tag.len() != 32 {
-        return false;
-    }
     // Check every form (no early exit on the first) so timing does not reveal which matched.
     oauth_messages(pairs)
         .iter()
@@ -130,10 +139,10 @@ pub fn verify_app_proxy(secret: &[u8], pairs: &[(String, String)]) -> bool {
     let Some((_, given)) = pairs.iter().find(|(k, _)| k == "signature") else {
         return false;
     };
-    let Ok(tag) = hex::decode(given) else {
+    let Some(tag) = lower_hex_tag(given) else {
         return false;
     };
-    tag.len() == 32 && hmac_sha256_verify(secret, app_proxy_message(pairs).as_bytes(), &tag)
+    hmac_sha256_verify(secret, app_proxy_message(pairs).as_bytes(), &tag)
 }
 
 #[cfg(test)]
@@ -202,7 +211,12 @@ mod tests {
         q[1].1 = "other-shop.myshopify.com".into();
         assert!(!verify_oauth_query(SECRET, &q));
         q[1].1 = "some-shop.myshopify.com".into();
-        q[3].1 = q[3].1.to_uppercase(); // hex is case-insensitive: still valid
+        let lower = q[3].1.clone();
+        q[3].1 = lower.to_uppercase(); // Shopify's library compares lower-case hex strings
+        assert!(!verify_oauth_query(SECRET, &q));
+        q[3].1 = lower.replacen('c', "C", 1);
+        assert!(!verify_oauth_query(SECRET, &q), "one upper-case digit");
+        q[3].1 = lower;
         assert!(verify_oauth_query(SECRET, &q));
         q[3].1 = "zz".into();
         assert!(!verify_oauth_query(SECRET, &q));
@@ -287,6 +301,9 @@ mod tests {
         let mut dup = q.clone();
         dup.push(("shop".into(), "other.myshopify.com".into()));
         assert!(!verify_app_proxy(SECRET, &dup));
+        let mut upper = q.clone();
+        upper[4].1 = upper[4].1.to_uppercase();
+        assert!(!verify_app_proxy(SECRET, &upper), "upper-case hex");
     }
 
     #[test]

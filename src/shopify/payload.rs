@@ -270,6 +270,61 @@ pub struct RedactPayload {
     pub orders_to_redact: Vec<Value>,
 }
 
+/// The shop a shop-level delivery names in its body, when it names one: `shop_domain` in
+/// `shop/redact`, `myshopify_domain` in `app/uninstalled` (the Shop resource, whose `domain` may
+/// be a custom domain). `None` when the member is absent or not a string.
+pub fn body_shop(topic: &str, body: &[u8]) -> Option<String> {
+    let member = match topic {
+        "shop/redact" => "shop_domain",
+        "app/uninstalled" => "myshopify_domain",
+        _ => return None,
+    };
+    let v: Value = serde_json::from_slice(body).ok()?;
+    v.get(member)?
+        .as_str()
+        .map(|s| s.trim().to_ascii_lowercase())
+}
+
+/// Whether a shop-level delivery's body names another shop than its `X-Shopify-Shop-Domain`.
+/// The delivery is authentic (its HMAC held), so such a mismatch is a mix-up on the sending
+/// side, and neither shop can be trusted to be the one meant.
+pub fn names_another_shop(topic: &str, header_shop: &str, body: &[u8]) -> bool {
+    body_shop(topic, body).is_some_and(|named| named != header_shop)
+}
+
+/// A webhook body with the NUL characters (`\u0000`) removed from its strings, or `None` when
+/// it has none (the common case, decided by a scan without parsing). PostgreSQL's text type
+/// cannot hold a NUL, so without this a title or property carrying one would be stored on SQLite
+/// and fail forever on PostgreSQL; removed, both backends store the same text.
+pub fn without_nul(body: &[u8]) -> Option<Vec<u8>> {
+    if !body.windows(6).any(|w| w == br"\u0000") {
+        return None;
+    }
+    fn strip(v: &mut Value) {
+        match v {
+            Value::String(s) if s.contains('\0') => s.retain(|c| c != '\0'),
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            Value::Object(members) => {
+                let named_with_nul: Vec<String> = members
+                    .keys()
+                    .filter(|k| k.contains('\0'))
+                    .cloned()
+                    .collect();
+                for k in named_with_nul {
+                    if let Some(inner) = members.remove(&k) {
+                        members.insert(k.replace('\0', ""), inner);
+                    }
+                }
+                members.values_mut().for_each(strip);
+            }
+            _ => {}
+        }
+    }
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    strip(&mut v);
+    serde_json::to_vec(&v).ok()
+}
+
 /// Tags as a clean list: trimmed, empty ones dropped, duplicates (case-insensitive) removed.
 pub fn tag_list(tags: &Value) -> Vec<String> {
     let raw: Vec<String> = match tags {
@@ -295,6 +350,19 @@ pub fn tag_list(tags: &Value) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_characters_are_removed_from_webhook_strings_only_when_present() {
+        assert_eq!(without_nul(br#"{"title":"Candle"}"#), None);
+        let cleaned = without_nul(
+            br#"{"title":"Can\u0000dle","ti\u0000ps":["\u0000x"],"id":820982911946154508}"#,
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&cleaned).unwrap();
+        assert_eq!(v["title"], "Candle");
+        assert_eq!(v["tips"][0], "x");
+        assert_eq!(v["id"].as_i64(), Some(820982911946154508));
+    }
 
     #[test]
     fn ids_above_2_pow_53_keep_every_digit() {

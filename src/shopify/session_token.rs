@@ -85,6 +85,12 @@ pub fn verify_at(
         _ => SessionTokenError::Invalid,
     })?;
     let claims = data.claims;
+    // The JWT rules allow `aud` to be a list, and the decoder accepts a list that contains the
+    // key; Shopify's library requires the string itself (`payload.aud !== apiKey` refuses), and
+    // App Bridge only ever sends the string. Both must give the same verdict.
+    if claims.aud.as_str() != Some(api_key) {
+        return Err(SessionTokenError::WrongAudience);
+    }
     if now > claims.exp + LEEWAY_SECS {
         return Err(SessionTokenError::Expired);
     }
@@ -215,6 +221,19 @@ mod tests {
             assert_eq!(
                 verify_at(&t, "k", b"s", now).unwrap_err(),
                 SessionTokenError::BadDestination
+            );
+        }
+        // A list holding the key is a valid JWT audience, but not a Shopify session token.
+        for aud in [serde_json::json!(["k"]), serde_json::json!(["other", "k"])] {
+            let listed = jsonwebtoken::encode(
+                &jsonwebtoken::Header::default(),
+                &serde_json::json!({"iss": "https://a.myshopify.com/admin", "dest": "https://a.myshopify.com", "aud": aud, "exp": now + 60, "nbf": now}),
+                &jsonwebtoken::EncodingKey::from_secret(b"s"),
+            )
+            .unwrap();
+            assert_eq!(
+                verify_at(&listed, "k", b"s", now).unwrap_err(),
+                SessionTokenError::WrongAudience
             );
         }
         let no_exp = jsonwebtoken::encode(

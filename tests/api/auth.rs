@@ -395,6 +395,9 @@ async fn store_failing_or_timing_out_stores_nothing() {
 
     app.store
         .set_token(TokenBehaviour::Hang(std::time::Duration::from_secs(5)));
+    // A state serves one callback, failed or not (Shopify's library deletes its state cookie
+    // at the first callback too): the retry starts a new install.
+    let begun = app.begin_install(SHOP).await;
     let started = std::time::Instant::now();
     let resp = app
         .callback(&begun, &callback_params(SHOP, &begun.state, now()))

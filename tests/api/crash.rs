@@ -103,6 +103,7 @@ async fn killed_mid_queue_then_restarted_applies_every_event_once() {
             .header("X-Shopify-Hmac-Sha256", webhook_hmac(&body, API_SECRET))
             .header("X-Shopify-Shop-Domain", SHOP)
             .header("X-Shopify-Webhook-Id", format!("crash-{i}"))
+            .header("X-Shopify-API-Version", "2026-10")
             .body(body)
             .send()
             .await

@@ -2,16 +2,20 @@
 //! own database and talks HTTP to it.
 
 mod admin;
+mod agreement;
 mod auth;
 mod compliance;
+mod contract;
 mod crash;
 #[cfg(feature = "demo")]
 mod demo;
 mod durability;
+mod hardening;
 mod health;
 mod helpers;
 mod hostile;
 mod layout;
+mod nul;
 mod personalization;
 mod preferences;
 mod production;

@@ -547,7 +547,7 @@ async fn merchant_settings_are_validated_and_never_lose_stored_choices() {
                 {"key": "Bad Key", "label": "X", "sizes": ["S"], "colour": "red"}
             ],
             "interests": [{"key": "a", "label": "A"}, {"key": "a", "label": "Again"}, {"label": "No key"}],
-            "frequencies": ["weekly", "weekly", "every-day", 3],
+            "frequencies": ["weekly", "weekly", "Every day", 3],
             "texts": {"title": 5, "Intro": "x"},
             "theme": "dark"
         }),

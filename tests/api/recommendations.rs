@@ -1053,6 +1053,7 @@ async fn import_applies_order_files_once() {
         let report = atelier::cli::import::import(
             &mut conn,
             &app.state.sync,
+            &app.state.recs,
             &shop,
             atelier::cli::import::Kind::Orders,
             reader,
@@ -1108,6 +1109,87 @@ async fn another_instance_sees_an_order_within_a_second() {
         .await
         .unwrap();
     assert_eq!(after["products"][0]["product_id"], "6", "{after}");
+}
+
+/// Two instances in one process keep their recommendations apart as two processes do: a
+/// change made through one is applied by it at once, and reaches the other only through the
+/// shop's versions in the database, within that one's poll — never through memory they share.
+#[tokio::test]
+async fn instances_in_one_process_learn_of_each_others_changes_only_through_the_database() {
+    use atelier::recommendations::serve::VERSION_POLL;
+    let app = spawn_app().await;
+    app.install(SHOP).await;
+    catalogue(&app, SHOP).await;
+    order(&app, SHOP, 1, None, &[1, 2, 3, 4, 5]).await;
+    app.drain().await;
+    let sibling = app.spawn_sibling().await;
+    let on_sibling = || {
+        let url = format!(
+            "http://127.0.0.1:{sibling}/proxy/recommendations?{}",
+            proxy_query_with(
+                SHOP,
+                None,
+                now(),
+                API_SECRET,
+                &[("intent", "complementary"), ("product_id", "1")]
+            )
+        );
+        let client = app.client.clone();
+        async move {
+            let body: Value = client.get(url).send().await.unwrap().json().await.unwrap();
+            ids(&body)
+        }
+    };
+    let mut excluded: Vec<i64> = Vec::new();
+    // Each round excludes one more product next to 1 through the first instance. A round says
+    // something only when it ends within the sibling's poll interval (a slow machine retries).
+    let mut shown = false;
+    for _ in 0..4 {
+        tokio::time::sleep(VERSION_POLL + std::time::Duration::from_millis(100)).await;
+        let polled = std::time::Instant::now();
+        let before = on_sibling().await;
+        let Some(&next) = before.iter().find(|p| !excluded.contains(p)) else {
+            break;
+        };
+        excluded.push(next);
+        let resp = app
+            .api_send(
+                Method::PUT,
+                "/api/recommendations/settings",
+                SHOP,
+                Some(&json!({ "excluded": { "1": excluded } })),
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+        let here = recs(
+            &app,
+            SHOP,
+            None,
+            &[("intent", "complementary"), ("product_id", "1")],
+        )
+        .await;
+        assert!(
+            !here.contains(&next),
+            "applied at once where it was made: {here:?}"
+        );
+        let there = on_sibling().await;
+        if polled.elapsed() < VERSION_POLL {
+            assert!(
+                there.contains(&next),
+                "the sibling learned of the change from memory shared with the first \
+                 instance, before reading the shop's versions again: {there:?}"
+            );
+            shown = true;
+            break;
+        }
+    }
+    assert!(shown, "no round ended within the sibling's poll interval");
+    tokio::time::sleep(VERSION_POLL + std::time::Duration::from_millis(100)).await;
+    let there = on_sibling().await;
+    assert!(
+        !there.iter().any(|p| excluded.contains(p)),
+        "the change reaches the sibling through the database: {there:?} (excluded {excluded:?})"
+    );
 }
 
 /// Another process (here `atelier import`) changes the model: a serving instance drops only the

@@ -230,6 +230,14 @@ const LANDED: &[(&str, &str)] = &[
         "20c2be5003a5545f",
     ),
     (
+        "postgres/2026-11-21-000008_oauth_nonces/up.sql",
+        "6610c6bb567d4313",
+    ),
+    (
+        "postgres/2026-11-21-000008_oauth_nonces/down.sql",
+        "7b48fd6b8be99e6c",
+    ),
+    (
         "sqlite/2026-11-21-000001_create_shops/up.sql",
         "2caff82236351caa",
     ),
@@ -284,6 +292,14 @@ const LANDED: &[(&str, &str)] = &[
     (
         "sqlite/2026-11-21-000007_rec_touched/down.sql",
         "254472ba45706a6f",
+    ),
+    (
+        "sqlite/2026-11-21-000008_oauth_nonces/up.sql",
+        "6610c6bb567d4313",
+    ),
+    (
+        "sqlite/2026-11-21-000008_oauth_nonces/down.sql",
+        "7b48fd6b8be99e6c",
     ),
 ];
 

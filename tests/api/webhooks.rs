@@ -603,6 +603,7 @@ async fn two_instances_on_one_database_apply_each_event_once() {
             .header("X-Shopify-Hmac-Sha256", webhook_hmac(&d.body, API_SECRET))
             .header("X-Shopify-Shop-Domain", d.shop)
             .header("X-Shopify-Webhook-Id", &d.webhook_id)
+            .header("X-Shopify-API-Version", "2026-10")
             .body(d.body.clone());
         // Every delivery twice, once to each instance.
         let again = req.try_clone().unwrap();
@@ -637,4 +638,49 @@ async fn two_instances_on_one_database_apply_each_event_once() {
         40
     );
     let _ = shops::table.count().get_result::<i64>(&mut *c).unwrap();
+}
+
+/// A delivery whose every try ended without an outcome (the process died while applying it)
+/// is not tried forever: once claimed more often than the attempt limit, it is dead-lettered
+/// without being applied again.
+#[tokio::test]
+async fn a_delivery_that_keeps_killing_its_worker_is_dead_lettered() {
+    let app = spawn_app_with(|v| {
+        v.insert("ATELIER_WORKERS".into(), "false".into());
+    })
+    .await;
+    app.install(SHOP).await;
+    let payload = order_payload(
+        BIG_ORDER,
+        Some(7710000000000123),
+        "2026-11-01T10:05:00-05:00",
+        &[(BIG_LINE, 9007199254740993, 1, "29.95")],
+    );
+    let d = Delivery::new("orders/create", SHOP, &payload);
+    assert_eq!(app.post_webhook(&d).await.status(), 200);
+    {
+        // As left by the last of many tries that each ended the process mid-way.
+        let mut c = app.state.db.conn().unwrap();
+        let past = atelier::db::now() - time::Duration::minutes(5);
+        diesel::update(webhook_inbox::table.filter(webhook_inbox::webhook_id.eq(&d.webhook_id)))
+            .set((
+                webhook_inbox::state.eq("processing"),
+                webhook_inbox::attempts.eq(atelier::inbox::MAX_ATTEMPTS),
+                webhook_inbox::locked_by.eq(Some("a-dead-worker")),
+                webhook_inbox::locked_until.eq(Some(past)),
+            ))
+            .execute(&mut *c)
+            .unwrap();
+    }
+    app.spawn_sibling().await; // its worker takes over the expired lease
+    app.drain().await;
+    let rows = app.inbox_rows();
+    assert_eq!(rows[0].1, "dead", "{rows:?}");
+    assert!(
+        rows[0].3.as_deref().unwrap_or("").contains("claimed"),
+        "{rows:?}"
+    );
+    let mut c = app.state.db.conn().unwrap();
+    let stored: i64 = orders::table.count().get_result(&mut *c).unwrap();
+    assert_eq!(stored, 0, "not applied again");
 }

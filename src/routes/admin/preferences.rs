@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::error::{AppError, AppResult};
-use crate::preferences::{Source, prefs, saved, settings};
+use crate::preferences::{Source, center, prefs, saved};
 use crate::routes::extractors::ShopSession;
 use crate::routes::proxy::preferences::put_prefs;
 use crate::state::AppState;
@@ -33,7 +33,7 @@ pub async fn get_settings(
     let shop_id = session.shop.id.clone();
     let s = state
         .db
-        .run(move |c| Ok(settings::load(c, &shop_id)?))
+        .run(move |c| Ok(center::load(c, &shop_id)?))
         .await?;
     Ok(HttpResponse::Ok().json(s))
 }
@@ -44,11 +44,11 @@ pub async fn put_settings(
     body: web::Json<Value>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let up = settings::parse_update(&body).map_err(AppError::validation)?;
+    let up = center::parse_update(&body).map_err(AppError::validation)?;
     let shop_id = session.shop.id.clone();
     let s = state
         .db
-        .run_write(move |c| settings::update(c, &shop_id, up))
+        .run_write(move |c| center::update(c, &shop_id, up))
         .await?;
     Ok(HttpResponse::Ok().json(s))
 }

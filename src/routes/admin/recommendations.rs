@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::db::write_tx;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::recommendations::daily::{self, MAX_DAYS};
-use crate::recommendations::settings;
+use crate::recommendations::steering;
 use crate::routes::extractors::ShopSession;
 use crate::routes::proxy::recommendations::{RecQuery, parse};
 use crate::state::AppState;
@@ -21,7 +21,7 @@ pub async fn get_settings(
     let shop_id = session.shop.id.clone();
     let s = state
         .db
-        .run(move |c| Ok(settings::load(c, &shop_id)?))
+        .run(move |c| Ok(steering::load(c, &shop_id)?))
         .await?;
     Ok(HttpResponse::Ok().json(s.to_json()))
 }
@@ -34,14 +34,15 @@ pub async fn put_settings(
 ) -> AppResult<HttpResponse> {
     let shop_id = session.shop.id.clone();
     let body = body.into_inner();
+    let st = state.clone();
     let saved = state
         .db
         .run_write(move |c| {
             write_tx(c, |c| {
-                let current = settings::load(c, &shop_id)?;
-                let next = settings::parse_update(&body, &current).map_err(AppError::validation)?;
-                settings::save(c, &shop_id, &next)?;
-                crate::recommendations::serve::model_reset(c, &shop_id)?;
+                let current = steering::load(c, &shop_id)?;
+                let next = steering::parse_update(&body, &current).map_err(AppError::validation)?;
+                steering::save(c, &shop_id, &next)?;
+                st.recs.model_reset(c, &shop_id)?;
                 Ok(next)
             })
         })
@@ -120,11 +121,7 @@ pub async fn analytics(
     let shop_id = session.shop.id.clone();
     let report = state
         .db
-        .run(move |c| {
-            Ok(crate::recommendations::analytics::report(
-                c, &shop_id, days,
-            )?)
-        })
+        .run(move |c| crate::recommendations::analytics::report(c, &shop_id, days))
         .await?;
     Ok(HttpResponse::Ok().json(report))
 }

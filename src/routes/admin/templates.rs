@@ -90,7 +90,7 @@ pub async fn get_settings(
     let shop_id = session.shop.id.clone();
     let s = state
         .db
-        .run(move |c| Ok(crate::personalization::settings::get(c, &shop_id)?))
+        .run(move |c| Ok(crate::personalization::policy::get(c, &shop_id)?))
         .await?;
     Ok(HttpResponse::Ok().json(s))
 }
@@ -101,13 +101,13 @@ pub async fn put_settings(
     body: web::Json<Value>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let change = crate::personalization::settings::parse(&body).map_err(AppError::validation)?;
+    let change = crate::personalization::policy::parse(&body).map_err(AppError::validation)?;
     let shop_id = session.shop.id.clone();
     let s = state
         .db
-        .run_write(move |c| Ok(crate::personalization::settings::put(c, &shop_id, change)?))
+        .run_write(move |c| Ok(crate::personalization::policy::put(c, &shop_id, change)?))
         .await?;
-    state.forget_personalization_settings(&session.shop.id);
+    state.forget_personalization_policy(&session.shop.id);
     Ok(HttpResponse::Ok().json(s))
 }
 

@@ -29,5 +29,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/recommendations",
         web::get().to(recommendations::recommendations),
     )
-    .route("/events", web::post().to(recommendations::events));
+    .service(
+        // An event is a few hundred bytes: read no more than its limit.
+        web::resource("/events")
+            .app_data(web::PayloadConfig::new(recommendations::MAX_EVENT_BYTES))
+            .route(web::post().to(recommendations::events)),
+    );
 }

@@ -41,7 +41,7 @@ pub async fn get_fields(
 ) -> AppResult<HttpResponse> {
     let product = product_id(&path)?;
     let (template_id, version, template) = template_for(&state, &sf.shop.id, product).await?;
-    let settings = state.personalization_settings(&sf.shop.id).await?;
+    let settings = state.personalization_policy(&sf.shop.id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({
@@ -103,8 +103,12 @@ pub async fn personalize(
         )])
         .with_extra("valid", Value::Bool(false)));
     };
+    let nul = crate::input::nul_characters(&body.values, "values");
+    if !nul.is_empty() {
+        return Err(AppError::validation(nul).with_extra("valid", Value::Bool(false)));
+    }
     let (template_id, version, template) = template_for(&state, &sf.shop.id, product).await?;
-    let settings = state.personalization_settings(&sf.shop.id).await?;
+    let settings = state.personalization_policy(&sf.shop.id).await?;
     let known = known_uploads(&state, &sf.shop.id, &template, values).await?;
     let upload_url = |id: &str| {
         known

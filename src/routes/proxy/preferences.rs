@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::error::{AppError, AppResult};
-use crate::preferences::{Source, prefs, saved, settings};
+use crate::preferences::{Source, center, prefs, saved};
 use crate::routes::extractors::Storefront;
 use crate::state::AppState;
 
@@ -46,7 +46,7 @@ pub async fn get_settings_storefront(
     let shop_id = sf.shop.id.clone();
     let s = state
         .db
-        .run(move |c| Ok(settings::load(c, &shop_id)?))
+        .run(move |c| Ok(center::load(c, &shop_id)?))
         .await?;
     Ok(no_store(HttpResponse::Ok()).json(s))
 }

@@ -1,12 +1,8 @@
 //! Recommendation widgets on the storefront: lists per intent, and the events (views, clicks,
 //! add-to-carts) they learn from and are measured by.
 
-use std::collections::HashMap;
-use std::time::Instant;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -195,25 +191,6 @@ pub const MAX_EVENT_BYTES: usize = 4 * 1024;
 /// Events accepted per storefront session and minute.
 pub const EVENTS_PER_MINUTE: u32 = 120;
 
-type RateMap = HashMap<(String, String), (Instant, u32)>;
-
-static EVENT_RATE: std::sync::LazyLock<Mutex<RateMap>> = std::sync::LazyLock::new(Default::default);
-
-fn rate_ok(shop_id: &str, session: &str) -> bool {
-    let mut m = EVENT_RATE.lock();
-    if m.len() > 100_000 {
-        m.retain(|_, (at, _)| at.elapsed().as_secs() < 60);
-    }
-    let e = m
-        .entry((shop_id.to_owned(), session.to_owned()))
-        .or_insert((Instant::now(), 0));
-    if e.0.elapsed().as_secs() >= 60 {
-        *e = (Instant::now(), 0);
-    }
-    e.1 += 1;
-    e.1 <= EVENTS_PER_MINUTE
-}
-
 fn valid_session(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
@@ -327,7 +304,10 @@ pub async fn events(
         .map_err(|_| AppError::bad_request("invalid_json", "The body is not valid JSON."))?;
     let (kind, product_id, session_id, intent, source_product_id) =
         parse_event(&value).map_err(AppError::validation)?;
-    if !rate_ok(&sf.shop.id, &session_id) {
+    if !state
+        .event_rate
+        .allow(&sf.shop.id, &session_id, EVENTS_PER_MINUTE)
+    {
         return Err(AppError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",

@@ -20,14 +20,14 @@ pub const MAX_BLOCKED_WORDS: usize = 2_000;
 pub const MAX_WORD_CHARS: usize = 64;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct Settings {
+pub struct Policy {
     pub blocked_words: Vec<String>,
     /// A Shopify variant id, as a decimal string.
     pub fee_variant_id: Option<String>,
     pub updated_at: Option<String>,
 }
 
-impl Settings {
+impl Policy {
     pub fn fee_variant(&self) -> Option<i64> {
         self.fee_variant_id.as_deref().and_then(|v| v.parse().ok())
     }
@@ -43,7 +43,7 @@ pub struct Change {
 /// A `PUT` body as sent.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct SettingsPatch {
+struct PolicyPatch {
     blocked_words: Lenient<Vec<Lenient<String>>>,
     /// A Shopify id: a number, a string of digits or a gid.
     fee_variant_id: Lenient<Value>,
@@ -54,7 +54,7 @@ struct SettingsPatch {
 /// Checks a PUT body, naming each problem; words are NFC-normalized, trimmed, and de-duplicated
 /// case-insensitively.
 pub fn parse(body: &Value) -> Result<Change, Vec<FieldError>> {
-    let patch: SettingsPatch = input::object(body, "The body must be an object.")?;
+    let patch: PolicyPatch = input::object(body, "The body must be an object.")?;
     let mut p = Problems::new();
     p.unknown_members("", patch.unknown.keys(), |key| {
         format!("`{key}` is not a setting.")
@@ -95,6 +95,14 @@ pub fn parse(body: &Value) -> Result<Change, Vec<FieldError>> {
                     out.push(w);
                 }
             }
+            if !super::BlockedWords::compiles(&out) {
+                // Stored, such a list would refuse every shopper text of the shop.
+                p.push(
+                    "blocked_words",
+                    "too_complex",
+                    "These blocked words are too many or too long to check together; shorten the list.",
+                );
+            }
             change.blocked_words = Some(out);
         }
         None => {}
@@ -116,23 +124,21 @@ pub fn parse(body: &Value) -> Result<Change, Vec<FieldError>> {
 
 type Row = (String, Option<i64>, time::PrimitiveDateTime);
 
-pub fn get(c: &mut DbConnection, shop_id: &str) -> QueryResult<Settings> {
+pub fn get(c: &mut DbConnection, shop_id: &str) -> QueryResult<Policy> {
     let row: Option<Row> = ps::table
         .filter(ps::shop_id.eq(shop_id))
         .select((ps::blocked_words, ps::fee_variant_id, ps::updated_at))
         .first(c)
         .optional()?;
-    Ok(
-        row.map_or_else(Settings::default, |(words, fee, at)| Settings {
-            blocked_words: serde_json::from_str(&words).unwrap_or_default(),
-            fee_variant_id: fee.map(|v| v.to_string()),
-            updated_at: Some(rfc3339(at)),
-        }),
-    )
+    Ok(row.map_or_else(Policy::default, |(words, fee, at)| Policy {
+        blocked_words: serde_json::from_str(&words).unwrap_or_default(),
+        fee_variant_id: fee.map(|v| v.to_string()),
+        updated_at: Some(rfc3339(at)),
+    }))
 }
 
 /// Applies a change (read and write in one transaction).
-pub fn put(c: &mut DbConnection, shop_id: &str, change: Change) -> QueryResult<Settings> {
+pub fn put(c: &mut DbConnection, shop_id: &str, change: Change) -> QueryResult<Policy> {
     crate::db::write_tx(c, |c| {
         let current = get(c, shop_id)?;
         let words = change.blocked_words.unwrap_or(current.blocked_words);
@@ -156,7 +162,7 @@ pub fn put(c: &mut DbConnection, shop_id: &str, change: Change) -> QueryResult<S
                 ps::updated_at.eq(at)
             ))
             .execute(c))?;
-        Ok(Settings {
+        Ok(Policy {
             blocked_words: words,
             fee_variant_id: fee.map(|v| v.to_string()),
             updated_at: Some(rfc3339(at)),
@@ -210,15 +216,15 @@ mod tests {
     }
 }
 
-/// Settings as the storefront uses them: the blocked words compiled once.
+/// Policy as the storefront uses them: the blocked words compiled once.
 #[derive(Debug)]
 pub struct Loaded {
-    pub settings: Settings,
+    pub settings: Policy,
     pub blocked: super::BlockedWords,
 }
 
 impl Loaded {
-    pub fn new(settings: Settings) -> Self {
+    pub fn new(settings: Policy) -> Self {
         let blocked = super::BlockedWords::new(&settings.blocked_words);
         Loaded { settings, blocked }
     }

@@ -19,7 +19,7 @@ pub const MAX_PER_PRODUCT: usize = 50;
 pub const MAX_EVERYWHERE: usize = 5_000;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RecSettings {
+pub struct Steering {
     pub pinned: BTreeMap<i64, Vec<i64>>,
     pub excluded: BTreeMap<i64, Vec<i64>>,
     pub excluded_everywhere: BTreeSet<i64>,
@@ -37,7 +37,7 @@ fn map_json(m: &BTreeMap<i64, Vec<i64>>) -> Value {
     )
 }
 
-impl RecSettings {
+impl Steering {
     pub fn to_json(&self) -> Value {
         json!({
             "pinned": map_json(&self.pinned),
@@ -54,7 +54,7 @@ fn positive_id(v: &Value) -> Option<i64> {
 /// A `PUT` body as sent; ids are a number or a string, read by [`positive_id`].
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct SettingsPatch {
+struct SteeringPatch {
     pinned: Lenient<IdLists>,
     excluded: Lenient<IdLists>,
     excluded_everywhere: Lenient<Vec<Value>>,
@@ -121,8 +121,8 @@ fn parse_map(name: &str, v: Lenient<IdLists>, p: &mut Problems) -> BTreeMap<i64,
 const NOT_AN_ID: &str = "must be a product id (a positive integer, as a string or a number)";
 
 /// A `PUT` body: each member present replaces the stored one; absent members stay.
-pub fn parse_update(body: &Value, current: &RecSettings) -> Result<RecSettings, Vec<FieldError>> {
-    let patch: SettingsPatch = input::object(body, "the body must be an object")?;
+pub fn parse_update(body: &Value, current: &Steering) -> Result<Steering, Vec<FieldError>> {
+    let patch: SteeringPatch = input::object(body, "the body must be an object")?;
     let mut p = Problems::new();
     let mut next = current.clone();
     p.unknown_members("", patch.unknown.keys(), |_| "not a setting".into());
@@ -174,7 +174,7 @@ fn parse_stored_map(s: &str) -> BTreeMap<i64, Vec<i64>> {
         .collect()
 }
 
-pub fn load(c: &mut DbConnection, shop_id: &str) -> QueryResult<RecSettings> {
+pub fn load(c: &mut DbConnection, shop_id: &str) -> QueryResult<Steering> {
     let row: Option<(String, String, String)> = rec_settings::table
         .find(shop_id)
         .select((
@@ -185,17 +185,17 @@ pub fn load(c: &mut DbConnection, shop_id: &str) -> QueryResult<RecSettings> {
         .first(c)
         .optional()?;
     let Some((pinned, excluded, everywhere)) = row else {
-        return Ok(RecSettings::default());
+        return Ok(Steering::default());
     };
     let everywhere: Vec<Value> = serde_json::from_str(&everywhere).unwrap_or_default();
-    Ok(RecSettings {
+    Ok(Steering {
         pinned: parse_stored_map(&pinned),
         excluded: parse_stored_map(&excluded),
         excluded_everywhere: everywhere.iter().filter_map(parse_id).collect(),
     })
 }
 
-pub fn save(c: &mut DbConnection, shop_id: &str, s: &RecSettings) -> QueryResult<()> {
+pub fn save(c: &mut DbConnection, shop_id: &str, s: &Steering) -> QueryResult<()> {
     let v = s.to_json();
     let pinned = v["pinned"].to_string();
     let excluded = v["excluded"].to_string();

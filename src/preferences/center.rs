@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::is_key;
+use super::{is_key, is_text_key};
 use crate::db::schema::preference_settings;
 use crate::db::{DbConnection, dialect, now, write_tx};
 use crate::error::{AppError, AppResult, FieldError};
@@ -44,16 +44,16 @@ pub struct Interest {
 /// from a stored document, e.g. one added in a later version, reads as empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Settings {
+pub struct Center {
     pub size_categories: Vec<SizeCategory>,
     pub interests: Vec<Interest>,
-    /// Frequency keys (`^[a-z0-9_]{1,40}$`), free for the merchant to choose.
+    /// Frequency keys (1 to 64 of `a-z`, `0-9`, `_`, `-`), free for the merchant to choose.
     pub frequencies: Vec<String>,
     /// Texts shown to shoppers, by key.
     pub texts: BTreeMap<String, String>,
 }
 
-impl Settings {
+impl Center {
     pub fn category(&self, key: &str) -> Option<&SizeCategory> {
         self.size_categories.iter().find(|c| c.key == key)
     }
@@ -72,9 +72,9 @@ impl Settings {
     }
 }
 
-/// Settings of a shop that never saved its own: generic clothing sizes, a few interests every
+/// Center of a shop that never saved its own: generic clothing sizes, a few interests every
 /// store has, two frequencies and the consent texts.
-pub fn defaults() -> Settings {
+pub fn defaults() -> Center {
     let apparel: Vec<String> = ["XS", "S", "M", "L", "XL", "XXL"]
         .into_iter()
         .map(String::from)
@@ -88,7 +88,7 @@ pub fn defaults() -> Settings {
         key: key.into(),
         label: label.into(),
     };
-    Settings {
+    Center {
         size_categories: vec![
             cat("tops", "Tops", apparel.clone()),
             cat("bottoms", "Bottoms", apparel),
@@ -124,7 +124,7 @@ pub fn defaults() -> Settings {
 }
 
 /// The shop's settings, or the defaults.
-pub fn load(c: &mut DbConnection, shop_id: &str) -> QueryResult<Settings> {
+pub fn load(c: &mut DbConnection, shop_id: &str) -> QueryResult<Center> {
     let stored: Option<String> = preference_settings::table
         .find(shop_id)
         .select(preference_settings::settings)
@@ -139,7 +139,7 @@ pub fn load(c: &mut DbConnection, shop_id: &str) -> QueryResult<Settings> {
 
 /// A checked `PUT` body: each member present replaces that member of the settings.
 #[derive(Debug, Default)]
-pub struct SettingsUpdate {
+pub struct CenterUpdate {
     pub size_categories: Option<Vec<SizeCategory>>,
     pub interests: Option<Vec<Interest>>,
     pub frequencies: Option<Vec<String>>,
@@ -149,7 +149,7 @@ pub struct SettingsUpdate {
 /// A `PUT` body as sent.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct SettingsPatch {
+struct CenterPatch {
     size_categories: Lenient<Vec<Lenient<CategoryIn>>>,
     interests: Lenient<Vec<Lenient<InterestIn>>>,
     frequencies: Lenient<Vec<Lenient<String>>>,
@@ -210,7 +210,11 @@ fn key(v: Lenient<String>, path: String, seen: &mut Vec<String>, p: &mut Problem
             k
         }
         _ => {
-            p.push(path, "invalid_key", "A key matches ^[a-z0-9_]{1,40}$.");
+            p.push(
+                path,
+                "invalid_key",
+                "A key is 1 to 64 characters of a-z, 0-9, _ and -.",
+            );
             String::new()
         }
     }
@@ -338,7 +342,7 @@ fn parse_texts(
     }
     for (k, v) in o {
         let path = input::member("texts", &k);
-        if !is_key(&k) {
+        if !is_text_key(&k) {
             p.push(path, "invalid_key", "A text key matches ^[a-z0-9_]{1,40}$.");
             continue;
         }
@@ -358,12 +362,12 @@ fn parse_texts(
 }
 
 /// Checks a `PUT /api/preference-center` body, naming every problem.
-pub fn parse_update(body: &Value) -> Result<SettingsUpdate, Vec<FieldError>> {
-    let patch: SettingsPatch = input::object(body, "The body must be a JSON object.")?;
+pub fn parse_update(body: &Value) -> Result<CenterUpdate, Vec<FieldError>> {
+    let patch: CenterPatch = input::object(body, "The body must be a JSON object.")?;
     let mut p = Problems::new();
     p.unknown_members("", patch.unknown.keys(), not_in_request);
     // A member present (even `null`) replaces that member of the settings.
-    let update = SettingsUpdate {
+    let update = CenterUpdate {
         size_categories: (!patch.size_categories.is_absent())
             .then(|| parse_categories(patch.size_categories, &mut p)),
         interests: (!patch.interests.is_absent()).then(|| parse_interests(patch.interests, &mut p)),
@@ -376,7 +380,7 @@ pub fn parse_update(body: &Value) -> Result<SettingsUpdate, Vec<FieldError>> {
 
 /// Applies a checked update (members absent from the body stay as they were) and returns the
 /// full settings. Serialized per shop: two partial updates never lose each other's members.
-pub fn update(c: &mut DbConnection, shop_id: &str, update: SettingsUpdate) -> AppResult<Settings> {
+pub fn update(c: &mut DbConnection, shop_id: &str, update: CenterUpdate) -> AppResult<Center> {
     write_tx(c, |c| {
         let at = now();
         let initial = serde_json::to_string(&defaults()).map_err(AppError::internal)?;
@@ -393,7 +397,7 @@ pub fn update(c: &mut DbConnection, shop_id: &str, update: SettingsUpdate) -> Ap
             .find(shop_id)
             .select(preference_settings::settings);
         let stored: String = dialect::first_locked(c, q, |q| q.for_update())?;
-        let mut settings: Settings = serde_json::from_str(&stored).map_err(AppError::internal)?;
+        let mut settings: Center = serde_json::from_str(&stored).map_err(AppError::internal)?;
         if let Some(v) = update.size_categories {
             settings.size_categories = v;
         }

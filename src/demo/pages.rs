@@ -1,0 +1,291 @@
+//! The demo store's pages: products, a product, the account and the cart, rendered around the
+//! theme extension's blocks, and the assets and pictures they load.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value as Json, json};
+
+use super::{
+    DEMO_CUSTOMER, Demo, LOGGED_OUT_COOKIE, MONEY_FORMAT, cart_count, cart_token, demo_shop, esc,
+    logged_in, seed,
+};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::theme;
+
+pub(super) fn layout(title: &str, body: &str, cart_count: i64) -> HttpResponse {
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Atelier demo store</title>
+<link rel="stylesheet" href="/demo/assets/atelier.css">
+<style>
+body {{ font: 16px/1.5 system-ui, sans-serif; margin: 0; color: #1a1a1a; }}
+header, main {{ max-width: 64rem; margin: 0 auto; padding: 1rem; }}
+header {{ display: flex; gap: 1.5rem; align-items: center; border-bottom: 1px solid #ddd; }}
+header a {{ color: inherit; }}
+.grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(12rem, 1fr)); gap: 1rem; }}
+.card {{ border: 1px solid #ddd; border-radius: 6px; padding: .75rem; }}
+.card img, .product__media img {{ width: 100%; height: auto; aspect-ratio: 1; display: block; }}
+.product {{ display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 2rem; }}
+.product__media {{ position: relative; }}
+button, .button {{ font: inherit; padding: .6rem 1.2rem; border-radius: 4px; border: 1px solid #1a1a1a; background: #1a1a1a; color: #fff; cursor: pointer; }}
+.shopify-payment-button button {{ background: #5a31f4; border-color: #5a31f4; margin-top: .5rem; }}
+:focus-visible {{ outline: 2px solid #1a1a1a; outline-offset: 2px; }}
+@media (max-width: 40rem) {{ .product {{ grid-template-columns: 1fr; }} }}
+</style>
+</head>
+<body>
+<header><strong><a href="/demo">Atelier demo store</a></strong><a href="/demo/account">Account</a><a href="/demo/cart" data-cart-link>Cart ({cart_count})</a></header>
+<main>
+{body}
+</main>
+</body>
+</html>"#,
+        title = esc(title),
+    );
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(html)
+}
+
+/// `GET /demo`: every demo product.
+pub(super) async fn index(
+    req: HttpRequest,
+    demo: web::Data<Demo>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let shop = demo_shop(&state).await?;
+    let products = state
+        .db
+        .run(move |c| Ok(seed::storefront_products(c, &shop.id)?))
+        .await?;
+    let cards: String = products
+        .iter()
+        .map(|p| {
+            format!(
+                r#"<a class="card" href="/demo/products/{h}"><img src="/demo/images/{h}.svg" alt="" width="400" height="400"><span>{t}</span><br><span>{price}</span></a>"#,
+                h = esc(&p.handle),
+                t = esc(&p.title),
+                price = theme::money(p.price_cents, MONEY_FORMAT),
+            )
+        })
+        .collect();
+    Ok(layout(
+        "Products",
+        &format!(r#"<h1>Products</h1><div class="grid">{cards}</div>"#),
+        cart_count(&demo, &req),
+    ))
+}
+
+/// `GET /demo/products/{handle}`: the product form, the Product personalizer block.
+pub(super) async fn product_page(
+    req: HttpRequest,
+    path: web::Path<String>,
+    demo: web::Data<Demo>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let shop = demo_shop(&state).await?;
+    let handle = path.into_inner();
+    let product = state
+        .db
+        .run(move |c| Ok(seed::product_by_handle(c, &shop.id, &handle)?))
+        .await?
+        .ok_or_else(|| AppError::not_found("No such product."))?;
+    let globals = globals(&req, Some(&product));
+    let personalizer = demo.render_block("personalizer", "main", &globals, json!({}))?;
+    let related = demo.render_block(
+        "recommendations",
+        "related",
+        &globals,
+        json!({"intent": "related", "heading": "Similar products", "limit": 4}),
+    )?;
+    let together = demo.render_block(
+        "recommendations",
+        "together",
+        &globals,
+        json!({"intent": "complementary", "heading": "Bought together", "limit": 4}),
+    )?;
+    let embed = demo.render_block("app-embed", "embed", &globals, json!({}))?;
+    let variants: String = product
+        .variants
+        .iter()
+        .map(|v| {
+            format!(
+                r#"<option value="{id}">{t} – {p}</option>"#,
+                id = v.id,
+                t = esc(&v.title),
+                p = theme::money(v.price_cents, MONEY_FORMAT)
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"<section class="shopify-section product" id="shopify-section-main">
+<div class="product__media"><img src="/demo/images/{handle}.svg" alt="{title}" width="800" height="800"></div>
+<div>
+<h1>{title}</h1>
+<p data-product-price>{price}</p>
+<form id="product-form-main" action="/demo/cart/add" method="post" data-type="add-to-cart-form">
+<label for="variant">Variant</label>
+<select id="variant" name="id">{variants}</select>
+<label for="quantity">Quantity</label>
+<input id="quantity" name="quantity" type="number" min="1" value="1">
+{personalizer}
+<button type="submit" name="add">Add to cart</button>
+<div class="shopify-payment-button"><button type="button" data-buy-now>Buy it now</button></div>
+</form>
+</div>
+</section>
+<div class="shopify-section">{together}</div>
+<div class="shopify-section">{related}</div>
+{embed}"#,
+        handle = esc(&product.handle),
+        title = esc(&product.title),
+        price = theme::money(product.price_cents, MONEY_FORMAT),
+    );
+    Ok(layout(&product.title, &body, cart_count(&demo, &req)))
+}
+
+/// The Liquid globals a Shopify theme would have.
+fn globals(req: &HttpRequest, product: Option<&seed::DemoProduct>) -> Json {
+    let customer = logged_in(req).then(
+        || json!({"id": DEMO_CUSTOMER, "first_name": "Demo", "email": "demo.customer@example.com"}),
+    );
+    let product = product.map(|p| {
+        json!({
+            "id": p.id,
+            "handle": p.handle,
+            "title": p.title,
+            "price": p.price_cents,
+            "selected_or_first_available_variant": {"id": p.variants.first().map(|v| v.id)},
+        })
+    });
+    json!({
+        "shop": {"name": "Atelier demo store", "permanent_domain": crate::config::DEMO_SHOP, "money_format": MONEY_FORMAT},
+        "customer": customer,
+        "product": product,
+        "routes": {"root_url": "/demo", "cart_url": "/demo/cart", "cart_add_url": "/demo/cart/add", "account_login_url": "/demo/login"},
+    })
+}
+
+/// `GET /demo/account`: the demo customer's account page, with the Preference center block.
+pub(super) async fn account_page(
+    req: HttpRequest,
+    demo: web::Data<Demo>,
+) -> AppResult<HttpResponse> {
+    let who = if logged_in(&req) {
+        r#"<p>Logged in as the demo customer. <a href="/demo/logout">Log out</a></p>"#
+    } else {
+        r#"<p>You are logged out.</p>"#
+    };
+    let globals = globals(&req, None);
+    let block = demo.render_block("preference-center", "account", &globals, json!({}))?;
+    let for_you = demo.render_block(
+        "recommendations",
+        "for-you",
+        &globals,
+        json!({"intent": "for_you", "heading": "Picked for you", "limit": 4}),
+    )?;
+    Ok(layout(
+        "Account",
+        &format!(
+            r#"<h1>Your account</h1>{who}<section class="shopify-section" id="shopify-section-account">{block}</section><div class="shopify-section">{for_you}</div>"#
+        ),
+        cart_count(&demo, &req),
+    ))
+}
+
+pub(super) async fn login() -> HttpResponse {
+    let mut gone = actix_web::cookie::Cookie::new(LOGGED_OUT_COOKIE, "");
+    gone.set_path("/");
+    gone.make_removal();
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/demo/account"))
+        .cookie(gone)
+        .finish()
+}
+
+pub(super) async fn logout() -> HttpResponse {
+    let mut c = actix_web::cookie::Cookie::new(LOGGED_OUT_COOKIE, "1");
+    c.set_path("/");
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/demo/account"))
+        .cookie(c)
+        .finish()
+}
+
+/// `GET /demo/cart`: the lines and their visible properties.
+pub(super) async fn cart_page(req: HttpRequest, demo: web::Data<Demo>) -> AppResult<HttpResponse> {
+    let lines = cart_token(&req)
+        .and_then(|t| demo.carts.lock().get(&t).cloned())
+        .unwrap_or_default();
+    let rows: String = lines
+        .iter()
+        .map(|l| {
+            let props: String = l
+                .properties
+                .iter()
+                .filter(|(k, _)| !k.starts_with('_'))
+                .map(|(k, v)| {
+                    format!(
+                        "<li><span class=\"prop-name\">{}</span>: <span class=\"prop-value\">{}</span></li>",
+                        esc(k),
+                        esc(v.as_str().unwrap_or_default())
+                    )
+                })
+                .collect();
+            format!(
+                r#"<li class="cart-line" data-variant-id="{v}"><strong>{t}</strong> × {q} — {p}<ul>{props}</ul></li>"#,
+                v = l.variant_id,
+                t = esc(&l.title),
+                q = l.quantity,
+                p = theme::money(l.price * l.quantity, MONEY_FORMAT),
+            )
+        })
+        .collect();
+    let total: i64 = lines.iter().map(|l| l.price * l.quantity).sum();
+    Ok(layout(
+        "Cart",
+        &format!(
+            r#"<h1>Your cart</h1><ul class="cart-lines">{rows}</ul><p>Total: <span data-cart-total>{}</span></p>{checkout}"#,
+            theme::money(total, MONEY_FORMAT),
+            // The demo's order path (checkout.rs): the order arrives as a signed webhook.
+            checkout = if lines.is_empty() {
+                ""
+            } else {
+                r#"<form method="post" action="/demo/checkout"><button type="submit" data-checkout>Check out</button></form>"#
+            }
+        ),
+        cart_count(&demo, &req),
+    ))
+}
+
+pub(super) async fn asset(path: web::Path<String>) -> AppResult<HttpResponse> {
+    let name = path.into_inner();
+    let (_, mime, bytes) = theme::files::ASSETS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .ok_or_else(|| AppError::not_found("No such asset."))?;
+    Ok(HttpResponse::Ok()
+        .content_type(*mime)
+        .insert_header(("Cache-Control", "no-cache"))
+        .body(*bytes))
+}
+
+/// A generated product picture (no binary files in the repository).
+pub(super) async fn image(path: web::Path<String>) -> HttpResponse {
+    let handle = path.into_inner();
+    let hue = handle.bytes().fold(0u32, |h, b| (h * 31 + b as u32) % 360);
+    let svg = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 800 800"><rect width="800" height="800" fill="hsl({hue},45%,88%)"/><circle cx="400" cy="400" r="220" fill="hsl({hue},40%,70%)"/><text x="400" y="720" font-family="sans-serif" font-size="40" text-anchor="middle" fill="#333">{}</text></svg>"##,
+        esc(&handle)
+    );
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(svg)
+}

@@ -1,0 +1,62 @@
+//! What recommendations may read: the consent gate and the shopper's explicit choices.
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+
+use super::find;
+use crate::db::DbConnection;
+use crate::db::schema::customer_preferences;
+use crate::preferences::center;
+/// Whether the shopper's behaviour and history may be used for recommendations: only when they
+/// gave personalization consent (never given = not given). Read at every use, so a withdrawal
+/// applies to the very next request.
+pub fn personalization_allowed(
+    c: &mut DbConnection,
+    shop_id: &str,
+    customer_id: i64,
+) -> QueryResult<bool> {
+    let consent: Option<bool> = customer_preferences::table
+        .filter(customer_preferences::shop_id.eq(shop_id))
+        .filter(customer_preferences::customer_id.eq(customer_id))
+        .select(customer_preferences::personalization_consent)
+        .first(c)
+        .optional()?;
+    Ok(consent.unwrap_or(false))
+}
+
+/// The shopper's explicit preferences still offered by the store.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Explicit {
+    pub sizes: BTreeMap<String, String>,
+    pub interests: Vec<String>,
+}
+
+/// Sizes and interests for recommendations, only with personalization consent; values the
+/// settings no longer offer are left out.
+pub fn explicit_for(
+    c: &mut DbConnection,
+    shop_id: &str,
+    customer_id: i64,
+) -> QueryResult<Option<Explicit>> {
+    let Some(row) = find(c, shop_id, customer_id)? else {
+        return Ok(None);
+    };
+    if !row.personalization_consent {
+        return Ok(None);
+    }
+    let s = center::load(c, shop_id)?;
+    let p = row.prefs()?;
+    Ok(Some(Explicit {
+        sizes: p
+            .sizes
+            .into_iter()
+            .filter(|(cat, size)| s.offers_size(cat, size))
+            .collect(),
+        interests: p
+            .interests
+            .into_iter()
+            .filter(|i| s.offers_interest(i))
+            .collect(),
+    }))
+}

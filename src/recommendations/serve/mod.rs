@@ -1,0 +1,232 @@
+//! Serving: candidate lists per intent, the filters every list goes through, merchant pins and
+//! exclusions, and the fallbacks that keep a list full.
+//!
+//! Each instance keeps the lists it computed (ids and scores) and the shop's catalogue in
+//! memory, and assembles every answer from them per request (pins, exclusions, availability,
+//! fallbacks). What invalidates a list:
+//! - an order changes the counts of its products: it bumps the shop's `model_version` and stamps
+//!   those products with it; this instance drops their lists at once, another instance within
+//!   [`VERSION_POLL`] (it reads which products were stamped since the version it last saw);
+//! - settings and erasure bump `reset_version`: every list of the shop is dropped;
+//! - a product change bumps `catalogue_version`: the catalogue is reloaded (lists stay: they are
+//!   filtered against the catalogue at every request);
+//! - anything else (events, the normalisation of other lists by a changed popularity) within
+//!   [`CACHE_TTL`].
+
+mod assemble;
+mod candidates;
+mod catalogue;
+mod changes;
+mod for_you;
+mod lists;
+mod poll;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde_json::Value;
+
+use super::consent;
+use super::steering::Steering;
+use crate::cache::TtlCache;
+use crate::db::DbConnection;
+use assemble::{Assembly, chain, key_name};
+use catalogue::CatalogueEntry;
+use changes::LocalLog;
+use diesel::QueryResult;
+use lists::{List, ListKey};
+use poll::ShopVersions;
+
+pub use catalogue::{CATALOGUE_TTL, CATALOGUES, Catalogue, ProductInfo};
+
+/// The most products one list returns (`limit` above it is clamped).
+pub const MAX_LIMIT: usize = 50;
+pub const DEFAULT_LIMIT: usize = 10;
+/// How long an instance keeps a computed list (and the catalogue) at most.
+pub const CACHE_TTL: Duration = Duration::from_secs(60);
+/// How often an instance reads the shop's versions (`rec_shop_stats`), and so how soon it sees
+/// a change made through another instance.
+pub const VERSION_POLL: Duration = Duration::from_secs(1);
+/// Bound of the per-instance cache of product lists (ids and scores: ≈ 1.6 KB each at most).
+pub const RAW_CACHE_ENTRIES: usize = 100_000;
+/// Bound of the per-instance cache of shop-wide lists (trending, per product type, newest).
+pub const SHOP_CACHE_ENTRIES: usize = 20_000;
+/// Products kept per candidate list.
+const RAW_LIST: usize = 100;
+/// Products per product type in the per-type trending lists `for_you` draws on.
+pub const TYPE_TRENDING: usize = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Intent {
+    Related,
+    Complementary,
+    ForYou,
+    Trending,
+}
+
+impl Intent {
+    pub const ALL: [Intent; 4] = [
+        Intent::Related,
+        Intent::Complementary,
+        Intent::ForYou,
+        Intent::Trending,
+    ];
+
+    pub fn parse(s: &str) -> Option<Intent> {
+        match s {
+            "related" => Some(Intent::Related),
+            "complementary" => Some(Intent::Complementary),
+            "for_you" => Some(Intent::ForYou),
+            "trending" => Some(Intent::Trending),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::Related => "related",
+            Intent::Complementary => "complementary",
+            Intent::ForYou => "for_you",
+            Intent::Trending => "trending",
+        }
+    }
+
+    /// Intents that recommend around a product need `product_id`.
+    pub fn needs_product(self) -> bool {
+        matches!(self, Intent::Related | Intent::Complementary)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Rec {
+    pub product_id: i64,
+    pub score: f64,
+    pub reasons: Vec<Value>,
+}
+
+/// Per-instance state of recommendations: computed lists, catalogues, settings, and what this
+/// instance has seen of each shop's versions. One per application instance (`AppState::recs`):
+/// instances share none of it, in one process as in several.
+pub struct Recommender {
+    shops: Mutex<HashMap<String, ShopVersions>>,
+    catalogues: Mutex<HashMap<String, CatalogueEntry>>,
+    raw: TtlCache<(String, ListKey), List>,
+    shop_raw: TtlCache<(String, ListKey), List>,
+    settings: TtlCache<String, Arc<Steering>>,
+    /// Changes made through this instance, applied at its next request.
+    local: LocalLog,
+}
+
+impl Default for Recommender {
+    fn default() -> Self {
+        Recommender {
+            shops: Mutex::new(HashMap::new()),
+            catalogues: Mutex::new(HashMap::new()),
+            raw: TtlCache::new(CACHE_TTL, RAW_CACHE_ENTRIES),
+            shop_raw: TtlCache::new(CACHE_TTL, SHOP_CACHE_ENTRIES),
+            settings: TtlCache::new(CACHE_TTL, 10_000),
+            local: LocalLog::default(),
+        }
+    }
+}
+
+impl Recommender {
+    /// Forgets everything this instance computed for a shop.
+    pub fn forget(&self, shop_id: &str) {
+        self.raw.forget(|(s, _)| s == shop_id);
+        self.shop_raw.forget(|(s, _)| s == shop_id);
+        self.settings.remove(shop_id);
+        if let Some(e) = self.catalogues.lock().get_mut(shop_id) {
+            e.stale = true;
+        }
+    }
+
+    pub fn settings(&self, c: &mut DbConnection, shop_id: &str) -> QueryResult<Arc<Steering>> {
+        if let Some(s) = self.settings.get(shop_id) {
+            return Ok(s);
+        }
+        let s = Arc::new(super::steering::load(c, shop_id)?);
+        self.settings.insert(shop_id.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    /// The answer from memory alone, when everything it needs is cached (not for `for_you`
+    /// with a logged-in shopper: their consent is read on every request).
+    pub fn cached(
+        &self,
+        shop_id: &str,
+        intent: Intent,
+        product: Option<i64>,
+        customer: Option<i64>,
+        limit: usize,
+    ) -> Option<Vec<Rec>> {
+        if intent == Intent::ForYou && customer.is_some() {
+            return None;
+        }
+        self.apply_local();
+        if !self.versions_fresh(shop_id) {
+            return None;
+        }
+        let settings = self.settings.get(shop_id)?;
+        let cat = self.cached_catalogue(shop_id)?;
+        let mut a = Assembly::new(&cat, &settings, product, limit, false);
+        for key in chain(intent, product) {
+            if a.full() {
+                break;
+            }
+            let name = key_name(&key);
+            let list = self.cached_raw(shop_id, key)?;
+            a.add(name, &list);
+        }
+        Some(a.out)
+    }
+
+    /// The list for an intent, best first, at most `limit` products; with `explain`, each
+    /// with its reasons (computed afresh, not from the caches).
+    #[allow(clippy::too_many_arguments)]
+    pub fn recommend(
+        &self,
+        c: &mut DbConnection,
+        shop_id: &str,
+        intent: Intent,
+        product: Option<i64>,
+        customer: Option<i64>,
+        limit: usize,
+        explain: bool,
+    ) -> QueryResult<Vec<Rec>> {
+        self.apply_local();
+        self.poll(c, shop_id)?;
+        if intent == Intent::ForYou
+            && let Some(customer) = customer
+            && consent::personalization_allowed(c, shop_id, customer)?
+        {
+            return self.for_you(c, shop_id, customer, product, limit, explain);
+        }
+        let settings = self.settings(c, shop_id)?;
+        let cat = self.catalogue(c, shop_id)?;
+        let mut a = Assembly::new(&cat, &settings, product, limit, explain);
+        for key in chain(intent, product) {
+            if a.full() {
+                break;
+            }
+            let name = key_name(&key);
+            let list = self.raw(c, shop_id, key, explain)?;
+            a.add(name, &list);
+        }
+        Ok(a.out)
+    }
+}
+
+fn sort_desc(list: &mut [Rec]) {
+    list.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.product_id.cmp(&b.product_id))
+    });
+}
+
+fn round(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
