@@ -20,6 +20,10 @@ pub(super) async fn app_proxy(
     demo: web::Data<Demo>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
+    let tail = tail.into_inner();
+    if !forwardable(&tail) {
+        return Err(AppError::not_found("No such storefront route."));
+    }
     let customer = if logged_in(&req) {
         DEMO_CUSTOMER.to_string()
     } else {
@@ -47,7 +51,7 @@ pub(super) async fn app_proxy(
     let query = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&pairs)
         .finish();
-    let url = format!("{}/proxy/{}?{query}", demo.self_base, tail.into_inner());
+    let url = format!("{}/proxy/{tail}?{query}", demo.self_base);
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
         .unwrap_or(reqwest::Method::GET);
     let mut forward = demo.client.request(method, url).body(body.to_vec());
@@ -87,4 +91,45 @@ pub(super) async fn app_proxy(
         return Ok(res.finish());
     }
     Ok(res.body(bytes))
+}
+
+/// Whether a path below `/apps/atelier/` stays below `/proxy/` once forwarded: no `.` or `..`
+/// segment (the forwarded URL would resolve it and reach `/api`, `/auth` or the demo itself
+/// with a valid app-proxy signature), nothing that would end the path early.
+fn forwardable(tail: &str) -> bool {
+    tail.split('/').all(|seg| {
+        let lower = seg.to_ascii_lowercase();
+        !matches!(
+            lower.as_str(),
+            "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."
+        )
+    }) && !tail
+        .chars()
+        .any(|c| matches!(c, '?' | '#' | '\\') || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paths_that_would_leave_the_proxy_are_not_forwarded() {
+        for ok in [
+            "products/1/fields",
+            "preferences",
+            "saved-personalizations/sp_1",
+        ] {
+            assert!(super::forwardable(ok), "{ok}");
+        }
+        for bad in [
+            "../api/shop",
+            "a/../../auth",
+            "./x",
+            "%2e%2e/api",
+            "a/%2E./b",
+            "x?y",
+            "a\\b",
+            "a\nb",
+        ] {
+            assert!(!super::forwardable(bad), "{bad}");
+        }
+    }
 }

@@ -180,3 +180,28 @@ async fn the_demo_store_renders_the_blocks_and_proxies_signed_requests() {
         .unwrap();
     assert_eq!(cleared["item_count"], 0);
 }
+
+/// The emulator signs what it forwards: a path that would climb out of `/proxy/` once the
+/// forwarded URL is resolved (`/apps/atelier/a/../../auth?shop=…`) is refused, not signed.
+#[tokio::test]
+async fn the_app_proxy_emulator_does_not_forward_paths_out_of_the_proxy() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = dev().await;
+    for path in [
+        "/apps/atelier/a/../../api/shop",
+        "/apps/atelier/../auth?shop=other.myshopify.com",
+        "/apps/atelier/x/%2e%2e/%2e%2e/healthz",
+    ] {
+        // Raw HTTP: a client library would resolve the dot segments before sending.
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+            .await
+            .unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).await.unwrap();
+        let status = answer.split(' ').nth(1).unwrap_or("");
+        assert_eq!(status, "404", "{path}: {answer}");
+        assert!(answer.contains("\"not_found\""), "{path}: {answer}");
+    }
+}
