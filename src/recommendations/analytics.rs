@@ -43,7 +43,8 @@ type OrderLineRow = (
     i64,
 );
 
-type Ev = (
+/// `(type, session, customer, product, intent, time)` of one storefront event.
+pub(super) type Ev = (
     String,
     String,
     Option<i64>,
@@ -51,6 +52,24 @@ type Ev = (
     Option<String>,
     PrimitiveDateTime,
 );
+
+/// The intent of a widget's event (`None`: not from a widget, or an intent no longer known).
+pub(super) fn intent_of(s: &Option<String>) -> Option<&'static str> {
+    s.as_deref().and_then(Intent::parse).map(Intent::as_str)
+}
+
+/// The widget an add-to-cart without its own intent is credited to: the latest click on the
+/// same product, by the same session or customer, within the add-to-cart window before it.
+pub(super) fn credited_click(e: &Ev, clicks: &[&Ev]) -> Option<&'static str> {
+    let from = e.5 - time::Duration::hours(ADD_TO_CART_WINDOW_HOURS);
+    clicks
+        .iter()
+        .rev()
+        .find(|k| {
+            k.3 == e.3 && k.5 <= e.5 && k.5 >= from && (k.1 == e.1 || (k.2.is_some() && k.2 == e.2))
+        })
+        .and_then(|k| intent_of(&k.4))
+}
 
 pub fn report(c: &mut DbConnection, shop_id: &str, days: i64) -> AppResult<Value> {
     let since = now() - time::Duration::days(days);
@@ -76,7 +95,6 @@ pub fn report(c: &mut DbConnection, shop_id: &str, days: i64) -> AppResult<Value
         .iter()
         .map(|i| (i.as_str(), Counts::default()))
         .collect();
-    let intent_of = |s: &Option<String>| s.as_deref().and_then(Intent::parse).map(Intent::as_str);
     let clicks: Vec<&Ev> = events
         .iter()
         .filter(|e| e.0 == "click" && intent_of(&e.4).is_some())
@@ -86,19 +104,7 @@ pub fn report(c: &mut DbConnection, shop_id: &str, days: i64) -> AppResult<Value
             ("view", Some(i)) => by.entry(i).or_default().impressions += 1,
             ("click", Some(i)) => by.entry(i).or_default().clicks += 1,
             ("add_to_cart", own) => {
-                let from = e.5 - time::Duration::hours(ADD_TO_CART_WINDOW_HOURS);
-                let credited = own.or_else(|| {
-                    clicks
-                        .iter()
-                        .rev()
-                        .find(|k| {
-                            k.3 == e.3
-                                && k.5 <= e.5
-                                && k.5 >= from
-                                && (k.1 == e.1 || (k.2.is_some() && k.2 == e.2))
-                        })
-                        .and_then(|k| intent_of(&k.4))
-                });
+                let credited = own.or_else(|| credited_click(e, &clicks));
                 if let Some(i) = credited {
                     by.entry(i).or_default().add_to_carts += 1;
                 }

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use time::{Date, PrimitiveDateTime, Time};
 
-use super::analytics::{ADD_TO_CART_WINDOW_HOURS, ORDER_WINDOW_DAYS};
+use super::analytics::{Ev, ORDER_WINDOW_DAYS, credited_click, intent_of};
 use super::serve::Intent;
 use crate::db::schema::{order_line_items, orders, rec_events};
 use crate::db::{DbConnection, now};
@@ -40,15 +40,6 @@ pub struct Series {
     pub series: Vec<Day>,
     pub totals: BTreeMap<&'static str, DayCounts>,
 }
-
-type Ev = (
-    String,
-    String,
-    Option<i64>,
-    i64,
-    Option<String>,
-    PrimitiveDateTime,
-);
 
 /// `(order, customer, created, product, current quantity, price, discount)`
 type OrderLineRow = (
@@ -94,7 +85,6 @@ pub fn daily(c: &mut DbConnection, shop_id: &str, days: i64) -> QueryResult<Seri
             rec_events::created_at,
         ))
         .load(c)?;
-    let intent_of = |s: &Option<String>| s.as_deref().and_then(Intent::parse).map(Intent::as_str);
     let clicks: Vec<&Ev> = events
         .iter()
         .filter(|e| e.0 == "click" && intent_of(&e.4).is_some())
@@ -107,19 +97,7 @@ pub fn daily(c: &mut DbConnection, shop_id: &str, days: i64) -> QueryResult<Seri
             ("view", Some(i)) => b.entry(i).or_default().impressions += 1,
             ("click", Some(i)) => b.entry(i).or_default().clicks += 1,
             ("add_to_cart", own) => {
-                let from = e.5 - time::Duration::hours(ADD_TO_CART_WINDOW_HOURS);
-                let credited = own.or_else(|| {
-                    clicks
-                        .iter()
-                        .rev()
-                        .find(|k| {
-                            k.3 == e.3
-                                && k.5 <= e.5
-                                && k.5 >= from
-                                && (k.1 == e.1 || (k.2.is_some() && k.2 == e.2))
-                        })
-                        .and_then(|k| intent_of(&k.4))
-                });
+                let credited = own.or_else(|| credited_click(e, &clicks));
                 if let Some(i) = credited {
                     b.entry(i).or_default().add_to_carts += 1;
                 }
