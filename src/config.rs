@@ -60,12 +60,22 @@ pub struct Settings {
     pub api_version: String,
     pub shop_origin_template: String,
     pub token_encryption_key: [u8; 32],
+    /// The key before a rotation (`TOKEN_ENCRYPTION_KEY_PREVIOUS`): values it encrypted are still
+    /// read, and written again under the current key.
+    pub token_encryption_key_previous: Option<[u8; 32]>,
     /// Timeout of every call to a store (OAuth, Admin API).
     pub store_timeout: Duration,
     /// Allowed clock difference for signed `timestamp` parameters (OAuth callback, app proxy).
     pub signature_max_age: Duration,
     /// How long an upload no order references is kept (`ATELIER_UPLOAD_RETENTION_HOURS`, 168).
     pub upload_retention: Duration,
+    /// How long storefront events are kept for trending and analytics
+    /// (`ATELIER_EVENT_RETENTION_DAYS`, 400: a year of daily series plus a margin).
+    pub event_retention: Duration,
+    /// Load balancers in front of Atelier that append to `X-Forwarded-For`
+    /// (`ATELIER_TRUSTED_PROXY_HOPS`, 0): how many entries to skip from the right to reach the
+    /// visitor's address as Shopify's app proxy saw it.
+    pub trusted_proxy_hops: usize,
     pub db_pool_size: u32,
     /// Run background workers in this process (switch off to run HTTP-only instances).
     pub run_workers: bool,
@@ -95,9 +105,15 @@ impl fmt::Debug for Settings {
             .field("api_version", &self.api_version)
             .field("shop_origin_template", &self.shop_origin_template)
             .field("token_encryption_key", &"[redacted]")
+            .field(
+                "token_encryption_key_previous",
+                &self.token_encryption_key_previous.map(|_| "[redacted]"),
+            )
             .field("store_timeout", &self.store_timeout)
             .field("signature_max_age", &self.signature_max_age)
             .field("upload_retention", &self.upload_retention)
+            .field("event_retention", &self.event_retention)
+            .field("trusted_proxy_hops", &self.trusted_proxy_hops)
             .field("db_pool_size", &self.db_pool_size)
             .field("run_workers", &self.run_workers)
             .field("inbox_lease", &self.inbox_lease)
@@ -175,16 +191,12 @@ impl Settings {
                 b"atelier/dev-token-encryption-key/v1",
             )
         } else {
-            let bytes = STANDARD
-                .decode(token_key_b64.as_bytes())
-                .map_err(|_| err("TOKEN_ENCRYPTION_KEY", "must be base64 (standard alphabet)"))?;
-            bytes.try_into().map_err(|b: Vec<u8>| {
-                err(
-                    "TOKEN_ENCRYPTION_KEY",
-                    format!("must decode to 32 bytes, got {}", b.len()),
-                )
-            })?
+            parse_key("TOKEN_ENCRYPTION_KEY", &token_key_b64)?
         };
+        let token_encryption_key_previous = get("TOKEN_ENCRYPTION_KEY_PREVIOUS")
+            .filter(|v| !v.is_empty())
+            .map(|v| parse_key("TOKEN_ENCRYPTION_KEY_PREVIOUS", &v))
+            .transpose()?;
 
         let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://atelier.db".into());
         crate::db::Backend::from_url(&database_url).map_err(|m| err("DATABASE_URL", m))?;
@@ -269,6 +281,12 @@ impl Settings {
         let upload_retention = Duration::from_secs(
             parse_num(&get, "ATELIER_UPLOAD_RETENTION_HOURS", 168)?.saturating_mul(3600),
         );
+        let event_retention = Duration::from_secs(
+            parse_num(&get, "ATELIER_EVENT_RETENTION_DAYS", 400)?
+                .max(1)
+                .saturating_mul(86_400),
+        );
+        let trusted_proxy_hops = parse_num(&get, "ATELIER_TRUSTED_PROXY_HOPS", 0)?.min(16) as usize;
         let db_pool_size = parse_num(&get, "ATELIER_DB_POOL_SIZE", 16)? as u32;
         if db_pool_size == 0 {
             return Err(err("ATELIER_DB_POOL_SIZE", "must be at least 1"));
@@ -301,9 +319,12 @@ impl Settings {
             api_version,
             shop_origin_template,
             token_encryption_key,
+            token_encryption_key_previous,
             store_timeout,
             signature_max_age,
             upload_retention,
+            event_retention,
+            trusted_proxy_hops,
             db_pool_size,
             run_workers,
             inbox_lease,
@@ -346,6 +367,16 @@ fn is_api_version(v: &str) -> bool {
         && b[4] == b'-'
         && b[..4].iter().all(u8::is_ascii_digit)
         && b[5..].iter().all(u8::is_ascii_digit)
+}
+
+/// A 32-byte key written in base64.
+fn parse_key(name: &'static str, b64: &str) -> Result<[u8; 32], ConfigError> {
+    let bytes = STANDARD
+        .decode(b64.trim().as_bytes())
+        .map_err(|_| err(name, "must be base64 (standard alphabet)"))?;
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| err(name, format!("must decode to 32 bytes, got {}", b.len())))
 }
 
 fn parse_num(

@@ -173,3 +173,65 @@ pub fn add_tombstone(c: &mut DbConnection, shop_domain: &str, r: &str) -> QueryR
         .execute(c))?;
     Ok(())
 }
+
+const REF_KEY_NAME: &str = "customer-ref";
+
+/// The key of customer references (the compliance audit trail, redaction tombstones). It must
+/// never change: a tombstone written under one key no longer matches under another, and an
+/// erased customer's later deliveries would be linked to them again. So it lives in the database
+/// (shared by every instance), encrypted under `TOKEN_ENCRYPTION_KEY`, and is re-encrypted when
+/// that key rotates. `initial` is what the first start stores: the key that databases from before
+/// this table used (derived from the token key of the time), so their tombstones keep matching.
+pub fn ref_key(
+    c: &mut DbConnection,
+    cipher: &crate::crypto::TokenCipher,
+    initial: [u8; 32],
+) -> anyhow::Result<[u8; 32]> {
+    use crate::db::schema::app_keys;
+    let read = |c: &mut DbConnection| -> QueryResult<Option<String>> {
+        app_keys::table
+            .find(REF_KEY_NAME)
+            .select(app_keys::value_enc)
+            .first(c)
+            .optional()
+    };
+    let stored = match read(c)? {
+        Some(v) => v,
+        None => {
+            let enc = cipher.encrypt(&hex::encode(initial), REF_KEY_NAME);
+            per_backend!(c, |c| diesel::insert_into(app_keys::table)
+                .values((
+                    app_keys::name.eq(REF_KEY_NAME),
+                    app_keys::value_enc.eq(&enc),
+                    app_keys::updated_at.eq(now()),
+                ))
+                .on_conflict(app_keys::name)
+                .do_nothing()
+                .execute(c))?;
+            // Another instance starting at the same moment may have won: use what is stored.
+            read(c)?.ok_or_else(|| anyhow::anyhow!("the customer-reference key was not stored"))?
+        }
+    };
+    let (plain, stale) = cipher.decrypt_fresh(&stored, REF_KEY_NAME).map_err(|_| {
+        anyhow::anyhow!(
+            "the stored customer-reference key does not decrypt: TOKEN_ENCRYPTION_KEY changed; \
+             set TOKEN_ENCRYPTION_KEY_PREVIOUS to the former key"
+        )
+    })?;
+    if stale {
+        diesel::update(
+            app_keys::table
+                .filter(app_keys::name.eq(REF_KEY_NAME))
+                .filter(app_keys::value_enc.eq(&stored)),
+        )
+        .set((
+            app_keys::value_enc.eq(cipher.encrypt(&plain, REF_KEY_NAME)),
+            app_keys::updated_at.eq(now()),
+        ))
+        .execute(c)?;
+    }
+    let bytes = hex::decode(plain.trim())?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("the stored customer-reference key is not 32 bytes"))
+}

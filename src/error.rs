@@ -198,11 +198,30 @@ impl ResponseError for AppError {
 
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as K, Error as E};
         match e {
-            diesel::result::Error::NotFound => AppError::not_found("Not found."),
+            E::NotFound => AppError::not_found("Not found."),
+            // The database went away mid-request (PostgreSQL restarting, a network cut) or has no
+            // room left (SQLite on a full disk): nothing was stored, and a retry will work once
+            // it is back. A 503 says so; Shopify retries webhook deliveries that get one.
+            E::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _)
+            | E::BrokenTransactionManager => {
+                AppError::unavailable("The database is not answering; try again shortly.")
+                    .with_source(e)
+            }
+            E::DatabaseError(_, ref info) if storage_full(info.message()) => {
+                AppError::unavailable("The database has no room left; try again later.")
+                    .with_source(e)
+            }
             other => AppError::internal(other),
         }
     }
+}
+
+/// SQLite's `SQLITE_FULL` ("database or disk is full") and PostgreSQL's `disk_full` text.
+fn storage_full(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("disk is full") || m.contains("no space left on device")
 }
 
 impl From<r2d2::Error> for AppError {

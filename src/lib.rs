@@ -15,6 +15,7 @@ pub mod error;
 pub mod inbox;
 pub mod input;
 pub mod jobs;
+pub mod limits;
 pub mod money;
 pub mod orders;
 pub mod personalization;

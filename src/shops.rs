@@ -101,6 +101,62 @@ pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Shop> {
 
 /// Stores a fresh grant: creates the shop, reinstalls an uninstalled one, or replaces the token
 /// of an installed one (keeping its `installed_at`).
+/// Writes a shop's stored tokens again under the current key when they were read under the
+/// previous one (or stored before key ids). The row is read and written in one transaction,
+/// locked on PostgreSQL, so a grant saved meanwhile is never overwritten with an older token.
+/// Returns whether anything was rewritten.
+pub fn rewrap_tokens(
+    conn: &mut DbConnection,
+    cipher: &TokenCipher,
+    shop_id: &str,
+) -> QueryResult<bool> {
+    write_tx(conn, |conn| {
+        let q = shops::table.filter(shops::id.eq(shop_id)).select((
+            shops::domain,
+            shops::access_token_enc,
+            shops::refresh_token_enc,
+        ));
+        let Some((domain, access, refresh)) =
+            crate::db::dialect::first_locked(conn, q, |q| q.for_update())
+                .optional()?
+                .map(|r: (String, Option<String>, Option<String>)| r)
+        else {
+            return Ok(false);
+        };
+        let rewrap = |v: &Option<String>| -> Option<String> {
+            match cipher.decrypt_fresh(v.as_deref()?, &domain) {
+                Ok((plain, true)) => Some(cipher.encrypt(&plain, &domain)),
+                _ => None,
+            }
+        };
+        let (new_access, new_refresh) = (rewrap(&access), rewrap(&refresh));
+        if new_access.is_none() && new_refresh.is_none() {
+            return Ok(false);
+        }
+        diesel::update(shops::table.find(shop_id))
+            .set((
+                shops::access_token_enc.eq(new_access.or(access)),
+                shops::refresh_token_enc.eq(new_refresh.or(refresh)),
+            ))
+            .execute(conn)?;
+        Ok(true)
+    })
+}
+
+/// [`rewrap_tokens`] for every shop holding a token, so a rotation completes without waiting
+/// for each shop's next Admin API call. Returns the shops rewritten.
+pub fn rewrap_all_tokens(conn: &mut DbConnection, cipher: &TokenCipher) -> QueryResult<usize> {
+    let ids: Vec<String> = shops::table
+        .filter(shops::access_token_enc.is_not_null())
+        .select(shops::id)
+        .load(conn)?;
+    let mut n = 0;
+    for id in ids {
+        n += rewrap_tokens(conn, cipher, &id)? as usize;
+    }
+    Ok(n)
+}
+
 pub fn save_grant(
     conn: &mut DbConnection,
     cipher: &TokenCipher,

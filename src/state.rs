@@ -1,13 +1,13 @@
 //! What every handler and worker shares. Cheap to clone.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::cache::TtlCache;
 use crate::config::Settings;
 use crate::crypto::{TokenCipher, derive_key};
 use crate::db::Db;
 use crate::inbox::InboxWriter;
+use crate::limits::RateSketch;
 use crate::shopify::{Signatures, StoreClient};
 use crate::sync::SyncContext;
 
@@ -42,36 +42,15 @@ pub struct AppState {
     product_cards: Arc<TtlCache<(String, i64), Arc<crate::products::Card>>>,
     /// Recommendation lists computed by this instance.
     pub recs: Arc<crate::recommendations::Recommender>,
-    /// Storefront events this instance accepted per session in the current minute.
-    pub event_rate: Arc<EventRate>,
+    /// Storefront events this instance accepted per client in the current minute.
+    pub event_rate: Arc<RateSketch>,
+    /// Uploads this instance accepted per client in the current hour.
+    pub upload_rate: Arc<RateSketch>,
 }
 
-/// Storefront events counted per `(shop id, session id)` and minute, for the rate limit of
-/// `POST /proxy/events`. Per instance, like the caches: behind a load balancer a session may
-/// send up to the limit to each instance, which bounds what one session can add to the counts.
-#[derive(Default)]
-pub struct EventRate {
-    counts: parking_lot::Mutex<std::collections::HashMap<(String, String), (Instant, u32)>>,
-}
-
-impl EventRate {
-    /// Counts one event of the session: false once it sent more than `per_minute` in the
-    /// current minute.
-    pub fn allow(&self, shop_id: &str, session_id: &str, per_minute: u32) -> bool {
-        let mut m = self.counts.lock();
-        if m.len() > 100_000 {
-            m.retain(|_, (at, _)| at.elapsed().as_secs() < 60);
-        }
-        let e = m
-            .entry((shop_id.to_owned(), session_id.to_owned()))
-            .or_insert((Instant::now(), 0));
-        if e.0.elapsed().as_secs() >= 60 {
-            *e = (Instant::now(), 0);
-        }
-        e.1 += 1;
-        e.1 <= per_minute
-    }
-}
+/// Slots per row of the per-client sketches: 3 × 65,536 × 8 bytes = 1.5 MiB each, whatever the
+/// number of visitors (see `limits`).
+const CLIENT_SLOTS: usize = 65_536;
 
 /// A template version: `(template id, version)`.
 type TemplateRef = (String, i32);
@@ -102,7 +81,10 @@ pub fn upload_base(app_url: &url::Url) -> String {
 impl AppState {
     pub fn new(settings: Settings, db: Db) -> anyhow::Result<Self> {
         let store = StoreClient::new(&settings)?;
-        let cipher = TokenCipher::new(&settings.token_encryption_key);
+        let cipher = TokenCipher::with_previous(
+            &settings.token_encryption_key,
+            settings.token_encryption_key_previous.as_ref(),
+        );
         let signatures = Arc::new(Signatures::from_settings(&settings));
         let cookie_key = derive_key(settings.api_secret.expose().as_bytes(), COOKIE_KEY_INFO);
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -113,10 +95,19 @@ impl AppState {
             personalization_keys.push(self::personalization_key(previous.expose()));
         }
         let sync = SyncContext {
-            customer_ref_key: derive_key(
-                &settings.token_encryption_key,
-                b"atelier/customer-ref/v1",
-            ),
+            customer_ref_key: crate::customers::ref_key(
+                &mut *db.conn().map_err(|e| anyhow::anyhow!("{e:?}"))?,
+                &cipher,
+                // Databases from before the key was stored derived it from the token key of the
+                // time: the previous one while a rotation is under way.
+                derive_key(
+                    settings
+                        .token_encryption_key_previous
+                        .as_ref()
+                        .unwrap_or(&settings.token_encryption_key),
+                    b"atelier/customer-ref/v1",
+                ),
+            )?,
             personalization_keys,
             upload_base: upload_base(&settings.app_url),
         };
@@ -138,7 +129,14 @@ impl AppState {
             product_templates: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 100_000)),
             product_cards: Arc::new(TtlCache::new(std::time::Duration::from_secs(60), 100_000)),
             recs: Default::default(),
-            event_rate: Default::default(),
+            event_rate: Arc::new(RateSketch::new(
+                CLIENT_SLOTS,
+                std::time::Duration::from_secs(60),
+            )),
+            upload_rate: Arc::new(RateSketch::new(
+                CLIENT_SLOTS,
+                std::time::Duration::from_secs(3600),
+            )),
         })
     }
 

@@ -34,6 +34,18 @@ pub const MAX_PIXELS: u64 = 40_000_000;
 const MAX_ALLOC: u64 = 256 * 1024 * 1024;
 /// Unreferenced uploads one shop may collect per hour before uploads are refused.
 pub const MAX_PENDING_PER_HOUR: i64 = 2_000;
+/// Bytes of unreferenced uploads one shop may hold (they are deleted after the retention
+/// period unless an order takes them): bounds what visitors can make the database store.
+pub const MAX_PENDING_BYTES: i64 = 2 * 1024 * 1024 * 1024;
+/// Uploads one visitor may send per hour (per instance).
+pub const PER_CLIENT_PER_HOUR: u32 = 30;
+
+/// Why a shop takes no more uploads for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quota {
+    TooManyThisHour,
+    StorageFull,
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UploadError {
@@ -64,8 +76,16 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
     }
 }
 
-/// Checks, decodes and re-encodes an uploaded file. CPU-heavy: call it off the async runtime.
+/// Checks, decodes and re-encodes an uploaded file; what is stored is at most [`MAX_BYTES`].
+/// CPU-heavy: call it off the async runtime.
 pub fn clean(bytes: &[u8]) -> Result<Cleaned, UploadError> {
+    clean_within(bytes, MAX_BYTES)
+}
+
+/// [`clean`] with the stored size bounded by `max_stored`: a re-encoding can be larger than the
+/// file sent (a small, heavily compressed JPEG of noise comes back several times its size at
+/// the quality kept), so one that is too large is scaled down until it fits, a few times at most.
+pub fn clean_within(bytes: &[u8], max_stored: usize) -> Result<Cleaned, UploadError> {
     let format = sniff(bytes).ok_or(UploadError::NotAnImage)?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
@@ -96,10 +116,30 @@ pub fn clean(bytes: &[u8]) -> Result<Cleaned, UploadError> {
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
-    encode(img, format)
+    let mut cleaned = encode(&img, format)?;
+    for _ in 0..4 {
+        if cleaned.bytes.len() <= max_stored {
+            return Ok(cleaned);
+        }
+        // Bytes grow about with the pixel count: scale each side by the square root of the
+        // excess, with a margin.
+        let scale = (max_stored as f64 / cleaned.bytes.len() as f64).sqrt() * 0.9;
+        let w = ((f64::from(img.width()) * scale) as u32).max(1);
+        let h = ((f64::from(img.height()) * scale) as u32).max(1);
+        img = img.resize(w, h, image::imageops::FilterType::Triangle);
+        cleaned = encode(&img, format)?;
+    }
+    if cleaned.bytes.len() <= max_stored {
+        Ok(cleaned)
+    } else {
+        Err(UploadError::TooManyPixels {
+            width: img.width(),
+            height: img.height(),
+        })
+    }
 }
 
-fn encode(img: DynamicImage, source: ImageFormat) -> Result<Cleaned, UploadError> {
+fn encode(img: &DynamicImage, source: ImageFormat) -> Result<Cleaned, UploadError> {
     let (width, height) = (img.width(), img.height());
     let mut out = Cursor::new(Vec::new());
     let failed = |e: image::ImageError| UploadError::Undecodable(e.to_string());
@@ -107,19 +147,21 @@ fn encode(img: DynamicImage, source: ImageFormat) -> Result<Cleaned, UploadError
     let lossy =
         source == ImageFormat::Jpeg || (source == ImageFormat::WebP && !img.color().has_alpha());
     let content_type = if lossy {
-        let rgb = DynamicImage::ImageRgb8(img.into_rgb8());
+        let rgb = DynamicImage::ImageRgb8(img.to_rgb8());
         let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90);
         rgb.write_with_encoder(encoder).map_err(failed)?;
         "image/jpeg"
     } else {
-        let img = match img {
-            i @ (DynamicImage::ImageLuma8(_)
+        match img {
+            DynamicImage::ImageLuma8(_)
             | DynamicImage::ImageLumaA8(_)
             | DynamicImage::ImageRgb8(_)
-            | DynamicImage::ImageRgba8(_)) => i,
-            other => DynamicImage::ImageRgba8(other.into_rgba8()),
-        };
-        img.write_to(&mut out, ImageFormat::Png).map_err(failed)?;
+            | DynamicImage::ImageRgba8(_) => img.write_to(&mut out, ImageFormat::Png),
+            other => {
+                DynamicImage::ImageRgba8(other.to_rgba8()).write_to(&mut out, ImageFormat::Png)
+            }
+        }
+        .map_err(failed)?;
         "image/png"
     };
     Ok(Cleaned {
@@ -162,14 +204,50 @@ pub struct Upload {
     pub referenced_at: Option<PrimitiveDateTime>,
 }
 
-/// Unreferenced uploads the shop received in the last hour.
-pub fn recent_pending(c: &mut DbConnection, shop_id: &str) -> QueryResult<i64> {
-    uploads::table
+/// What the shop's unreferenced uploads amount to: how many arrived in the last hour, and the
+/// bytes of all of them.
+pub fn pending(c: &mut DbConnection, shop_id: &str) -> QueryResult<(i64, i64)> {
+    let recent = uploads::table
         .filter(uploads::shop_id.eq(shop_id))
         .filter(uploads::order_id.is_null())
         .filter(uploads::created_at.gt(now() - time::Duration::hours(1)))
         .count()
-        .get_result(c)
+        .get_result(c)?;
+    let bytes = uploads::table
+        .filter(uploads::shop_id.eq(shop_id))
+        .filter(uploads::order_id.is_null())
+        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "CAST(COALESCE(SUM(byte_size), 0) AS BIGINT)",
+        ))
+        .get_result(c)?;
+    Ok((recent, bytes))
+}
+
+/// Stores a cleaned image unless the shop is over its allowance. The check and the insert are
+/// one transaction, under a per-shop lock on PostgreSQL (SQLite has one writer), so concurrent
+/// uploads cannot all pass the check and overshoot together.
+pub fn insert_within_quota(
+    c: &mut DbConnection,
+    shop_id: &str,
+    image: Cleaned,
+    max_per_hour: i64,
+    max_bytes: i64,
+) -> QueryResult<Result<Upload, Quota>> {
+    crate::db::write_tx(c, |c| {
+        if let DbConnection::Postgres(pg) = c {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind::<diesel::sql_types::Text, _>(format!("uploads:{shop_id}"))
+                .execute(pg)?;
+        }
+        let (recent, bytes) = pending(c, shop_id)?;
+        if recent >= max_per_hour {
+            return Ok(Err(Quota::TooManyThisHour));
+        }
+        if bytes.saturating_add(image.bytes.len() as i64) > max_bytes {
+            return Ok(Err(Quota::StorageFull));
+        }
+        insert(c, shop_id, image).map(Ok)
+    })
 }
 
 pub fn insert(c: &mut DbConnection, shop_id: &str, image: Cleaned) -> QueryResult<Upload> {

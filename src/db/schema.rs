@@ -22,6 +22,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    app_keys (name) {
+        name -> Text,
+        value_enc -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     oauth_nonces (nonce) {
         nonce -> Text,
         shop_domain -> Text,

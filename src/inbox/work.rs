@@ -180,6 +180,27 @@ impl From<diesel::result::Error> for BatchAbort {
     }
 }
 
+/// Applies one event; a panic (a bug met by one payload) becomes a permanent failure of that
+/// event alone. Left to unwind, it would end the batch's task before any outcome was recorded,
+/// and every event claimed with it would be retried, and fail, with it.
+fn apply_caught(
+    apply: &Apply<'_>,
+    c: &mut DbConnection,
+    event: &ClaimedEvent,
+) -> Result<Outcome, SyncError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(c, event))).unwrap_or_else(
+        |panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            tracing::error!(webhook_id = %event.webhook_id, topic = %event.topic, panic = %what, "applying a delivery panicked");
+            Err(SyncError::Permanent(format!("applying it panicked: {what}")))
+        },
+    )
+}
+
 /// Applies a claimed batch in one transaction (one commit, one fsync), in lock-key order; an
 /// event's effect and its `done` mark commit together, and only for events whose lease this
 /// worker still holds. First optimistically without savepoints; if any event fails, the batch
@@ -225,9 +246,9 @@ fn apply_batch(
                         event.attempts
                     )))
                 } else if isolated {
-                    c.transaction(|c| apply(c, event))
+                    c.transaction(|c| apply_caught(apply, c, event))
                 } else {
-                    apply(c, event)
+                    apply_caught(apply, c, event)
                 };
                 match &result {
                     Ok(outcome) => finished.push((event.id.as_str(), outcome.clone())),

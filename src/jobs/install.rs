@@ -26,8 +26,20 @@ pub async fn access_token(state: &AppState, shop: &Shop) -> AppResult<String> {
     let expiring_soon = shop
         .access_token_expires_at
         .is_some_and(|t| t <= now() + Duration::minutes(5));
+    let (token, stale) = state.cipher.decrypt_fresh(enc, &shop.domain)?;
+    if stale {
+        // Read under the previous TOKEN_ENCRYPTION_KEY: store it again under the current one.
+        let (cipher, id) = (state.cipher.clone(), shop.id.clone());
+        if let Err(e) = state
+            .db
+            .run_write(move |c| Ok(crate::shops::rewrap_tokens(c, &cipher, &id)?))
+            .await
+        {
+            tracing::warn!(error = ?e, "re-encrypting a shop's tokens under the current key failed");
+        }
+    }
     if !expiring_soon {
-        return Ok(state.cipher.decrypt(enc, &shop.domain)?);
+        return Ok(token);
     }
     let refresh = shop.refresh_token_enc.as_deref().ok_or_else(|| {
         AppError::conflict(

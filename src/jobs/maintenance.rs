@@ -1,6 +1,6 @@
 //! Periodic upkeep on every instance (each step is idempotent and safe to run on several at
 //! once): webhook registrations that failed at install, due backfills, used OAuth nonces,
-//! unreferenced uploads.
+//! unreferenced uploads, storefront events past their retention.
 
 use std::time::Duration;
 
@@ -45,6 +45,34 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(uploads = n, "unreferenced uploads deleted"),
             Err(e) => tracing::warn!(error = ?e, "upload cleanup failed"),
+        }
+        if state.settings.token_encryption_key_previous.is_some() {
+            let cipher = state.cipher.clone();
+            match state
+                .db
+                .run_write(move |c| Ok(crate::shops::rewrap_all_tokens(c, &cipher)?))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(shops = n, "store tokens re-encrypted under the current key")
+                }
+                Err(e) => tracing::warn!(error = ?e, "re-encrypting store tokens failed"),
+            }
+        }
+        let retention = state.settings.event_retention;
+        match state
+            .db
+            .run_write(move |c| {
+                Ok(crate::recommendations::model::purge_events(
+                    c, retention, 5_000, 20,
+                )?)
+            })
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "storefront events past retention deleted"),
+            Err(e) => tracing::warn!(error = ?e, "event retention failed"),
         }
     }
 }

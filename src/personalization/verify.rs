@@ -92,6 +92,12 @@ pub trait Lookup {
 
 /// Checks every line of an order. `variant_ids[i]` belongs to `lines[i]`. An order whose
 /// amounts overflow when summed or multiplied by their quantities is out of range as a whole.
+///
+/// What the fee lines of one signature paid is a pool that each line carrying that signature
+/// draws from once, up to what it owes, in line order (the last takes any excess, so an
+/// overpayment shows): one fee line cannot pay for two personalized lines. Two lines may carry
+/// the same signature legitimately (the same selections on two variants; Shopify then merges
+/// their fee lines into one), so a pool rather than a fee line per personalized line.
 pub fn verify_order(
     keys: &[[u8; 32]],
     shop: &str,
@@ -100,53 +106,91 @@ pub fn verify_order(
     variant_ids: &[Option<i64>],
     lookup: &mut dyn Lookup,
 ) -> Result<Vec<Verification>, Overflow> {
-    lines
-        .iter()
-        .enumerate()
-        .map(|(i, line)| {
-            let Some(raw) = line.property(signature::PROPERTY) else {
-                return Ok(Verification::default());
-            };
-            let fees: Vec<&OrderLine> = lines
-                .iter()
-                .filter(|l| {
-                    l.property(FEE_PROPERTY)
-                        .is_some_and(|v| v.trim() == raw.trim())
-                })
-                .collect();
-            let charged = if fees.is_empty() {
-                match variant_ids[i].and_then(|v| lookup.catalog_price(v)) {
-                    Some(catalog) => {
-                        let unit = money::sub(line.price_cents, catalog)?.max(0);
-                        money::sub(money::times(unit, line.quantity)?, line.discount_cents)?.max(0)
-                    }
-                    None => 0,
-                }
-            } else {
-                let paid = fees
+    let mut out = Vec::with_capacity(lines.len());
+    // Per signature: what its fee lines paid, and which lines carry it (in order).
+    let mut pools: Vec<(&str, i64, Vec<usize>)> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(raw) = line.property(signature::PROPERTY) else {
+            out.push(Verification::default());
+            continue;
+        };
+        let raw = raw.trim();
+        let mut v = check_line(keys, shop, upload_base, line, raw, lookup)?;
+        match pools.iter_mut().find(|(r, _, _)| *r == raw) {
+            Some((_, _, carriers)) => carriers.push(i),
+            None => {
+                let paid = lines
                     .iter()
+                    .filter(|l| l.property(FEE_PROPERTY).is_some_and(|f| f.trim() == raw))
                     .map(|f| f.paid())
                     .collect::<Result<Vec<_>, _>>()?;
-                money::sum(paid)?
+                if paid.is_empty() {
+                    v.charged_cents = Some(line_price_add_on(line, variant_ids[i], lookup)?);
+                } else {
+                    pools.push((raw, money::sum(paid)?, vec![i]));
+                }
+            }
+        }
+        out.push(v);
+    }
+    for (_, mut pool, carriers) in pools {
+        // Lines whose proof holds are paid first: a forged copy cannot take a genuine line's fee.
+        let (verified, other): (Vec<usize>, Vec<usize>) = carriers
+            .into_iter()
+            .partition(|&i| out[i].verified == Some(true));
+        let order: Vec<usize> = verified.into_iter().chain(other).collect();
+        for (n, &i) in order.iter().enumerate() {
+            let owed = out[i].expected_cents.unwrap_or(0);
+            let take = if n + 1 == order.len() {
+                pool
+            } else {
+                pool.min(owed)
             };
-            check_line(keys, shop, upload_base, line, raw, charged, lookup)
-        })
-        .collect()
+            pool -= take;
+            out[i].charged_cents = Some(take);
+        }
+    }
+    for v in &mut out {
+        v.verdict = v.verdict.map(|verdict| match (verdict, v.expected_cents) {
+            (VERDICT_OK, Some(expected)) => match v.charged_cents.unwrap_or(0).cmp(&expected) {
+                std::cmp::Ordering::Less => VERDICT_UNDERPAID,
+                std::cmp::Ordering::Equal => VERDICT_OK,
+                std::cmp::Ordering::Greater => VERDICT_OVERPAID,
+            },
+            (other, _) => other,
+        });
+    }
+    Ok(out)
 }
 
+/// Without linked fee lines: what the line paid above its variant's catalog price.
+fn line_price_add_on(
+    line: &OrderLine<'_>,
+    variant_id: Option<i64>,
+    lookup: &mut dyn Lookup,
+) -> Result<i64, Overflow> {
+    Ok(match variant_id.and_then(|v| lookup.catalog_price(v)) {
+        Some(catalog) => {
+            let unit = money::sub(line.price_cents, catalog)?.max(0);
+            money::sub(money::times(unit, line.quantity)?, line.discount_cents)?.max(0)
+        }
+        None => 0,
+    })
+}
+
+/// The proof of one line: its verdict is `ok` (to be compared with what was charged once the
+/// fee lines are shared out), `altered` or `forged`.
 fn check_line(
     keys: &[[u8; 32]],
     shop: &str,
     upload_base: &str,
     line: &OrderLine<'_>,
     raw: &str,
-    charged: i64,
     lookup: &mut dyn Lookup,
 ) -> Result<Verification, Overflow> {
     let forged = || Verification {
         verified: Some(false),
         verdict: Some(VERDICT_FORGED),
-        charged_cents: Some(charged),
         ..Default::default()
     };
     let Some(signed) = signature::parse(raw) else {
@@ -173,7 +217,7 @@ fn check_line(
         template_id: Some(signed.template_id.clone()),
         template_version: Some(version),
         expected_cents: None,
-        charged_cents: Some(charged),
+        charged_cents: None,
     };
     let product = line.product_id.unwrap_or(0);
     if !keys
@@ -183,14 +227,9 @@ fn check_line(
         return Ok(out);
     }
     let unit = reprice(&template, &signed_props, upload_base).unwrap_or(signed.price_cents);
-    let expected = money::times(unit, line.quantity.max(0))?;
     out.verified = Some(true);
-    out.expected_cents = Some(expected);
-    out.verdict = Some(match charged.cmp(&expected) {
-        std::cmp::Ordering::Less => VERDICT_UNDERPAID,
-        std::cmp::Ordering::Equal => VERDICT_OK,
-        std::cmp::Ordering::Greater => VERDICT_OVERPAID,
-    });
+    out.expected_cents = Some(money::times(unit, line.quantity.max(0))?);
+    out.verdict = Some(VERDICT_OK);
     Ok(out)
 }
 
@@ -348,6 +387,94 @@ mod tests {
             ),
             Err(Overflow)
         );
+    }
+
+    #[test]
+    fn one_fee_line_pays_for_one_personalized_line() {
+        let (props, unit) = cart(json!({"text": "Anna"}), 42);
+        let sig = props.last().unwrap().1.clone();
+        let fee = fee_props(&sig);
+        // The signature copied onto a second line (another variant, or a hidden property added
+        // so the cart keeps the lines apart): one fee line covers one of them only.
+        let mut copied = props.clone();
+        copied.push(("_split".into(), "1".into()));
+        let lines = [
+            line(&props, 1, 2000),
+            line(&copied, 1, 2000),
+            line(&fee, unit, 1),
+        ];
+        let v = verify_order(
+            &[KEY],
+            SHOP,
+            BASE,
+            &lines,
+            &[Some(11), Some(12), None],
+            &mut store(),
+        )
+        .unwrap();
+        assert_eq!(
+            (v[0].verdict, v[0].charged_cents),
+            (Some(VERDICT_OK), Some(unit))
+        );
+        assert_eq!(
+            (v[1].verdict, v[1].charged_cents),
+            (Some(VERDICT_UNDERPAID), Some(0))
+        );
+        assert!(flagged(v[1].verdict.unwrap()));
+
+        // The same selections bought on two variants, the fee lines merged by the cart into one
+        // that pays for both: both are paid in full.
+        let lines = [
+            line(&props, 2, 2000),
+            line(&props, 1, 2500),
+            line(&fee, unit * 3, 1),
+        ];
+        let v = verify_order(
+            &[KEY],
+            SHOP,
+            BASE,
+            &lines,
+            &[Some(11), Some(12), None],
+            &mut store(),
+        )
+        .unwrap();
+        assert_eq!(
+            (v[0].verdict, v[0].charged_cents),
+            (Some(VERDICT_OK), Some(unit * 2))
+        );
+        assert_eq!(
+            (v[1].verdict, v[1].charged_cents),
+            (Some(VERDICT_OK), Some(unit))
+        );
+
+        // A forged line first in the order does not take the genuine line's fee.
+        let forged = vec![
+            ("Engraving".to_owned(), "Anna".to_owned()),
+            ("_atelier".to_owned(), sig.clone()),
+        ];
+        let mut tampered = forged.clone();
+        tampered[0].1 = "Bob".into();
+        let lines = [
+            line(&tampered, 1, 2000),
+            line(&props, 1, 2000),
+            line(&fee, unit + 5, 1),
+        ];
+        let v = verify_order(
+            &[KEY],
+            SHOP,
+            BASE,
+            &lines,
+            &[Some(11), Some(11), None],
+            &mut store(),
+        )
+        .unwrap();
+        assert_eq!(v[0].verdict, Some(VERDICT_ALTERED));
+        assert_eq!(
+            (v[1].verdict, v[1].charged_cents),
+            (Some(VERDICT_OK), Some(unit)),
+            "paid first; the excess shows on the last carrier"
+        );
+        assert_eq!(v[0].charged_cents, Some(5));
     }
 
     #[test]

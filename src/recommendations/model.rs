@@ -477,6 +477,35 @@ pub fn record_event(c: &mut DbConnection, ev: &NewEvent) -> QueryResult<()> {
     d.write(c, &ev.shop_id, None)
 }
 
+/// Deletes storefront events older than `retention`, oldest first and at most `batch` rows per
+/// statement, so a long backlog is worked off in short transactions that never hold the write
+/// lock for long. What the model learned from them (counters) stays. Returns the rows deleted.
+pub fn purge_events(
+    c: &mut DbConnection,
+    retention: std::time::Duration,
+    batch: i64,
+    max_batches: usize,
+) -> QueryResult<usize> {
+    let cutoff = now() - time::Duration::try_from(retention).unwrap_or(time::Duration::days(400));
+    let mut deleted = 0;
+    for _ in 0..max_batches {
+        let n = crate::db::write_tx(c, |c| {
+            let ids: Vec<String> = rec_events::table
+                .filter(rec_events::created_at.lt(cutoff))
+                .order(rec_events::created_at.asc())
+                .select(rec_events::id)
+                .limit(batch)
+                .load(c)?;
+            diesel::delete(rec_events::table.filter(rec_events::id.eq_any(&ids))).execute(c)
+        })?;
+        deleted += n;
+        if (n as i64) < batch {
+            break;
+        }
+    }
+    Ok(deleted)
+}
+
 type EventRow = (
     String,
     String,

@@ -101,6 +101,8 @@ pub struct Storefront {
     pub shop: Shop,
     /// The logged-in customer, when Shopify says there is one.
     pub customer_id: Option<i64>,
+    /// Who sent it, for per-visitor allowances.
+    pub client: crate::limits::Client,
 }
 
 impl FromRequest for Storefront {
@@ -110,6 +112,12 @@ impl FromRequest for Storefront {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let pairs = parse_query(req.query_string());
+        let forwarded_for = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let peer = req.peer_addr().map(|a| a.ip());
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing")))?;
@@ -161,7 +169,23 @@ impl FromRequest for Storefront {
                 .await?
                 .filter(Shop::has_token)
                 .ok_or_else(|| AppError::not_found("Atelier is not installed on this shop."))?;
-            Ok(Storefront { shop, customer_id })
+            let client = match customer_id {
+                Some(id) => crate::limits::Client::Customer(id),
+                None => crate::limits::client_address(
+                    forwarded_for.as_deref(),
+                    peer,
+                    state.settings.trusted_proxy_hops,
+                )
+                .map_or(
+                    crate::limits::Client::Unknown,
+                    crate::limits::Client::Address,
+                ),
+            };
+            Ok(Storefront {
+                shop,
+                customer_id,
+                client,
+            })
         })
     }
 }

@@ -36,6 +36,64 @@ impl StoreError {
     }
 }
 
+/// Tries of one GraphQL call, the first included.
+pub const MAX_TRIES: u32 = 5;
+/// Time one GraphQL call may spend waiting to be retried.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(10);
+
+/// How one try of a store call ended, when it did not succeed.
+enum CallError {
+    /// Asked to wait this long (a `429`'s `Retry-After`, a `THROTTLED` query's restore time).
+    Throttled(Duration),
+    /// May work on a later try: 5xx, timeout, connection failure.
+    Transient(StoreError),
+    /// Will not work again as it is.
+    Final(StoreError),
+}
+
+impl CallError {
+    fn retry_after(&self, attempt: u32) -> Option<Duration> {
+        match self {
+            CallError::Throttled(d) => Some(*d),
+            CallError::Transient(_) => {
+                // 0.5 s, 1 s, 2 s, 4 s …, with up to a quarter more at random.
+                let base = Duration::from_millis(500u64 << (attempt - 1).min(5));
+                let jitter = rand::random::<u64>() % (base.as_millis() as u64 / 4 + 1);
+                Some(base + Duration::from_millis(jitter))
+            }
+            CallError::Final(_) => None,
+        }
+    }
+
+    fn into_store_error(self) -> StoreError {
+        match self {
+            CallError::Throttled(d) => StoreError::Unavailable(format!(
+                "throttled by the store (retry after {} s)",
+                d.as_secs_f64().ceil()
+            )),
+            CallError::Transient(e) | CallError::Final(e) => e,
+        }
+    }
+}
+
+/// How long until a throttled query's cost is available again, from the cost extension
+/// Shopify sends with a `THROTTLED` error; one second when it is missing.
+fn restore_time(body: &Value) -> Duration {
+    let cost = body.pointer("/extensions/cost");
+    let num = |p: &str| cost.and_then(|c| c.pointer(p)).and_then(Value::as_f64);
+    match (
+        num("/requestedQueryCost"),
+        num("/throttleStatus/currentlyAvailable"),
+        num("/throttleStatus/restoreRate"),
+    ) {
+        (Some(requested), Some(available), Some(rate)) if rate > 0.0 => {
+            let secs = ((requested - available).max(0.0) / rate).clamp(0.1, 3600.0);
+            Duration::from_secs_f64(secs)
+        }
+        _ => Duration::from_secs(1),
+    }
+}
+
 /// Result of an OAuth grant (authorization code, token exchange or refresh).
 #[derive(Debug, Clone)]
 pub struct AccessGrant {
@@ -201,6 +259,14 @@ impl StoreClient {
     }
 
     /// One GraphQL Admin API call. Top-level `errors` are reported as `Unavailable`.
+    ///
+    /// What the store asks to be retried is retried, within [`RETRY_BUDGET`] and
+    /// [`MAX_TRIES`]: `429` after its `Retry-After`, a `THROTTLED` error after the time the
+    /// query's cost takes to restore (from `extensions.cost.throttleStatus`), 5xx answers,
+    /// timeouts and failed connections after an exponential backoff with jitter. A wait that
+    /// would pass the budget is not waited: the call fails and its caller's own retry (the
+    /// maintenance loop, the backfill job) comes back later, so a throttled store is never
+    /// hammered.
     pub async fn graphql(
         &self,
         shop: &ShopDomain,
@@ -208,6 +274,35 @@ impl StoreClient {
         query: &str,
         variables: Value,
     ) -> Result<Value, StoreError> {
+        let started = std::time::Instant::now();
+        let mut attempt = 1;
+        loop {
+            let error = match self
+                .graphql_once(shop, access_token, query, &variables)
+                .await
+            {
+                Ok(data) => return Ok(data),
+                Err(e) => e,
+            };
+            let Some(wait) = error.retry_after(attempt) else {
+                return Err(error.into_store_error());
+            };
+            if attempt >= MAX_TRIES || started.elapsed() + wait > RETRY_BUDGET {
+                return Err(error.into_store_error());
+            }
+            tracing::debug!(shop = %shop, attempt, wait_ms = wait.as_millis() as u64, "store call retried");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn graphql_once(
+        &self,
+        shop: &ShopDomain,
+        access_token: &str,
+        query: &str,
+        variables: &Value,
+    ) -> Result<Value, CallError> {
         let url = format!(
             "{}/admin/api/{}/graphql.json",
             self.origin(shop),
@@ -221,27 +316,55 @@ impl StoreClient {
             .json(&json!({ "query": query, "variables": variables }))
             .send()
             .await
-            .map_err(StoreError::from_reqwest)?;
+            .map_err(|e| CallError::Transient(StoreError::from_reqwest(e)))?;
         let status = resp.status();
+        if status.as_u16() == 429 {
+            let after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map_or(Duration::from_secs(2), |s| {
+                    Duration::from_secs_f64(s.min(3600.0))
+                });
+            return Err(CallError::Throttled(after));
+        }
         if status.is_client_error() {
-            return Err(StoreError::Rejected {
+            return Err(CallError::Final(StoreError::Rejected {
                 status: status.as_u16(),
                 error: None,
-            });
+            }));
         }
         if !status.is_success() {
-            return Err(StoreError::Unavailable(format!("HTTP {}", status.as_u16())));
+            return Err(CallError::Transient(StoreError::Unavailable(format!(
+                "HTTP {}",
+                status.as_u16()
+            ))));
         }
-        let body: Value = resp
-            .json()
-            .await
-            .map_err(|_| StoreError::Unavailable("unreadable GraphQL response".into()))?;
+        let body: Value = resp.json().await.map_err(|e| {
+            CallError::Transient(if e.is_timeout() {
+                StoreError::Timeout
+            } else {
+                StoreError::Unavailable("unreadable GraphQL response".into())
+            })
+        })?;
         if let Some(errors) = body.get("errors").filter(|e| !e.is_null()) {
+            let throttled = errors.as_array().is_some_and(|list| {
+                list.iter().any(|e| {
+                    e.pointer("/extensions/code").and_then(Value::as_str) == Some("THROTTLED")
+                })
+            });
+            if throttled {
+                return Err(CallError::Throttled(restore_time(&body)));
+            }
             let first = errors
                 .pointer("/0/message")
                 .and_then(Value::as_str)
                 .unwrap_or("GraphQL error");
-            return Err(StoreError::Unavailable(first.chars().take(200).collect()));
+            return Err(CallError::Final(StoreError::Unavailable(
+                first.chars().take(200).collect(),
+            )));
         }
         Ok(body.get("data").cloned().unwrap_or(Value::Null))
     }

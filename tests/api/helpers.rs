@@ -116,8 +116,26 @@ pub enum TokenBehaviour {
     Hang(Duration),
 }
 
+/// What the next GraphQL call answers instead of its result, as a store under load does.
+#[derive(Debug, Clone)]
+pub enum GraphqlFault {
+    /// `429` with this `Retry-After` (seconds).
+    TooManyRequests(&'static str),
+    /// `200` with a `THROTTLED` error and the cost extension Shopify sends with it.
+    Throttled {
+        requested: f64,
+        available: f64,
+        restore_rate: f64,
+    },
+    Status(u16),
+}
+
 struct StoreInner {
     requests: Vec<Recorded>,
+    graphql_faults: std::collections::VecDeque<GraphqlFault>,
+    /// When each GraphQL call arrived and whether it was about webhook subscriptions, faults
+    /// and backfill pages included.
+    graphql_calls: Vec<(std::time::Instant, bool)>,
     token: TokenBehaviour,
     graphql_status: u16,
     subscriptions: Vec<(String, String, String)>,
@@ -140,6 +158,8 @@ impl FakeStore {
     pub async fn start() -> FakeStore {
         let inner = Arc::new(Mutex::new(StoreInner {
             requests: Vec::new(),
+            graphql_faults: Default::default(),
+            graphql_calls: Vec::new(),
             token: TokenBehaviour::Grant {
                 token: STORE_TOKEN.into(),
                 scope: "read_products,read_orders,read_customers".into(),
@@ -173,6 +193,31 @@ impl FakeStore {
 
     pub fn set_token(&self, behaviour: TokenBehaviour) {
         self.inner.lock().unwrap().token = behaviour;
+    }
+
+    /// The next GraphQL calls answer these faults, one each, then the store recovers.
+    pub fn queue_graphql_faults(&self, faults: Vec<GraphqlFault>) {
+        self.inner.lock().unwrap().graphql_faults.extend(faults);
+    }
+
+    pub fn graphql_calls(&self) -> Vec<std::time::Instant> {
+        self.inner
+            .lock()
+            .unwrap()
+            .graphql_calls
+            .iter()
+            .map(|c| c.0)
+            .collect()
+    }
+
+    /// [`FakeStore::graphql_calls`] about webhook subscriptions only (not the backfill).
+    pub fn subscription_calls(&self) -> Vec<std::time::Instant> {
+        let g = self.inner.lock().unwrap();
+        g.graphql_calls
+            .iter()
+            .filter(|c| c.1)
+            .map(|c| c.0)
+            .collect()
     }
 
     pub fn set_graphql_status(&self, status: u16) {
@@ -225,6 +270,38 @@ async fn fake_store_handler(
     let body_json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let path = req.path().to_owned();
     if path.ends_with("/graphql.json") {
+        let fault = {
+            let mut g = inner.lock().unwrap();
+            let about_subscriptions = body_json["query"]
+                .as_str()
+                .is_some_and(|q| q.contains("ebhookSubscription"));
+            g.graphql_calls
+                .push((std::time::Instant::now(), about_subscriptions));
+            g.graphql_faults.pop_front()
+        };
+        match fault {
+            Some(GraphqlFault::TooManyRequests(after)) => {
+                return HttpResponse::TooManyRequests()
+                    .insert_header(("Retry-After", after))
+                    .json(json!({"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."}));
+            }
+            Some(GraphqlFault::Throttled {
+                requested,
+                available,
+                restore_rate,
+            }) => {
+                return HttpResponse::Ok().json(json!({
+                    "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+                    "extensions": {"cost": {"requestedQueryCost": requested, "actualQueryCost": null,
+                        "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": available, "restoreRate": restore_rate}}}
+                }));
+            }
+            Some(GraphqlFault::Status(status)) => {
+                return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+                    .finish();
+            }
+            None => {}
+        }
         let query = body_json["query"].as_str().unwrap_or_default();
         let after = &body_json["variables"]["after"];
         let mut g = inner.lock().unwrap();

@@ -10,11 +10,14 @@ mod crash;
 #[cfg(feature = "demo")]
 mod demo;
 mod durability;
+mod faults;
 mod hardening;
 mod health;
 mod helpers;
 mod hostile;
+mod isolation;
 mod layout;
+mod limits;
 mod nul;
 mod personalization;
 mod preferences;

@@ -238,6 +238,14 @@ const LANDED: &[(&str, &str)] = &[
         "7b48fd6b8be99e6c",
     ),
     (
+        "postgres/2026-11-21-000009_retention_and_keys/up.sql",
+        "8a500a434c83b377",
+    ),
+    (
+        "postgres/2026-11-21-000009_retention_and_keys/down.sql",
+        "f1dd6508869c1ff3",
+    ),
+    (
         "sqlite/2026-11-21-000001_create_shops/up.sql",
         "2caff82236351caa",
     ),
@@ -300,6 +308,14 @@ const LANDED: &[(&str, &str)] = &[
     (
         "sqlite/2026-11-21-000008_oauth_nonces/down.sql",
         "7b48fd6b8be99e6c",
+    ),
+    (
+        "sqlite/2026-11-21-000009_retention_and_keys/up.sql",
+        "8a500a434c83b377",
+    ),
+    (
+        "sqlite/2026-11-21-000009_retention_and_keys/down.sql",
+        "f1dd6508869c1ff3",
     ),
 ];
 

@@ -304,14 +304,16 @@ pub async fn events(
         .map_err(|_| AppError::bad_request("invalid_json", "The body is not valid JSON."))?;
     let (kind, product_id, session_id, intent, source_product_id) =
         parse_event(&value).map_err(AppError::validation)?;
+    // Counted per visitor (the signed customer, else the address), not per `session_id`: the
+    // session id is the client's choice, and rotating it must not buy more events.
     if !state
         .event_rate
-        .allow(&sf.shop.id, &session_id, EVENTS_PER_MINUTE)
+        .allow(&sf.client.keyed(&sf.shop.id), EVENTS_PER_MINUTE)
     {
         return Err(AppError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
-            format!("At most {EVENTS_PER_MINUTE} events per session and minute."),
+            format!("At most {EVENTS_PER_MINUTE} events per visitor and minute."),
         ));
     }
     let ev = NewEvent {

@@ -39,6 +39,18 @@ fn bad_form(e: impl std::fmt::Display) -> AppError {
     )
 }
 
+fn quota_error(q: uploads::Quota) -> AppError {
+    let message = match q {
+        uploads::Quota::TooManyThisHour => {
+            "This shop received too many uploads in the last hour; try again later."
+        }
+        uploads::Quota::StorageFull => {
+            "This shop holds too many images not yet ordered; try again later."
+        }
+    };
+    AppError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_uploads", message)
+}
+
 /// `POST /proxy/uploads`: one image as `multipart/form-data` (the first part with a file name,
 /// or named `file` or `image`).
 pub async fn upload(
@@ -58,6 +70,21 @@ pub async fn upload(
     {
         return Err(unsupported(
             "Send the image as multipart/form-data with one file part.",
+        ));
+    }
+    // One visitor's allowance first, before anything is read or decoded: a visitor cannot use up
+    // the shop's allowance for everyone else.
+    if !state
+        .upload_rate
+        .allow(&sf.client.keyed(&sf.shop.id), uploads::PER_CLIENT_PER_HOUR)
+    {
+        return Err(AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_uploads",
+            format!(
+                "At most {} uploads per visitor and hour; try again later.",
+                uploads::PER_CLIENT_PER_HOUR
+            ),
         ));
     }
     // A declared length far over the limit is refused before reading anything.
@@ -109,21 +136,21 @@ pub async fn upload(
             "The form has no file part (name it `file`).",
         ));
     };
-    // Cheap refusals first: the magic bytes, and the shop's hourly allowance.
+    // Cheap refusals first: the magic bytes, and the shop's allowance (checked again, atomically,
+    // when the cleaned image is stored).
     if uploads::sniff(&bytes).is_none() {
         return Err(unsupported("The file is not a PNG, JPEG or WebP image."));
     }
     let shop_id = sf.shop.id.clone();
-    let pending = state
+    let (recent, stored) = state
         .db
-        .run(move |c| Ok(uploads::recent_pending(c, &shop_id)?))
+        .run(move |c| Ok(uploads::pending(c, &shop_id)?))
         .await?;
-    if pending >= uploads::MAX_PENDING_PER_HOUR {
-        return Err(AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_uploads",
-            "This shop received too many uploads in the last hour; try again later.",
-        ));
+    if recent >= uploads::MAX_PENDING_PER_HOUR {
+        return Err(quota_error(uploads::Quota::TooManyThisHour));
+    }
+    if stored >= uploads::MAX_PENDING_BYTES {
+        return Err(quota_error(uploads::Quota::StorageFull));
     }
 
     // Decoding is CPU- and memory-heavy: a few at a time, off the async runtime.
@@ -150,8 +177,17 @@ pub async fn upload(
     let shop_id = sf.shop.id.clone();
     let row = state
         .db
-        .run_write(move |c| Ok(uploads::insert(c, &shop_id, cleaned)?))
-        .await?;
+        .run_write(move |c| {
+            Ok(uploads::insert_within_quota(
+                c,
+                &shop_id,
+                cleaned,
+                uploads::MAX_PENDING_PER_HOUR,
+                uploads::MAX_PENDING_BYTES,
+            )?)
+        })
+        .await?
+        .map_err(quota_error)?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({

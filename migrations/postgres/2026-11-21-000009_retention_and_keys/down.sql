@@ -1,0 +1,2 @@
+DROP TABLE app_keys;
+DROP INDEX rec_events_created;

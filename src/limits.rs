@@ -1,0 +1,198 @@
+//! Per-client allowances for what one storefront visitor may send (events, uploads), in a fixed
+//! amount of memory whatever the number of visitors.
+//!
+//! A [`RateSketch`] is a count-min sketch of fixed windows: each client key is hashed (with a
+//! per-process random seed, so a visitor cannot choose keys that collide with someone else's) to
+//! one slot in each of a few rows, and a request is allowed while the smallest of its counters is
+//! within the limit. Memory is `rows × slots × 8` bytes from the start; two clients that share a
+//! slot in every row share an allowance, which only makes the limit stricter for them. Counters
+//! are atomics: no lock is taken, so a flood from one client does not serialize everyone else.
+//!
+//! Allowances are per instance: behind a load balancer with N instances a client may send up to
+//! N times the limit, which bounds abuse without a shared store on the request path.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const ROWS: usize = 3;
+
+pub struct RateSketch {
+    slots: Box<[AtomicU64]>,
+    per_row: usize,
+    window: Duration,
+    started: Instant,
+    seeds: [std::collections::hash_map::RandomState; ROWS],
+}
+
+impl RateSketch {
+    /// `slots_per_row` is rounded up to a power of two.
+    pub fn new(slots_per_row: usize, window: Duration) -> Self {
+        let per_row = slots_per_row.max(64).next_power_of_two();
+        Self {
+            slots: (0..per_row * ROWS).map(|_| AtomicU64::new(0)).collect(),
+            per_row,
+            window,
+            started: Instant::now(),
+            seeds: Default::default(),
+        }
+    }
+
+    /// Bytes held, fixed at construction.
+    pub fn memory_bytes(&self) -> usize {
+        self.slots.len() * std::mem::size_of::<AtomicU64>()
+    }
+
+    /// Counts one request of `key`; false once the key sent more than `limit` in the current
+    /// window (and the refused request is not counted, so a client that keeps trying is let in
+    /// again when the window turns).
+    pub fn allow(&self, key: &impl Hash, limit: u32) -> bool {
+        let window = (self.started.elapsed().as_millis() / self.window.as_millis().max(1)) as u64;
+        let window = (window & 0xffff_ffff) as u32;
+        let indexes: [usize; ROWS] = std::array::from_fn(|row| {
+            let h = self.seeds[row].hash_one(key);
+            row * self.per_row + (h as usize & (self.per_row - 1))
+        });
+        let current = |i: usize| {
+            let v = self.slots[i].load(Ordering::Relaxed);
+            if (v >> 32) as u32 == window {
+                v as u32
+            } else {
+                0
+            }
+        };
+        let least = indexes.iter().map(|&i| current(i)).min().unwrap_or(0);
+        if least >= limit {
+            return false;
+        }
+        // Conservative update: only the counters at the minimum grow, so clients sharing a slot
+        // in one row inflate each other's estimate less.
+        for &i in &indexes {
+            let _ = self.slots[i].fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                let count = if (v >> 32) as u32 == window {
+                    v as u32
+                } else {
+                    0
+                };
+                (count <= least).then(|| (u64::from(window) << 32) | u64::from(count + 1))
+            });
+        }
+        true
+    }
+}
+
+/// Who a storefront request comes from, for allowances: the logged-in customer Shopify signed,
+/// else the visitor's address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Client {
+    Customer(i64),
+    Address(std::net::IpAddr),
+    Unknown,
+}
+
+/// The visitor's address: Shopify's app proxy appends the address it saw to `X-Forwarded-For`,
+/// so the trustworthy entry is the last one, after skipping the `trusted_hops` entries that load
+/// balancers in front of Atelier appended. Entries further left are whatever the visitor sent.
+pub fn client_address(
+    forwarded_for: Option<&str>,
+    peer: Option<std::net::IpAddr>,
+    trusted_hops: usize,
+) -> Option<std::net::IpAddr> {
+    match forwarded_for {
+        Some(list) => list
+            .rsplit(',')
+            .nth(trusted_hops)
+            .and_then(|entry| entry.trim().parse().ok())
+            .or(peer),
+        None => peer,
+    }
+}
+
+impl Client {
+    /// The key a sketch counts under, scoped to one shop (visitors of two shops never share).
+    pub fn keyed<'a>(&'a self, shop_id: &'a str) -> impl Hash + 'a {
+        struct Keyed<'a>(&'a str, &'a Client);
+        impl Hash for Keyed<'_> {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                self.0.hash(state);
+                match self.1 {
+                    // A /64 is what one IPv6 subscriber usually holds: counting per address would
+                    // let one visitor rotate through 2^64 of them.
+                    Client::Address(std::net::IpAddr::V6(a)) => {
+                        (6u8, u64::from_be_bytes(a.octets()[..8].try_into().unwrap())).hash(state)
+                    }
+                    other => other.hash(state),
+                }
+            }
+        }
+        Keyed(shop_id, self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_key_has_its_own_allowance_in_fixed_memory() {
+        let s = RateSketch::new(65_536, Duration::from_secs(60));
+        let before = s.memory_bytes();
+        for _ in 0..5 {
+            assert!(s.allow(&"a", 5));
+        }
+        assert!(!s.allow(&"a", 5), "the sixth in the window");
+        assert!(s.allow(&"b", 5), "another client is not affected");
+        // A flood of distinct keys neither grows the sketch nor locks out a quiet client
+        // beyond its own limit.
+        for i in 0..20_000u32 {
+            s.allow(&i, 5);
+        }
+        assert_eq!(s.memory_bytes(), before);
+        let mut quiet = 0;
+        for _ in 0..5 {
+            quiet += s.allow(&"quiet", 5) as u32;
+        }
+        // Collisions in all three rows are what could eat into it: rare at this load.
+        assert!(
+            quiet >= 3,
+            "a new client keeps (most of) its allowance: {quiet}"
+        );
+    }
+
+    #[test]
+    fn the_window_turns() {
+        let s = RateSketch::new(64, Duration::from_millis(50));
+        assert!(s.allow(&1, 1));
+        assert!(!s.allow(&1, 1));
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(s.allow(&1, 1));
+    }
+
+    #[test]
+    fn the_address_is_the_one_shopify_appended() {
+        let peer = Some("10.0.0.9".parse().unwrap());
+        let ip = |s: &str| Some(s.parse().unwrap());
+        assert_eq!(client_address(None, peer, 0), peer);
+        assert_eq!(
+            client_address(Some("6.6.6.6, 203.0.113.5"), peer, 0),
+            ip("203.0.113.5"),
+            "the visitor's own entry on the left is ignored"
+        );
+        assert_eq!(
+            client_address(Some("203.0.113.5, 10.1.1.1"), peer, 1),
+            ip("203.0.113.5"),
+            "one load balancer's entry skipped"
+        );
+        assert_eq!(client_address(Some("garbage"), peer, 0), peer);
+    }
+
+    #[test]
+    fn ipv6_addresses_of_one_subscriber_share_an_allowance() {
+        let s = RateSketch::new(4096, Duration::from_secs(60));
+        let a = Client::Address("2001:db8:1:2::1".parse().unwrap());
+        let b = Client::Address("2001:db8:1:2:ffff::7".parse().unwrap());
+        assert!(s.allow(&a.keyed("shop"), 1));
+        assert!(!s.allow(&b.keyed("shop"), 1), "same /64");
+        assert!(s.allow(&b.keyed("other-shop"), 1), "another shop");
+    }
+}
