@@ -49,12 +49,15 @@ async fn demo_admin(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     ))
 }
 
-async fn dev_bridge(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+async fn dev_bridge(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     development(&state)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/javascript; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(DEV_BRIDGE))
+    Ok(crate::routes::assets::serve(
+        &req,
+        "/demo/admin/",
+        "bridge.js",
+        "text/javascript; charset=utf-8",
+        DEV_BRIDGE.as_bytes(),
+    ))
 }
 
 /// `POST /demo/admin/session-token` (development only): a session token for the demo shop,
