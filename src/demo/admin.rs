@@ -21,7 +21,10 @@ const DEV_BRIDGE: &str = include_str!("admin-bridge.js");
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/demo/admin", web::get().to(demo_admin))
-        .route(ui::DEV_BRIDGE_PATH, web::get().to(dev_bridge))
+        .route(
+            ui::DEV_BRIDGE_PATH,
+            crate::routes::assets::method().to(dev_bridge),
+        )
         .route(
             "/demo/admin/session-token",
             web::post().to(dev_session_token),

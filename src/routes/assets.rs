@@ -59,6 +59,13 @@ fn prepared(key: (&'static str, &'static str), bytes: &'static [u8]) -> &'static
     map.entry(key).or_insert_with(|| Box::leak(Box::new(fresh)))
 }
 
+/// The route for a static file: `GET`, and `HEAD` (the same headers, no body) as browsers and
+/// caches use it to check a file.
+pub fn method() -> actix_web::Route {
+    use actix_web::guard;
+    actix_web::web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 /// The address to link a file by: `{base}{name}?v={content hash}`, cacheable for good.
 pub fn url(base: &'static str, name: &'static str, bytes: &'static [u8]) -> String {
     format!("{base}{name}?v={}", prepared((base, name), bytes).version)

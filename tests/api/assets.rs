@@ -45,7 +45,11 @@ async fn check_negotiation(app: &TestApp, path: &str, file: &str) {
 
     let plain = get_with(app, path, &[]).await;
     assert_eq!(plain.status(), 200, "{path}");
-    assert_eq!(header(&plain, CONTENT_ENCODING), "", "{path}: no gzip unasked");
+    assert_eq!(
+        header(&plain, CONTENT_ENCODING),
+        "",
+        "{path}: no gzip unasked"
+    );
     assert!(header(&plain, VARY).contains("Accept-Encoding"), "{path}");
     assert_eq!(header(&plain, CACHE_CONTROL), "no-cache", "{path}");
     let plain_tag = header(&plain, ETAG);
@@ -61,10 +65,23 @@ async fn check_negotiation(app: &TestApp, path: &str, file: &str) {
     assert!(header(&gz, VARY).contains("Accept-Encoding"), "{path}");
     let gz_tag = header(&gz, ETAG);
     assert!(gz_tag.starts_with('"'), "{path}: {gz_tag}");
-    assert_ne!(gz_tag, plain_tag, "{path}: each representation its own validator");
+    assert_ne!(
+        gz_tag, plain_tag,
+        "{path}: each representation its own validator"
+    );
     let body = gz.bytes().await.unwrap();
     assert!(body.len() < expected.len(), "{path}: smaller when gzipped");
-    assert_eq!(gunzip(&body), expected, "{path}: the same bytes once inflated");
+    assert_eq!(
+        gunzip(&body),
+        expected,
+        "{path}: the same bytes once inflated"
+    );
+
+    // HEAD: the same headers, no body.
+    let head = app.client.head(app.url(path)).send().await.unwrap();
+    assert_eq!(head.status(), 200, "{path}");
+    assert_eq!(header(&head, ETAG), plain_tag, "{path}");
+    assert!(head.bytes().await.unwrap().is_empty(), "{path}");
 
     // A refused gzip is not sent.
     let refused = get_with(app, path, &[("Accept-Encoding", "*, gzip;q=0")]).await;
@@ -126,10 +143,7 @@ fn launch_url(shop: &str) -> String {
 async fn the_admin_assets_are_gzipped_validated_and_revalidated() {
     let app = spawn_app().await;
     for (path, file) in [
-        (
-            "/admin/assets/admin.js",
-            "src/routes/admin/assets/admin.js",
-        ),
+        ("/admin/assets/admin.js", "src/routes/admin/assets/admin.js"),
         (
             "/admin/assets/admin.css",
             "src/routes/admin/assets/admin.css",
@@ -187,7 +201,11 @@ async fn the_pages_link_versioned_assets_that_browsers_keep() {
         versioned_links(&frame, "/admin/assets/"),
     ]
     .concat();
-    assert_eq!(links.len(), 4, "theme CSS and script, preview CSS and script: {frame}");
+    assert_eq!(
+        links.len(),
+        4,
+        "theme CSS and script, preview CSS and script: {frame}"
+    );
     for link in links {
         let resp = app.get(&link).await;
         assert_eq!(resp.status(), 200, "{link}");

@@ -890,10 +890,17 @@ async fn the_print_view_line_carries_the_uploaded_image() {
         .api_get("/api/production/lines/81/preview.svg", SHOP)
         .await;
     assert_eq!(svg.status(), 200);
-    assert!(svg.headers()["content-type"].to_str().unwrap().starts_with("image/svg+xml"));
+    assert!(
+        svg.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("image/svg+xml")
+    );
     // Another shop's admin does not see the line.
     assert_eq!(
-        app.api_get("/api/production/lines/81", OTHER).await.status(),
+        app.api_get("/api/production/lines/81", OTHER)
+            .await
+            .status(),
         404
     );
 }

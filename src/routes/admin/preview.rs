@@ -27,7 +27,7 @@ fn theme_url(name: &str) -> String {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/theme/{file}", web::get().to(theme_asset))
+    cfg.route("/admin/theme/{file}", assets::method().to(theme_asset))
         .route("/admin/preview/{block}", web::get().to(preview_frame));
 }
 

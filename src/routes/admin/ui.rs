@@ -44,7 +44,7 @@ pub const ASSET_BASE: &str = "/admin/assets/";
 
 /// The shell's own assets (the shell itself is `GET /`, see `routes::app`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/assets/{file}", web::get().to(asset));
+    cfg.route("/admin/assets/{file}", assets::method().to(asset));
 }
 
 /// The versioned address of one of the admin's own assets (cached by browsers for good).

@@ -745,6 +745,7 @@
 
   // ------------------------------------------------------------------ Preference center
 
+  const TEXT_LABELS = { title: 'Heading', intro: 'Introduction', personalization_consent: 'Personalization consent (checkbox text)', marketing_consent: 'Marketing consent (checkbox text)' };
   route(/^\/preferences\/?$/, async () => {
     const s = await api('/api/preference-center');
     const errors = new Errors();
@@ -767,7 +768,7 @@
       button('Remove', () => { s.interests.splice(i, 1); renderInterests(); changed(); }, { plain: true, small: true, critical: true, label: 'Remove interest ' + (it.label || i + 1) }))));
     renderSizes(); renderInterests();
     const freq = input({ value: s.frequencies.join(', '), spellcheck: 'false', on: { input: (e) => { s.frequencies = e.target.value.split(',').map((x) => x.trim()).filter(Boolean); changed(); } } });
-    const texts = Object.keys({ intro: 1, personalization_consent: 1, marketing_consent: 1, ...s.texts }).map((k) => field(k.replace(/_/g, ' '), h('textarea', { class: 'input', rows: 2, value: s.texts[k] ?? '', on: { input: (e) => { s.texts[k] = e.target.value; if (!e.target.value) delete s.texts[k]; changed(); } } }), { errors, path: 'texts.' + k }));
+    const texts = Object.keys({ intro: 1, personalization_consent: 1, marketing_consent: 1, ...s.texts }).map((k) => field(TEXT_LABELS[k] || k.charAt(0).toUpperCase() + k.slice(1).replace(/_/g, ' '), h('textarea', { class: 'input', rows: 2, value: s.texts[k] ?? '', on: { input: (e) => { s.texts[k] = e.target.value; if (!e.target.value) delete s.texts[k]; changed(); } } }), { errors, path: 'texts.' + k }));
     const save = button('Save', () => busy(save, async () => {
       errors.clear();
       try {
@@ -945,6 +946,11 @@
       body.replaceChildren(skeleton(4));
       const a = await api('/api/analytics/daily?days=' + days);
       const totals = a.totals;
+      const active = INTENTS.some(([i]) => METRICS.some(([m]) => totals[i][m]));
+      if (!active) {
+        body.replaceChildren(card(null, empty('No widget activity in this period', 'Impressions, clicks, add-to-carts and orders appear here once shoppers see the recommendation widgets on your storefront. Choose a longer period to look further back.')));
+        return;
+      }
       const fillBars = (root) => root.querySelectorAll('.funnel__fill').forEach((n) => { n.style.width = n.dataset.w + '%'; });
       const fun = h('div', {}, funnel(totals));
       fillBars(fun);
