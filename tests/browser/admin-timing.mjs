@@ -85,7 +85,7 @@ try {
     ...(ids.line ? [['Print view', '/production/' + ids.line, '.print__list']] : []),
     ['Preference center', '/preferences', 'fieldset'],
     ['Recommendations', '/recommendations', '.ranked'],
-    ['Analytics', '/analytics', '.funnel'],
+    ['Analytics', '/analytics', '.funnel, .empty'],
     ['Privacy', '/privacy', 'table, .empty'],
   ];
 
