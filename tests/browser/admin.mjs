@@ -207,6 +207,7 @@ export function adminTests({ base, newPage, artifacts, png }) {
     await row.waitFor();
     assert.match(await row.textContent(), /Monogram: ABC/);
     assert.match(await row.textContent(), /Verified/);
+    assert.equal(await page.getByRole('button', { name: 'Load more' }).isVisible(), false, 'no more pages to load');
     await shot(page, 'admin-production.png');
     await row.getByRole('button', { name: 'Start production' }).click();
     await row.getByText('In production', { exact: true }).waitFor();
