@@ -21,7 +21,10 @@ const DEV_BRIDGE: &str = include_str!("admin-bridge.js");
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/demo/admin", web::get().to(demo_admin))
-        .route(ui::DEV_BRIDGE_PATH, web::get().to(dev_bridge))
+        .route(
+            ui::DEV_BRIDGE_PATH,
+            crate::routes::assets::method().to(dev_bridge),
+        )
         .route(
             "/demo/admin/session-token",
             web::post().to(dev_session_token),
@@ -49,12 +52,15 @@ async fn demo_admin(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     ))
 }
 
-async fn dev_bridge(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+async fn dev_bridge(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     development(&state)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/javascript; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(DEV_BRIDGE))
+    Ok(crate::routes::assets::serve(
+        &req,
+        "/demo/admin/",
+        "bridge.js",
+        "text/javascript; charset=utf-8",
+        DEV_BRIDGE.as_bytes(),
+    ))
 }
 
 /// `POST /demo/admin/session-token` (development only): a session token for the demo shop,

@@ -118,7 +118,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: Option<web::Data<Demo>>) {
         .route("/demo/account", web::get().to(pages::account_page))
         .route("/demo/login", web::get().to(pages::login))
         .route("/demo/logout", web::get().to(pages::logout))
-        .route("/demo/assets/{file}", web::get().to(pages::asset))
+        .route(
+            "/demo/assets/{file}",
+            crate::routes::assets::method().to(pages::asset),
+        )
         .route("/demo/images/{handle}.svg", web::get().to(pages::image))
         .route(
             "/apps/atelier/{tail:.*}",

@@ -264,16 +264,18 @@ pub(super) async fn cart_page(req: HttpRequest, demo: web::Data<Demo>) -> AppRes
     ))
 }
 
-pub(super) async fn asset(path: web::Path<String>) -> AppResult<HttpResponse> {
-    let name = path.into_inner();
-    let (_, mime, bytes) = theme::files::ASSETS
+pub(super) async fn asset(req: HttpRequest, path: web::Path<String>) -> AppResult<HttpResponse> {
+    let (name, mime, bytes) = theme::files::ASSETS
         .iter()
-        .find(|(n, _, _)| *n == name)
+        .find(|(n, _, _)| *n == path.as_str())
         .ok_or_else(|| AppError::not_found("No such asset."))?;
-    Ok(HttpResponse::Ok()
-        .content_type(*mime)
-        .insert_header(("Cache-Control", "no-cache"))
-        .body(*bytes))
+    Ok(crate::routes::assets::serve(
+        &req,
+        "/demo/assets/",
+        name,
+        mime,
+        bytes,
+    ))
 }
 
 /// A generated product picture (no binary files in the repository).

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod assets;
 pub mod auth;
 pub mod extractors;
 pub mod health;

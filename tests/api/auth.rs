@@ -524,7 +524,11 @@ async fn the_app_url_sends_new_shops_to_oauth_and_shows_installed_ones_the_app()
         "<meta name=\"shopify-api-key\" content=\"{API_KEY}\">"
     )));
     // The admin shell: its script asks App Bridge for a session token on every call.
-    assert!(page.contains(r#"<script src="/admin/assets/admin.js" defer></script>"#));
+    assert!(
+        page.contains(r#"<script src="/admin/assets/admin.js?v="#)
+            && page.contains("\" defer></script>"),
+        "{page}"
+    );
     assert!(
         !page.contains(STORE_TOKEN),
         "the page carries nothing secret"

@@ -3,6 +3,7 @@
 
 mod admin;
 mod agreement;
+mod assets;
 mod auth;
 mod compliance;
 mod contract;

@@ -834,6 +834,77 @@ async fn image_fields_take_uploads_of_the_same_shop_and_orders_keep_them() {
     assert_eq!(app.table_count("uploads"), 0);
 }
 
+/// The print view's data: the line (`/api/production/lines/{id}`) carries the upload's address
+/// among its values, that address serves the shopper's image, and the line's preview draws.
+#[tokio::test]
+async fn the_print_view_line_carries_the_uploaded_image() {
+    let app = spawn_app().await;
+    setup(&app, SHOP).await;
+    setup(&app, OTHER).await;
+    let up: Value = upload(&app, SHOP, png(12, 9), "tile.png", "image/png")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let p = personalize(
+        &app,
+        SHOP,
+        RING,
+        json!({"engraving": "Ada", "metal": "silver", "photo": up["upload_id"]}),
+    )
+    .await;
+    let body = order(
+        7101,
+        "2026-11-02T10:00:05-05:00",
+        vec![
+            (81, RING, 1, "120.00", p["properties"].clone()),
+            fee_line(82, &p["signature"], 1500),
+        ],
+    );
+    deliver_order(&app, SHOP, &body).await;
+
+    let resp = app.api_get("/api/production/lines/81", SHOP).await;
+    assert_eq!(resp.status(), 200);
+    let l: Value = resp.json().await.unwrap();
+    let photo = l["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Photo")
+        .unwrap_or_else(|| panic!("no Photo in {l}"));
+    assert_eq!(photo["value"], up["url"]);
+    assert!(
+        up["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{APP_URL}/uploads/up_")),
+        "{up}"
+    );
+    let image = fetch(&app, up["url"].as_str().unwrap()).await;
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/png");
+    let decoded = image::load_from_memory(&image.bytes().await.unwrap()).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (12, 9));
+
+    let svg = app
+        .api_get("/api/production/lines/81/preview.svg", SHOP)
+        .await;
+    assert_eq!(svg.status(), 200);
+    assert!(
+        svg.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("image/svg+xml")
+    );
+    // Another shop's admin does not see the line.
+    assert_eq!(
+        app.api_get("/api/production/lines/81", OTHER)
+            .await
+            .status(),
+        404
+    );
+}
+
 // ---------------------------------------------------------------- preview and blocked words
 
 #[tokio::test]

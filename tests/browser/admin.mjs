@@ -20,7 +20,7 @@ async function until(check, what) {
   throw new Error('timed out: ' + what);
 }
 
-export function adminTests({ base, newPage, artifacts }) {
+export function adminTests({ base, newPage, artifacts, png }) {
   const shot = (page, name) => page.screenshot({ path: path.join(artifacts, name), fullPage: true });
 
   /** A page of the admin, with CSP violations collected. */
@@ -207,6 +207,7 @@ export function adminTests({ base, newPage, artifacts }) {
     await row.waitFor();
     assert.match(await row.textContent(), /Monogram: ABC/);
     assert.match(await row.textContent(), /Verified/);
+    assert.equal(await page.getByRole('button', { name: 'Load more' }).isVisible(), false, 'no more pages to load');
     await shot(page, 'admin-production.png');
     await row.getByRole('button', { name: 'Start production' }).click();
     await row.getByText('In production', { exact: true }).waitFor();
@@ -218,6 +219,14 @@ export function adminTests({ base, newPage, artifacts }) {
     await page.waitForFunction((n) => ![...document.querySelectorAll('tr[data-line-id]')].some((r) => r.textContent.includes(n)), orderName);
     await page.getByLabel('Status').selectOption('done');
     await page.locator('tr[data-line-id]', { hasText: orderName }).waitFor();
+    // The count under the filters speaks of one line in the singular.
+    await page.waitForFunction(() => document.querySelectorAll('tr[data-line-id]').length === 1);
+    assert.equal(await page.locator('main p[aria-live]', { hasText: 'shown' }).textContent(), '1 line shown.');
+    await page.getByLabel('Status').selectOption('pending');
+    await page.waitForFunction(() => !document.querySelector('tr[data-line-id]') && /^0 /.test(document.querySelector('main p[aria-live]').textContent));
+    assert.equal(await page.locator('main p[aria-live]', { hasText: 'shown' }).textContent(), '0 lines shown.');
+    await page.getByLabel('Status').selectOption('done');
+    await page.waitForFunction(() => document.querySelectorAll('tr[data-line-id]').length === 1);
 
     // The CSV download.
     const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
@@ -236,6 +245,84 @@ export function adminTests({ base, newPage, artifacts }) {
     for (const v of ['ABC', 'Long', 'Navy', 'Happy birthday', '2027-02-01']) assert.ok(text.includes(v), v);
     await page.waitForFunction(() => { const i = document.querySelector('.print__svg'); return i && i.complete && i.naturalWidth > 0; });
     await shot(page, 'admin-print.png');
+    assert.deepEqual(errors, []);
+  });
+
+  test('admin: the print view shows the image the shopper uploaded, served from the upload', async () => {
+    const { page, errors } = await admin('/');
+    // The shopper uploads a photo through the storefront block (the real upload route behind the
+    // app proxy), personalizes and orders through the demo's checkout (a signed orders webhook).
+    const shop = await newPage();
+    let photo;
+    const name = await placeOrder(shop.page, 'custom-tote', async (block) => {
+      await block.getByLabel('Message').fill('Print me');
+      await block.getByText('Navy').click();
+      await block.getByLabel('Photo').setInputFiles({ name: 'tile.png', mimeType: 'image/png', buffer: png(48, 32) });
+      await shop.page.waitForFunction(() => document.querySelector('[data-price]').textContent.includes('$8.00'));
+    });
+    const line = await waitForLine(page, name);
+    photo = line.properties.find((p) => p.name === 'Photo')?.value;
+    assert.match(photo || '', new RegExp(`^${base()}/uploads/up_[A-Za-z0-9_-]+$`), JSON.stringify(line.properties));
+
+    await go(page, '/production/' + line.line_item_id);
+    const img = page.locator('main img.print__upload');
+    await img.waitFor();
+    assert.equal(await img.getAttribute('alt'), 'Uploaded image for Photo');
+    assert.equal(new URL(await img.evaluate((i) => i.src)).pathname, new URL(photo).pathname, 'the <img> points to the upload');
+    await page.waitForFunction(() => { const i = document.querySelector('main img.print__upload'); return i.complete && i.naturalWidth === 48 && i.naturalHeight === 32; });
+    const served = await fetch(photo);
+    assert.equal(served.status, 200);
+    assert.equal(served.headers.get('content-type'), 'image/png');
+    await page.waitForFunction(() => { const i = document.querySelector('.print__svg'); return i && i.complete && i.naturalWidth > 0; });
+    await shot(page, 'admin-print-upload.png');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(shop.errors, []);
+  });
+
+  test('admin: toasts are announced, dismissible, time out, and stay on their page', async () => {
+    const { page, errors } = await admin('/preferences');
+    const stack = page.locator('[data-toasts]');
+    assert.equal(await stack.getAttribute('role'), 'status');
+    assert.equal(await stack.getAttribute('aria-live'), 'polite');
+    const save = () => page.getByRole('button', { name: 'Save', exact: true }).click();
+    const saved = page.locator('.toast', { hasText: 'Preference center saved.' });
+
+    // Gone on its own after a few seconds (the pointer stays on the Save button, away from it).
+    await save();
+    await saved.waitFor();
+    const shown = Date.now();
+    await saved.waitFor({ state: 'detached', timeout: 10000 });
+    const lasted = Date.now() - shown;
+    assert.ok(lasted > 3000 && lasted < 8000, 'a toast lasts a few seconds: ' + lasted + ' ms');
+
+    // Dismissed by its button, and by Escape from the keyboard (focus returns to the page).
+    await save();
+    await saved.getByRole('button', { name: /^Dismiss/ }).click();
+    await saved.waitFor({ state: 'detached' });
+    await page.mouse.move(0, 0);
+    await save();
+    await saved.getByRole('button', { name: /^Dismiss/ }).focus();
+    await page.keyboard.press('Escape');
+    await saved.waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate(() => document.activeElement.tagName), 'H1');
+
+    // Not carried to the next page.
+    await save();
+    await saved.waitFor();
+    await page.locator('nav a[href="#/"]').click();
+    await page.waitForFunction(() => document.querySelector('main:not([aria-busy]) h1')?.textContent === 'Home');
+    assert.equal(await page.locator('.toast').count(), 0, 'the previous page\'s toast is gone');
+
+    // A toast about the page being opened is shown there: deleting a template lands on the list.
+    const t = await apiCall(page, '/api/templates', 'POST', { name: 'Short-lived', product_ids: [], fields: [{ key: 'x', label: 'X', type: 'text' }] });
+    assert.equal(t.status, 201);
+    await go(page, '/templates/' + t.body.id);
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.getByRole('button', { name: 'Delete template' }).click();
+    await page.waitForFunction(() => location.hash === '#/templates' && document.querySelector('main:not([aria-busy]) h1')?.textContent === 'Templates');
+    await page.locator('.toast', { hasText: 'Template deleted.' }).waitFor();
+    assert.equal(await page.locator('.toast').count(), 1);
+    await shot(page, 'admin-toast.png');
     assert.deepEqual(errors, []);
   });
 

@@ -4,10 +4,14 @@
 //
 //   cargo build && (cd tests/browser && npm ci && npm test)
 //   ATELIER_BIN=target/release/atelier CHROMIUM=/usr/bin/chromium npm test
+//   BROWSER_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test npm test   # on PostgreSQL
+//
+// With BROWSER_POSTGRES_URL the binary runs on a fresh PostgreSQL database created for the run
+// (with psql, on that server) and dropped afterwards.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -19,7 +23,13 @@ import { adminTests } from './admin.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const artifacts = path.join(repo, 'artifacts/browser');
-let server, browser, base, dir;
+let server, browser, base, dir, pgDatabase;
+
+/** `sql` on the server of BROWSER_POSTGRES_URL (through psql). */
+function psql(sql) {
+  const r = spawnSync('psql', [process.env.BROWSER_POSTGRES_URL, '-v', 'ON_ERROR_STOP=1', '-qc', sql], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error('psql: ' + (r.stderr || r.error));
+}
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -35,11 +45,19 @@ before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   const bin = path.resolve(repo, process.env.ATELIER_BIN || 'target/debug/atelier');
+  let databaseUrl = `sqlite://${path.join(dir, 'demo.db')}`;
+  if (process.env.BROWSER_POSTGRES_URL) {
+    pgDatabase = 'atelier_browser_' + process.pid + '_' + Date.now();
+    psql(`CREATE DATABASE ${pgDatabase}`);
+    const u = new URL(process.env.BROWSER_POSTGRES_URL);
+    u.pathname = '/' + pgDatabase;
+    databaseUrl = u.toString();
+  }
   server = spawn(bin, ['serve'], {
     env: {
       PATH: process.env.PATH,
       ATELIER_ENV: 'development',
-      DATABASE_URL: `sqlite://${path.join(dir, 'demo.db')}`,
+      DATABASE_URL: databaseUrl,
       BIND_ADDR: `127.0.0.1:${port}`,
       APP_URL: base,
       RUST_LOG: 'warn',
@@ -60,7 +78,12 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  server?.kill('SIGTERM');
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  if (pgDatabase) psql(`DROP DATABASE IF EXISTS ${pgDatabase}`);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -325,4 +348,4 @@ test('recommendations render as cards, report impressions, and a click is counte
 });
 
 // The merchant's admin, on the same server: after the storefront tests, whose clicks it reads.
-adminTests({ base: () => base, newPage, artifacts });
+adminTests({ base: () => base, newPage, artifacts, png });

@@ -9,23 +9,36 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value as Json, json};
 
-use super::ui::{escape, serve_bytes};
+use super::ui::{asset_url, escape};
 use crate::error::{AppError, AppResult};
+use crate::routes::assets;
 use crate::theme;
 
+/// Where the previews load the theme extension's assets from.
+const THEME_BASE: &str = "/admin/theme/";
+
+/// The versioned address of a theme extension asset (cached by browsers for good).
+fn theme_url(name: &str) -> String {
+    theme::files::ASSETS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(n, _, bytes)| assets::url(THEME_BASE, n, bytes))
+        .unwrap_or_else(|| format!("{THEME_BASE}{name}"))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/theme/{file}", web::get().to(theme_asset))
+    cfg.route("/admin/theme/{file}", assets::method().to(theme_asset))
         .route("/admin/preview/{block}", web::get().to(preview_frame));
 }
 
 /// The theme extension's own assets, for the block previews (in production too, where the
 /// demo store's copy of them does not exist).
-async fn theme_asset(path: web::Path<String>) -> AppResult<HttpResponse> {
-    let (_, mime, bytes) = theme::files::ASSETS
+async fn theme_asset(req: HttpRequest, path: web::Path<String>) -> AppResult<HttpResponse> {
+    let (name, mime, bytes) = theme::files::ASSETS
         .iter()
         .find(|(n, _, _)| *n == path.as_str())
         .ok_or_else(|| AppError::not_found("No such asset."))?;
-    Ok(serve_bytes(mime, bytes))
+    Ok(assets::serve(&req, THEME_BASE, name, mime, bytes))
 }
 
 type Block = (::liquid::Template, Map<String, Json>, Option<String>);
@@ -94,8 +107,8 @@ async fn preview_frame(req: HttpRequest, path: web::Path<String>) -> AppResult<H
     let mut body = template.render(&object).map_err(AppError::internal)?;
     if let Some(js) = script {
         body.push_str(&format!(
-            r#"<script src="/admin/theme/{}" defer></script>"#,
-            escape(js)
+            r#"<script src="{}" defer></script>"#,
+            escape(&theme_url(js))
         ));
     }
     let html = format!(
@@ -105,12 +118,15 @@ async fn preview_frame(req: HttpRequest, path: web::Path<String>) -> AppResult<H
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Storefront preview</title>
-<link rel="stylesheet" href="/admin/theme/atelier.css">
-<link rel="stylesheet" href="/admin/assets/preview.css">
-<script src="/admin/assets/preview.js"></script>
+<link rel="stylesheet" href="{theme_css}">
+<link rel="stylesheet" href="{preview_css}">
+<script src="{preview_js}"></script>
 </head>
 <body><main class="preview"><div class="shopify-section" id="shopify-section-preview">{body}</div></main></body>
-</html>"#
+</html>"#,
+        theme_css = escape(&theme_url("atelier.css")),
+        preview_css = escape(&asset_url("preview.css")),
+        preview_js = escape(&asset_url("preview.js")),
     );
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

@@ -7,9 +7,10 @@
 //! App Bridge, so the admin runs offline next to the demo storefront.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::error::{AppError, AppResult};
+use crate::routes::assets;
 use crate::shopify::ShopDomain;
 
 const APP_BRIDGE: &str = "https://cdn.shopify.com/shopifycloud/app-bridge.js";
@@ -38,9 +39,21 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ),
 ];
 
+/// Where the admin's own assets are served.
+pub const ASSET_BASE: &str = "/admin/assets/";
+
 /// The shell's own assets (the shell itself is `GET /`, see `routes::app`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/assets/{file}", web::get().to(asset));
+    cfg.route("/admin/assets/{file}", assets::method().to(asset));
+}
+
+/// The versioned address of one of the admin's own assets (cached by browsers for good).
+pub fn asset_url(name: &str) -> String {
+    ASSETS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(n, _, bytes)| assets::url(ASSET_BASE, n, bytes))
+        .unwrap_or_else(|| format!("{ASSET_BASE}{name}"))
 }
 
 pub(super) fn escape(s: &str) -> String {
@@ -96,8 +109,8 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
 <title>Atelier</title>
 <meta name="shopify-api-key" content="{key}">
 <script src="{bridge_script}"></script>
-<link rel="stylesheet" href="/admin/assets/admin.css">
-<script src="/admin/assets/admin.js" defer></script>
+<link rel="stylesheet" href="{css}">
+<script src="{js}" defer></script>
 </head>
 <body data-shop="{shop}" data-env="{env}">
 <a class="skip" href="#main">Skip to content</a>
@@ -119,11 +132,13 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
 <noscript><p>The Atelier admin needs JavaScript.</p></noscript>
 </main>
 </div>
-<div class="toasts" role="status" aria-live="polite" data-toasts></div>
+<div class="toasts" role="status" aria-live="polite" aria-label="Notifications" data-toasts></div>
 </body>
 </html>"##,
         key = escape(api_key),
         shop = escape(shop.as_str()),
+        css = escape(&asset_url("admin.css")),
+        js = escape(&asset_url("admin.js")),
     );
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -133,19 +148,10 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
         .body(html)
 }
 
-pub(super) fn serve_bytes(mime: &str, bytes: &'static [u8]) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(mime)
-        // Revalidated on each load: a new binary's assets apply at once.
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((header::ETAG, format!("\"{}\"", env!("CARGO_PKG_VERSION"))))
-        .body(bytes)
-}
-
-async fn asset(path: web::Path<String>) -> AppResult<HttpResponse> {
-    let (_, mime, bytes) = ASSETS
+async fn asset(req: HttpRequest, path: web::Path<String>) -> AppResult<HttpResponse> {
+    let (name, mime, bytes) = ASSETS
         .iter()
         .find(|(n, _, _)| *n == path.as_str())
         .ok_or_else(|| AppError::not_found("No such asset."))?;
-    Ok(serve_bytes(mime, bytes))
+    Ok(assets::serve(&req, ASSET_BASE, name, mime, bytes))
 }

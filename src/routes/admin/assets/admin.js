@@ -27,11 +27,13 @@
   let uidN = 0;
   const uid = (p) => (p || 'a') + ++uidN;
   const main = document.getElementById('main');
-  const live = document.querySelector('[data-toasts]');
+  const toastStack = document.querySelector('[data-toasts]');
   const money = (c) => (c == null ? '—' : (c < 0 ? '−' : '') + '$' + (Math.abs(c) / 100).toFixed(2));
   const when = (s) => (s ? new Date(s).toLocaleString() : '—');
   const day = (s) => (s ? new Date(s).toLocaleDateString() : '—');
   const num = (n) => (n == null ? '—' : Number(n).toLocaleString());
+  /** `1 line`, `2 lines`: a count with its noun in the right number. */
+  const plural = (n, one, many) => num(n) + ' ' + (Number(n) === 1 ? one : many || one + 's');
 
   // ------------------------------------------------------------------ API
 
@@ -64,12 +66,41 @@
 
   // ------------------------------------------------------------------ components
 
+  /**
+   * A toast, as Polaris shows them: a short message at the bottom of the page, announced by the
+   * live region it is added to (an error as an alert), dismissible by its button or Escape, gone
+   * after a few seconds (the clock stops while the pointer or the focus is on it), and never
+   * carried to another page.
+   */
+  const TOAST_MS = 5000, ERROR_TOAST_MS = 8000;
   function toast(message, error) {
-    const t = h('div', { class: 'toast' + (error ? ' toast--error' : '') }, h('span', { text: message }),
-      h('button', { type: 'button', class: 'toast__close', 'aria-label': 'Dismiss', on: { click: () => t.remove() } }, '×'));
-    live.append(t);
-    setTimeout(() => t.remove(), error ? 8000 : 4000);
+    let left = error ? ERROR_TOAST_MS : TOAST_MS, started = 0, timer = null, hovered = false, focused = false;
+    const close = () => {
+      clearTimeout(timer); timer = null;
+      // Keyboard users who dismissed it land back on the page, not on the document's start.
+      const hadFocus = t.contains(document.activeElement);
+      t.remove();
+      if (hadFocus) main.querySelector('h1')?.focus();
+    };
+    const sync = () => {
+      const hold = hovered || focused;
+      if (hold && timer !== null) { clearTimeout(timer); timer = null; left = Math.max(1000, left - (Date.now() - started)); }
+      else if (!hold && timer === null && t.isConnected) { started = Date.now(); timer = setTimeout(close, left); }
+    };
+    const t = h('div', { class: 'toast' + (error ? ' toast--error' : ''), role: error ? 'alert' : null, on: {
+      mouseenter: () => { hovered = true; sync(); }, mouseleave: () => { hovered = false; sync(); },
+      focusin: () => { focused = true; sync(); }, focusout: () => { focused = false; sync(); },
+      keydown: (e) => { if (e.key === 'Escape') close(); },
+    } }, h('span', { class: 'toast__text', text: message }),
+      h('button', { type: 'button', class: 'toast__close', 'aria-label': 'Dismiss notification', on: { click: close } }, h('span', { 'aria-hidden': 'true', text: '×' })));
+    t.close = close;
+    toastStack.append(t);
+    sync();
   }
+  /** A toast for the page the app is about to open (shown once that page has rendered). */
+  let nextToast = null;
+  const toastOnNextPage = (message, error) => { nextToast = [message, error]; };
+  const clearToasts = () => { for (const t of [...toastStack.children]) t.close(); };
 
   function button(text, onClick, opts = {}) {
     const b = h('button', { type: opts.submit ? 'submit' : 'button', class: 'btn' + (opts.primary ? ' btn--primary' : '') + (opts.critical ? ' btn--critical' : '') + (opts.plain ? ' btn--plain' : '') + (opts.small ? ' btn--small' : ''), 'aria-label': opts.label, disabled: opts.disabled, on: onClick ? { click: onClick } : null }, text);
@@ -121,6 +152,7 @@
     /** The registered control for `path`, or for its nearest registered parent path. */
     find(path) {
       let p = path || '';
+      if (this.map.has(p)) return this.map.get(p);
       while (p) {
         if (this.map.has(p)) return this.map.get(p);
         const cut = Math.max(p.lastIndexOf('.'), p.lastIndexOf('['));
@@ -250,6 +282,10 @@
   async function navigate() {
     leaving.forEach((f) => f());
     leaving = [];
+    // A page's toasts speak of that page: the next one starts without them.
+    clearToasts();
+    const carried = nextToast;
+    nextToast = null;
     const hash = location.hash.replace(/^#/, '') || '/';
     const [re, render] = routes.find(([r]) => r.test(hash)) || routes[0];
     const m = hash.match(re) || [];
@@ -270,6 +306,7 @@
     const title = main.querySelector('h1');
     if (navigated && title) title.focus();
     navigated = true;
+    if (carried) toast(...carried);
   }
   let navigated = false;
   window.addEventListener('hashchange', navigate);
@@ -295,7 +332,7 @@
               h('span', { class: 'checklist__mark', 'aria-hidden': 'true', text: i.done ? '✓' : '' }),
               h('div', {}, h('p', { class: 'checklist__title' }, { webhooks: 'Webhooks registered', app_embed: 'Theme app embed enabled', fee_product: 'Fee product configured', template_assigned: 'A template assigned to a product', preference_center: 'Preference center configured' }[i.key] || i.key,
                 h('span', { class: 'visually-hidden', text: i.done ? ' (done)' : ' (to do)' })), h('p', { class: 'muted', text: i.detail })))))),
-          card('Webhook health', h('p', {}, badge(health.dead ? health.dead + ' dead letters' : health.retrying ? health.retrying + ' retrying' : 'Healthy', tone)),
+          card('Webhook health', h('p', {}, badge(health.dead ? plural(health.dead, 'dead letter') : health.retrying ? health.retrying + ' retrying' : 'Healthy', tone)),
             h('dl', { class: 'stats' },
               [['Last delivery', when(health.last_received_at)], ['Last applied', when(health.last_processed_at)], ['Received (24 h)', num(health.received_24h)], ['Waiting', num(health.pending)], ['Retrying', num(health.retrying)], ['Dead letters', num(health.dead)]]
                 .map(([k, v]) => h('div', { class: 'stats__item' }, h('dt', { text: k }), h('dd', { text: v })))),
@@ -565,7 +602,7 @@
       versionsBox.replaceChildren(h('table', { class: 'table' }, h('caption', { class: 'visually-hidden', text: 'Version history' }),
         h('thead', {}, h('tr', {}, ['Version', 'Published', 'Fields', 'Orders pinned', ''].map((x) => h('th', { scope: 'col', text: x })))),
         h('tbody', {}, v.items.map((x) => h('tr', {}, h('td', { text: 'v' + x.version + (x.version === t.version ? ' (current)' : '') }), h('td', { text: when(x.created_at) }), h('td', { text: x.field_count }),
-          h('td', { text: x.pinned_orders + (x.pinned_lines !== x.pinned_orders ? ' (' + x.pinned_lines + ' lines)' : '') }),
+          h('td', { text: x.pinned_orders + (x.pinned_lines !== x.pinned_orders ? ' (' + plural(x.pinned_lines, 'line') + ')' : '') }),
           h('td', {}, h('details', {}, h('summary', { text: 'Fields' }), h('ul', {}, (x.fields || []).map((f) => h('li', { text: f.label + ' · ' + typeName(f.type) + (f.required ? ' · required' : '') }))))))))));
     };
     loadVersions().catch((e) => versionsBox.replaceChildren(h('p', { class: 'field__error', text: e.message })));
@@ -577,16 +614,15 @@
         const body = { name: draft.name, fields: draft.fields.map(cleanField), product_ids: draft.product_ids };
         const out = await api(isNew ? '/api/templates' : '/api/templates/' + encodeURIComponent(id), { method: isNew ? 'POST' : 'PUT', body });
         dirty = false;
-        toast('Template saved: version ' + out.version + '.');
-        if (isNew) location.hash = '#/templates/' + encodeURIComponent(out.id);
-        else { t.version = out.version; versionLine.textContent = 'Version ' + out.version; loadVersions(); }
+        if (isNew) { toastOnNextPage('Template saved: version ' + out.version + '.'); location.hash = '#/templates/' + encodeURIComponent(out.id); } else {
+          toast('Template saved: version ' + out.version + '.'); t.version = out.version; versionLine.textContent = 'Version ' + out.version; loadVersions(); }
       } catch (e) {
         if (e.status === 422) { errors.show(e); toast('The template was not saved: fix the highlighted settings.', true); } else toast(e.message, true);
       }
     }), { primary: true });
     const del = isNew ? null : button('Delete', async () => {
       if (!(await confirmDialog('Delete this template?', 'Its products stop showing the fields. Orders keep the versions they pinned.', 'Delete template'))) return;
-      try { await api('/api/templates/' + encodeURIComponent(id), { method: 'DELETE' }); toast('Template deleted.'); dirty = false; location.hash = '#/templates'; } catch (e) { toast(e.message, true); }
+      try { await api('/api/templates/' + encodeURIComponent(id), { method: 'DELETE' }); toastOnNextPage('Template deleted.'); dirty = false; location.hash = '#/templates'; } catch (e) { toast(e.message, true); }
     }, { critical: true });
     const versionLine = h('p', { class: 'muted', text: isNew ? 'Not saved yet' : 'Version ' + t.version });
     const beforeUnload = (e) => { if (dirty) { e.preventDefault(); e.returnValue = ''; } };
@@ -663,7 +699,7 @@
         tbody.append(...page.items.map(row));
         if (!tbody.childElementCount) tbody.append(h('tr', {}, h('td', { colspan: 7 }, empty('No personalized lines', 'Lines appear here when orders with personalized products arrive.'))));
         more.hidden = !cursor;
-        status.textContent = tbody.querySelectorAll('tr[data-line-id]').length + ' lines shown.';
+        status.textContent = plural(tbody.querySelectorAll('tr[data-line-id]').length, 'line') + ' shown.';
       } catch (e) { if (e.status === 422) filterErr.show(e); else toast(e.message, true); }
     }
     const fSel = (k, label, opts) => field(label, select(opts, f[k], { on: { change: (e) => { f[k] = e.target.value; load(false); } } }), { errors: filterErr, path: k, inline: true });
@@ -709,6 +745,7 @@
 
   // ------------------------------------------------------------------ Preference center
 
+  const TEXT_LABELS = { title: 'Heading', intro: 'Introduction', personalization_consent: 'Personalization consent (checkbox text)', marketing_consent: 'Marketing consent (checkbox text)' };
   route(/^\/preferences\/?$/, async () => {
     const s = await api('/api/preference-center');
     const errors = new Errors();
@@ -731,7 +768,7 @@
       button('Remove', () => { s.interests.splice(i, 1); renderInterests(); changed(); }, { plain: true, small: true, critical: true, label: 'Remove interest ' + (it.label || i + 1) }))));
     renderSizes(); renderInterests();
     const freq = input({ value: s.frequencies.join(', '), spellcheck: 'false', on: { input: (e) => { s.frequencies = e.target.value.split(',').map((x) => x.trim()).filter(Boolean); changed(); } } });
-    const texts = Object.keys({ intro: 1, personalization_consent: 1, marketing_consent: 1, ...s.texts }).map((k) => field(k.replace(/_/g, ' '), h('textarea', { class: 'input', rows: 2, value: s.texts[k] ?? '', on: { input: (e) => { s.texts[k] = e.target.value; if (!e.target.value) delete s.texts[k]; changed(); } } }), { errors, path: 'texts.' + k }));
+    const texts = Object.keys({ intro: 1, personalization_consent: 1, marketing_consent: 1, ...s.texts }).map((k) => field(TEXT_LABELS[k] || k.charAt(0).toUpperCase() + k.slice(1).replace(/_/g, ' '), h('textarea', { class: 'input', rows: 2, value: s.texts[k] ?? '', on: { input: (e) => { s.texts[k] = e.target.value; if (!e.target.value) delete s.texts[k]; changed(); } } }), { errors, path: 'texts.' + k }));
     const save = button('Save', () => busy(save, async () => {
       errors.clear();
       try {
@@ -745,7 +782,7 @@
 
     // Customer lookup
     const lookupErr = new Errors();
-    const custIn = input({ inputmode: 'numeric', placeholder: 'e.g. 7100000042' });
+    const custIn = input({ inputmode: 'numeric', placeholder: 'e.g. 7100000042', required: true, autocomplete: 'off' });
     const result = h('div', { 'aria-live': 'polite' });
     const lookup = h('form', { class: 'row row--end', on: { submit: async (ev) => {
       ev.preventDefault();
@@ -773,7 +810,8 @@
         else if (e.status === 422 || e.status === 400) lookupErr.show(e); else toast(e.message, true);
       }
     } } }, field('Customer id', custIn, { errors: lookupErr, path: 'customer_id', inline: true }), button('Look up', null, { submit: true }));
-    lookupErr.register('', custIn, h('p'));
+    // A refused id (400, no field path) is shown beside the id's control too.
+    lookupErr.register('', custIn, lookupErr.map.get('customer_id').slot);
 
     return h('div', { class: 'page' }, pageHead('Preference center', null, save), errors.summary,
       h('div', { class: 'layout' },
@@ -908,6 +946,11 @@
       body.replaceChildren(skeleton(4));
       const a = await api('/api/analytics/daily?days=' + days);
       const totals = a.totals;
+      const active = INTENTS.some(([i]) => METRICS.some(([m]) => totals[i][m]));
+      if (!active) {
+        body.replaceChildren(card(null, empty('No widget activity in this period', 'Impressions, clicks, add-to-carts and orders appear here once shoppers see the recommendation widgets on your storefront. Choose a longer period to look further back.')));
+        return;
+      }
       const fillBars = (root) => root.querySelectorAll('.funnel__fill').forEach((n) => { n.style.width = n.dataset.w + '%'; });
       const fun = h('div', {}, funnel(totals));
       fillBars(fun);
