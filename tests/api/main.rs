@@ -10,6 +10,7 @@ mod crash;
 #[cfg(feature = "demo")]
 mod demo;
 mod durability;
+mod followups;
 mod hardening;
 mod health;
 mod helpers;
@@ -25,3 +26,4 @@ mod schema;
 mod session;
 mod startup;
 mod webhooks;
+mod wishlist;

@@ -27,6 +27,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("assets/admin.css"),
     ),
     (
+        "engagement.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/engagement.js"),
+    ),
+    (
         "preview.js",
         "text/javascript; charset=utf-8",
         include_bytes!("assets/preview.js"),
@@ -98,6 +103,7 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
 <script src="{bridge_script}"></script>
 <link rel="stylesheet" href="/admin/assets/admin.css">
 <script src="/admin/assets/admin.js" defer></script>
+<script src="/admin/assets/engagement.js" defer></script>
 </head>
 <body data-shop="{shop}" data-env="{env}">
 <a class="skip" href="#main">Skip to content</a>
@@ -111,6 +117,8 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
 <li><a href="#/preferences">Preference center</a></li>
 <li><a href="#/recommendations">Recommendations</a></li>
 <li><a href="#/analytics">Analytics</a></li>
+<li><a href="#/wishlists">Wishlists</a></li>
+<li><a href="#/follow-ups">Follow-ups</a></li>
 <li><a href="#/privacy">Privacy</a></li>
 </ul>
 </nav>
