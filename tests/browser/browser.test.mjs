@@ -329,7 +329,7 @@ test('wishlist: hearts by keyboard while anonymous, merged on login, listed and 
   const { page, errors } = await newPage();
   await page.goto(`${base}/demo/logout`);
   await page.goto(`${base}/demo/products/fig-candle`);
-  const heart = page.getByRole('button', { name: 'Save to wishlist', exact: true });
+  const heart = page.getByRole('button', { name: 'Add to wishlist', exact: true });
   await heart.waitFor();
   await page.waitForFunction(() => window.atelierWishlist);
   assert.equal(await heart.getAttribute('aria-pressed'), 'false');
@@ -337,7 +337,7 @@ test('wishlist: hearts by keyboard while anonymous, merged on login, listed and 
   await heart.focus();
   await page.keyboard.press('Space');
   await page.waitForFunction(() => document.querySelector('.atelier-w [data-atelier-heart]').getAttribute('aria-pressed') === 'true');
-  const mugHeart = page.locator('[data-atelier-recs][data-intent="complementary"]').getByRole('button', { name: 'Save Stoneware mug to wishlist' });
+  const mugHeart = page.locator('[data-atelier-recs][data-intent="complementary"]').getByRole('button', { name: 'Add Stoneware mug to wishlist' });
   await mugHeart.waitFor();
   await mugHeart.focus();
   await page.keyboard.press('Enter');
@@ -365,11 +365,18 @@ test('wishlist: hearts by keyboard while anonymous, merged on login, listed and 
   await page.waitForFunction(() => !/Fig candle/.test(document.querySelector('[data-atelier-wishlist-list] [data-items]').textContent));
   const stored = await page.evaluate(() => fetch('/apps/atelier/wishlist').then((r) => r.json()));
   assert.deepEqual(stored.items.map((i) => i.title), ['Stoneware mug']);
+  // The preference center gains a "pause until" date for follow-up messages.
+  const form = page.locator('[data-atelier-preferences]');
+  await form.getByLabel('Pause messages until').fill('2030-01-15');
+  await form.getByRole('button', { name: 'Save preferences' }).click();
+  await page.waitForFunction(() => /saved/.test(document.querySelector('[data-atelier-preferences] [data-status]').textContent));
+  const prefs = await page.evaluate(() => fetch('/apps/atelier/preferences').then((r) => r.json()));
+  assert.equal(prefs.communication.pause_until, '2030-01-15');
 
   // Logged in, the heart writes to the account.
   await page.goto(`${base}/demo/products/fig-candle`);
   await page.waitForFunction(() => window.atelierWishlist);
-  const again = page.getByRole('button', { name: 'Save to wishlist', exact: true });
+  const again = page.getByRole('button', { name: 'Add to wishlist', exact: true });
   await page.waitForFunction(() => document.querySelector('.atelier-w [data-atelier-heart]').getAttribute('aria-pressed') === 'false');
   await again.click();
   await page.waitForFunction(() => document.querySelector('.atelier-w [data-atelier-heart]').getAttribute('aria-pressed') === 'true');

@@ -32,4 +32,36 @@ export function engagementTests({ base, newPage, artifacts }) {
     await page.locator('[data-most-wished]').waitFor();
     assert.deepEqual(errors, []);
   });
+
+  test('admin: follow-up settings are saved with a secret shown once, a bad URL is named, deliveries are listed', async () => {
+    const { page, errors } = await admin('/follow-ups');
+    assert.equal(await page.locator('main h1').textContent(), 'Follow-ups');
+    assert.deepEqual(await unlabelled(page), []);
+    // A private address is refused, next to its field.
+    await page.getByLabel('Destination URL').fill('https://10.0.0.8/hook');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.waitForFunction(() => document.querySelector('[aria-invalid="true"]'));
+    assert.equal(await page.getByLabel('Destination URL').getAttribute('aria-invalid'), 'true');
+    await page.getByLabel('Destination URL').fill('https://hooks.example.com/atelier');
+    await page.getByLabel('Format').selectOption('klaviyo');
+    await page.getByLabel('Price drop on a wishlisted product').check();
+    await page.getByLabel('Abandoned personalization').check();
+    await page.getByLabel('Abandoned after (minutes)').fill('90');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    const secret = page.locator('[data-secret]');
+    await secret.waitFor();
+    assert.match(await secret.textContent(), /^atsec_[0-9a-f]{64}$/);
+    await page.locator('[data-counts]').waitFor();
+    await page.screenshot({ path: path.join(artifacts, 'admin-followups.png'), fullPage: true });
+    // Reloaded: the settings are kept, the secret is not shown again.
+    await page.reload();
+    await page.waitForSelector('main:not([aria-busy]) h1');
+    assert.equal(await page.getByLabel('Destination URL').inputValue(), 'https://hooks.example.com/atelier');
+    assert.equal(await page.getByLabel('Format').inputValue(), 'klaviyo');
+    assert.equal(await page.getByLabel('Price drop on a wishlisted product').isChecked(), true);
+    assert.equal(await page.getByLabel('Back in stock on a wishlisted product').isChecked(), false);
+    assert.equal(await page.locator('[data-secret]').count(), 0);
+    assert.match(await page.locator('main').textContent(), /Signing secret ending in/);
+    assert.deepEqual(errors, []);
+  });
 }

@@ -30,7 +30,7 @@
 		b.dataset.productId = p.product_id;
 		b.dataset.title = p.title;
 		b.setAttribute('aria-pressed', 'false');
-		b.setAttribute('aria-label', (i18n().save_named || 'Save [title] to wishlist').replace('[title]', p.title));
+		b.setAttribute('aria-label', (i18n().save_named || 'Add [title] to wishlist').replace('[title]', p.title));
 		b.innerHTML = '<svg class="atelier-w__icon" aria-hidden="true" focusable="false" viewBox="0 0 24 24" width="20" height="20"><path d="M12 21s-7.5-4.6-9.6-9.1C.9 8.6 2.9 4.5 6.6 4.5c2.1 0 3.6 1.2 4.4 2.5.8-1.3 2.3-2.5 4.4-2.5 3.7 0 5.7 4.1 4.2 7.4C19.5 16.4 12 21 12 21z"/></svg>';
 		return b;
 	}
