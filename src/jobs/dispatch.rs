@@ -164,8 +164,8 @@ pub fn apply_product(
     if matches!(outcome, Outcome::Applied) {
         followups::triggers::product_changed(c, &shop.id, &shop.domain, before)?;
     }
-    if let Ok(p) = serde_json::from_slice::<payload::DeletedPayload>(body) {
-        recs.catalogue_changed(c, &shop.id, &[p.id])?;
+    if let Some(id) = id {
+        recs.catalogue_changed(c, &shop.id, &[id])?;
     }
     Ok(outcome)
 }
