@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use time::PrimitiveDateTime;
 
-use super::settings::{self, MIN_DELAY_MINUTES};
+use super::settings::{self, MAX_DELAY_MINUTES};
 use super::{ABANDONED, BACK_IN_STOCK, PRICE_DROP, may_contact, outbox};
 use crate::db::schema::{
     followup_personalizations as fp, order_line_items, orders, products, shops,
@@ -205,60 +205,78 @@ fn ordered_since(
 }
 
 /// Validated personalizations whose delay has passed: an event when not ordered since, and the
-/// record goes either way. Returns the events made.
+/// record goes either way. Each shop is read with its own delay, so a shop with a long one
+/// never holds up another's. Returns the events made.
 pub fn scan_abandoned(c: &mut DbConnection, at: PrimitiveDateTime) -> QueryResult<usize> {
-    let candidates: Vec<(String, i64, i64, PrimitiveDateTime)> = fp::table
-        .filter(fp::validated_at.le(at - time::Duration::minutes(MIN_DELAY_MINUTES)))
-        .order(fp::validated_at)
-        .select((
-            fp::shop_id,
-            fp::customer_id,
-            fp::product_id,
-            fp::validated_at,
-        ))
-        .limit(200)
+    use crate::db::schema::followup_settings as fs;
+    // Past the longest delay a record serves nothing (the trigger was turned off meanwhile).
+    diesel::delete(
+        fp::table.filter(fp::validated_at.lt(at - time::Duration::minutes(MAX_DELAY_MINUTES))),
+    )
+    .execute(c)?;
+    let shops: Vec<(String, i64)> = fs::table
+        .filter(fs::abandoned_personalization.eq(true))
+        .select((fs::shop_id, fs::abandoned_after_minutes))
         .load(c)?;
     let mut made = 0;
-    for (shop_id, customer, product, validated_at) in candidates {
-        made += write_tx(c, |c| -> QueryResult<usize> {
-            let Some(s) = settings::find(c, &shop_id)? else {
-                forget(c, &shop_id, customer, product, validated_at)?;
-                return Ok(0);
-            };
-            if validated_at + time::Duration::minutes(s.abandoned_after_minutes) > at {
-                return Ok(0);
-            }
-            // Another instance may have handled it: only the one that removes it goes on.
-            if forget(c, &shop_id, customer, product, validated_at)? == 0 {
-                return Ok(0);
-            }
-            if !s.trigger_on(ABANDONED)
-                || ordered_since(c, &shop_id, customer, product, validated_at)?
-                || may_contact(c, &shop_id, customer, &s.channel, at)?.is_err()
-            {
-                return Ok(0);
-            }
-            let domain: String = shops::table
-                .filter(shops::id.eq(&shop_id))
-                .select(shops::domain)
-                .first(c)?;
-            let mut data = product_data(c, &shop_id, &domain, product)?;
-            if let Some(d) = data.as_object_mut() {
-                d.insert(
-                    "validated_at".into(),
-                    Value::String(crate::db::rfc3339(validated_at)),
-                );
-            }
-            let key = format!(
-                "{ABANDONED}:{product}:{customer}:{}",
-                validated_at.assume_utc().unix_timestamp_nanos() / 1000
-            );
-            Ok(usize::from(outbox::enqueue(
-                c, &shop_id, customer, ABANDONED, &key, &data,
-            )?))
-        })?;
+    for (shop_id, delay) in shops {
+        let due: Vec<(i64, i64, PrimitiveDateTime)> = fp::table
+            .filter(fp::shop_id.eq(&shop_id))
+            .filter(fp::validated_at.le(at - time::Duration::minutes(delay)))
+            .order(fp::validated_at)
+            .select((fp::customer_id, fp::product_id, fp::validated_at))
+            .limit(200)
+            .load(c)?;
+        for (customer, product, validated_at) in due {
+            made += follow_up(c, &shop_id, customer, product, validated_at, at)?;
+        }
     }
     Ok(made)
+}
+
+/// One due record: removed, and followed up unless it was ordered since or the shopper may
+/// not be contacted.
+fn follow_up(
+    c: &mut DbConnection,
+    shop_id: &str,
+    customer: i64,
+    product: i64,
+    validated_at: PrimitiveDateTime,
+    at: PrimitiveDateTime,
+) -> QueryResult<usize> {
+    write_tx(c, |c| {
+        // Another instance may have handled it: only the one that removes it goes on.
+        if forget(c, shop_id, customer, product, validated_at)? == 0 {
+            return Ok(0);
+        }
+        let Some(s) = settings::find(c, shop_id)? else {
+            return Ok(0);
+        };
+        if !s.trigger_on(ABANDONED)
+            || ordered_since(c, shop_id, customer, product, validated_at)?
+            || may_contact(c, shop_id, customer, &s.channel, at)?.is_err()
+        {
+            return Ok(0);
+        }
+        let domain: String = shops::table
+            .filter(shops::id.eq(shop_id))
+            .select(shops::domain)
+            .first(c)?;
+        let mut data = product_data(c, shop_id, &domain, product)?;
+        if let Some(d) = data.as_object_mut() {
+            d.insert(
+                "validated_at".into(),
+                Value::String(crate::db::rfc3339(validated_at)),
+            );
+        }
+        let key = format!(
+            "{ABANDONED}:{product}:{customer}:{}",
+            validated_at.assume_utc().unix_timestamp_nanos() / 1000
+        );
+        Ok(usize::from(outbox::enqueue(
+            c, shop_id, customer, ABANDONED, &key, &data,
+        )?))
+    })
 }
 
 fn forget(
