@@ -88,6 +88,23 @@ pub struct Settings {
     pub log_json: bool,
     /// Values defaulted in development that would be refused in production, for the start-up warning.
     pub dev_defaults: Vec<&'static str>,
+    /// Delivery of follow-up events to merchants' tools.
+    pub outbox: OutboxSettings,
+}
+
+/// How follow-up events leave: leases, retries, timeouts, and whether private addresses may be
+/// called (never in production: a merchant's URL must not reach Atelier's own network).
+#[derive(Debug, Clone)]
+pub struct OutboxSettings {
+    pub lease: Duration,
+    pub max_attempts: i64,
+    /// First retry delay; each further one doubles (capped at 6 hours).
+    pub backoff: Duration,
+    pub timeout: Duration,
+    pub poll: Duration,
+    /// Testing aid (`ATELIER_OUTBOX_ALLOW_PRIVATE`, refused in production): destinations on
+    /// loopback and private networks.
+    pub allow_private: bool,
 }
 
 impl fmt::Debug for Settings {
@@ -121,6 +138,7 @@ impl fmt::Debug for Settings {
             .field("worker_throttle", &self.worker_throttle)
             .field("log_json", &self.log_json)
             .field("dev_defaults", &self.dev_defaults)
+            .field("outbox", &self.outbox)
             .finish()
     }
 }
@@ -300,6 +318,25 @@ impl Settings {
         };
         let worker_throttle =
             Duration::from_millis(parse_num(&get, "ATELIER_WORKER_THROTTLE_MS", 0)?);
+        let allow_private = parse_bool(&get, "ATELIER_OUTBOX_ALLOW_PRIVATE", false)?;
+        if allow_private && production {
+            return Err(err(
+                "ATELIER_OUTBOX_ALLOW_PRIVATE",
+                "is a testing aid and cannot be used in production",
+            ));
+        }
+        let outbox = OutboxSettings {
+            lease: Duration::from_secs(parse_num(&get, "ATELIER_OUTBOX_LEASE_SECS", 60)?.max(1)),
+            max_attempts: parse_num(&get, "ATELIER_OUTBOX_MAX_ATTEMPTS", 8)?.clamp(1, 100) as i64,
+            backoff: Duration::from_millis(
+                parse_num(&get, "ATELIER_OUTBOX_BACKOFF_MS", 30_000)?.max(1),
+            ),
+            timeout: Duration::from_millis(
+                parse_num(&get, "ATELIER_OUTBOX_TIMEOUT_MS", 10_000)?.max(1),
+            ),
+            poll: Duration::from_millis(parse_num(&get, "ATELIER_OUTBOX_POLL_MS", 1_000)?.max(10)),
+            allow_private,
+        };
         let log_json = match get("LOG_FORMAT").as_deref() {
             None => production,
             Some("json") => true,
@@ -332,6 +369,7 @@ impl Settings {
             worker_throttle,
             log_json,
             dev_defaults,
+            outbox,
         })
     }
 

@@ -12,6 +12,7 @@ pub mod db;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
+pub mod followups;
 pub mod inbox;
 pub mod input;
 pub mod jobs;

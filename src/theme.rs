@@ -32,6 +32,10 @@ pub mod files {
             "app-embed",
             include_str!("../theme-extension/blocks/app-embed.liquid"),
         ),
+        (
+            "wishlist-button",
+            include_str!("../theme-extension/blocks/wishlist-button.liquid"),
+        ),
     ];
     pub const ASSETS: &[(&str, &str, &[u8])] = &[
         (
@@ -53,6 +57,11 @@ pub mod files {
             "atelier-embed.js",
             "text/javascript; charset=utf-8",
             include_bytes!("../theme-extension/assets/atelier-embed.js"),
+        ),
+        (
+            "atelier-wishlist.js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../theme-extension/assets/atelier-wishlist.js"),
         ),
         (
             "atelier.css",

@@ -43,6 +43,7 @@ pub fn export_customer(
         ("consent_history", json!([])),
         ("saved", json!([])),
         ("events", json!([])),
+        ("wishlist", json!([])),
     ] {
         out.insert(key.into(), empty);
     }

@@ -5,7 +5,7 @@ use diesel::QueryResult;
 use serde_json::{Value, json};
 
 use crate::db::{DbConnection, rfc3339};
-use crate::preferences::{prefs, saved};
+use crate::preferences::{prefs, saved, wishlist};
 
 /// One kind of customer data: how to export it and how to erase it.
 pub struct CustomerDataSource {
@@ -53,6 +53,9 @@ pub const CUSTOMER_DATA: &[CustomerDataSource] =
         PREFERENCES,
         CONSENT_HISTORY,
         SAVED,
+        WISHLIST,
+        FOLLOWUPS,
+        FOLLOWUP_PERSONALIZATIONS,
     ];
 
 /// `preferences`: PREFERENCES, or `null` when nothing is stored.
@@ -81,4 +84,26 @@ pub const SAVED: CustomerDataSource = CustomerDataSource {
         Ok(serde_json::to_value(saved::list(c, shop, customer)?).unwrap_or_default())
     },
     redact: |c, shop, customer, _| saved::redact(c, shop, customer),
+};
+
+/// `wishlist`: the products the shopper keeps, newest first.
+pub const WISHLIST: CustomerDataSource = CustomerDataSource {
+    key: "wishlist",
+    export: wishlist::export,
+    redact: |c, shop, customer, _| wishlist::redact(c, shop, customer),
+};
+
+/// `followups`: follow-up events made for the shopper (kind, state, when).
+pub const FOLLOWUPS: CustomerDataSource = CustomerDataSource {
+    key: "followups",
+    export: crate::followups::outbox::export,
+    redact: |c, shop, customer, _| crate::followups::outbox::redact(c, shop, customer),
+};
+
+/// `validated_personalizations`: products whose personalization the shopper validated and has
+/// not ordered yet (kept for the abandoned-personalization follow-up).
+pub const FOLLOWUP_PERSONALIZATIONS: CustomerDataSource = CustomerDataSource {
+    key: "validated_personalizations",
+    export: crate::followups::triggers::export,
+    redact: |c, shop, customer, _| crate::followups::triggers::redact(c, shop, customer),
 };

@@ -291,6 +291,7 @@ diesel::table! {
         history_seq -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        pause_until -> Nullable<Text>,
     }
 }
 
@@ -423,3 +424,70 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 
 diesel::allow_tables_to_appear_in_same_query!(products, rec_items);
+
+// ---------------------------------------------------------------- wishlists
+
+diesel::table! {
+    wishlist_items (shop_id, customer_id, product_id) {
+        shop_id -> Text,
+        customer_id -> BigInt,
+        product_id -> BigInt,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(wishlist_items, products);
+
+// ---------------------------------------------------------------- follow-ups
+
+diesel::table! {
+    followup_settings (shop_id) {
+        shop_id -> Text,
+        destination_url -> Nullable<Text>,
+        format -> Text,
+        channel -> Text,
+        signing_secret -> Text,
+        secret_hint -> Text,
+        price_drop -> Bool,
+        back_in_stock -> Bool,
+        abandoned_personalization -> Bool,
+        abandoned_after_minutes -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    followup_personalizations (shop_id, customer_id, product_id) {
+        shop_id -> Text,
+        customer_id -> BigInt,
+        product_id -> BigInt,
+        validated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    followup_outbox (id) {
+        id -> Text,
+        shop_id -> Text,
+        customer_id -> BigInt,
+        kind -> Text,
+        dedupe_key -> Text,
+        data -> Text,
+        state -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> Timestamp,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        approved_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    followup_settings,
+    followup_personalizations,
+    followup_outbox,
+    shops,
+);

@@ -111,6 +111,7 @@ pub(super) async fn product_page(
         json!({"intent": "complementary", "heading": "Bought together", "limit": 4}),
     )?;
     let embed = demo.render_block("app-embed", "embed", &globals, json!({}))?;
+    let wishlist = demo.render_block("wishlist-button", "main", &globals, json!({}))?;
     let variants: String = product
         .variants
         .iter()
@@ -138,6 +139,7 @@ pub(super) async fn product_page(
 <button type="submit" name="add">Add to cart</button>
 <div class="shopify-payment-button"><button type="button" data-buy-now>Buy it now</button></div>
 </form>
+{wishlist}
 </div>
 </section>
 <div class="shopify-section">{together}</div>

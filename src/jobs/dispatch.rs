@@ -16,7 +16,9 @@ use crate::shopify::payload;
 use crate::shops::Shop;
 use crate::state::AppState;
 use crate::sync::{Outcome, SyncContext, SyncError};
-use crate::{compliance, customers, orders, preferences, products, recommendations, shops};
+use crate::{
+    compliance, customers, followups, orders, preferences, products, recommendations, shops,
+};
 
 /// What applying a delivery needs beyond the database. Cheap to clone.
 #[derive(Clone)]
@@ -144,13 +146,26 @@ pub fn apply_product(
     body: &[u8],
     triggered: Option<PrimitiveDateTime>,
 ) -> Result<Outcome, SyncError> {
+    let id = serde_json::from_slice::<payload::DeletedPayload>(body)
+        .ok()
+        .map(|p| p.id);
+    // What was stored before the update: a price drop or a return to stock is a change of it.
+    let before = match id {
+        Some(id) if topic == "products/update" => {
+            followups::triggers::product_state(c, &shop.id, id)?
+        }
+        _ => None,
+    };
     let outcome = if topic == "products/delete" {
         products::apply_delete(c, shop, body)?
     } else {
         products::apply_update(c, shop, topic, body, triggered)?
     };
-    if let Ok(p) = serde_json::from_slice::<payload::DeletedPayload>(body) {
-        recs.catalogue_changed(c, &shop.id, &[p.id])?;
+    if matches!(outcome, Outcome::Applied) {
+        followups::triggers::product_changed(c, &shop.id, &shop.domain, before)?;
+    }
+    if let Some(id) = id {
+        recs.catalogue_changed(c, &shop.id, &[id])?;
     }
     Ok(outcome)
 }

@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod inbox_worker;
 pub mod install;
 pub mod maintenance;
+pub mod outbox_worker;
 
 use std::time::Duration;
 
@@ -55,6 +56,10 @@ pub fn spawn(state: &AppState, shutdown: &watch::Sender<bool>) -> Vec<JoinHandle
         )));
     }
     workers.push(tokio::spawn(maintenance::run(
+        state.clone(),
+        shutdown.subscribe(),
+    )));
+    workers.push(tokio::spawn(outbox_worker::run(
         state.clone(),
         shutdown.subscribe(),
     )));

@@ -4,6 +4,7 @@
 //! - [`prefs`]: what each shopper chose, their consent, and the append-only history of every
 //!   change (storefront, admin or store webhook).
 //! - [`saved`]: filled personalizations a shopper keeps for reuse on other products.
+//! - [`wishlist`]: products a shopper keeps to come back to (merged from the browser on login).
 //!
 //! For recommendations: [`personalization_allowed`] and [`explicit_for`]. Personalization
 //! consent that was never given counts as **not given**.
@@ -11,6 +12,7 @@
 pub mod center;
 pub mod prefs;
 pub mod saved;
+pub mod wishlist;
 
 pub use prefs::{Explicit, Source, explicit_for, personalization_allowed};
 

@@ -16,6 +16,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "domains",
         &[
             "compliance",
+            "followups",
             "recommendations",
             "orders",
             "preferences",

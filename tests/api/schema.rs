@@ -246,6 +246,22 @@ const LANDED: &[(&str, &str)] = &[
         "f1dd6508869c1ff3",
     ),
     (
+        "postgres/2026-11-21-000011_wishlists/up.sql",
+        "a38d448c37d84a92",
+    ),
+    (
+        "postgres/2026-11-21-000011_wishlists/down.sql",
+        "847d005f6d834e4e",
+    ),
+    (
+        "postgres/2026-11-21-000013_followups/up.sql",
+        "4b2cfa557aa36f85",
+    ),
+    (
+        "postgres/2026-11-21-000013_followups/down.sql",
+        "6979dcfbf8e8797e",
+    ),
+    (
         "sqlite/2026-11-21-000001_create_shops/up.sql",
         "2caff82236351caa",
     ),
@@ -316,6 +332,22 @@ const LANDED: &[(&str, &str)] = &[
     (
         "sqlite/2026-11-21-000009_retention_and_keys/down.sql",
         "f1dd6508869c1ff3",
+    ),
+    (
+        "sqlite/2026-11-21-000011_wishlists/up.sql",
+        "a38d448c37d84a92",
+    ),
+    (
+        "sqlite/2026-11-21-000011_wishlists/down.sql",
+        "847d005f6d834e4e",
+    ),
+    (
+        "sqlite/2026-11-21-000013_followups/up.sql",
+        "4b2cfa557aa36f85",
+    ),
+    (
+        "sqlite/2026-11-21-000013_followups/down.sql",
+        "6979dcfbf8e8797e",
     ),
 ];
 

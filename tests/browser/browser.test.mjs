@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { adminTests } from './admin.mjs';
+import { engagementTests } from './engagement.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const artifacts = path.join(repo, 'artifacts/browser');
@@ -347,5 +348,66 @@ test('recommendations render as cards, report impressions, and a click is counte
   assert.deepEqual(errors, []);
 });
 
+test('wishlist: hearts by keyboard while anonymous, merged on login, listed and removed on the account page', async () => {
+  const { page, errors } = await newPage();
+  await page.goto(`${base}/demo/logout`);
+  await page.goto(`${base}/demo/products/fig-candle`);
+  const heart = page.getByRole('button', { name: 'Add to wishlist', exact: true });
+  await heart.waitFor();
+  await page.waitForFunction(() => window.atelierWishlist);
+  assert.equal(await heart.getAttribute('aria-pressed'), 'false');
+  // Keyboard only: focus and Space, then Enter on a card's heart.
+  await heart.focus();
+  await page.keyboard.press('Space');
+  await page.waitForFunction(() => document.querySelector('.atelier-w [data-atelier-heart]').getAttribute('aria-pressed') === 'true');
+  const mugHeart = page.locator('[data-atelier-recs][data-intent="complementary"]').getByRole('button', { name: 'Add Stoneware mug to wishlist' });
+  await mugHeart.waitFor();
+  await mugHeart.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-atelier-recs] [data-atelier-heart]')].some((b) => b.dataset.title === 'Stoneware mug' && b.getAttribute('aria-pressed') === 'true'));
+  assert.match(await page.locator('.atelier-w__live').textContent(), /Stoneware mug was added/);
+  const local = await page.evaluate(() => JSON.parse(localStorage.getItem('atelier_wishlist')));
+  assert.equal(local.length, 2);
+  // Nothing reached the server: the visitor is anonymous.
+  const anon = await page.evaluate(() => fetch('/apps/atelier/wishlist').then((r) => r.status));
+  assert.equal(anon, 401);
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('.atelier-w [data-atelier-heart]').getAttribute('aria-pressed') === 'true');
+  await page.screenshot({ path: path.join(artifacts, 'wishlist-heart.png') });
+
+  // Logging in merges the browser's list into the account, then forgets it here.
+  await page.goto(`${base}/demo/login`);
+  await page.waitForURL('**/demo/account');
+  const list = page.locator('[data-atelier-wishlist-list]');
+  await list.getByRole('link', { name: 'Fig candle' }).waitFor();
+  await list.getByRole('link', { name: 'Stoneware mug' }).waitFor();
+  assert.equal(await page.evaluate(() => localStorage.getItem('atelier_wishlist')), null);
+  await list.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(artifacts, 'wishlist-account.png'), fullPage: true });
+  await list.getByRole('button', { name: 'Remove Fig candle from wishlist' }).click();
+  await page.waitForFunction(() => !/Fig candle/.test(document.querySelector('[data-atelier-wishlist-list] [data-items]').textContent));
+  const stored = await page.evaluate(() => fetch('/apps/atelier/wishlist').then((r) => r.json()));
+  assert.deepEqual(stored.items.map((i) => i.title), ['Stoneware mug']);
+  // The preference center gains a "pause until" date for follow-up messages.
+  const form = page.locator('[data-atelier-preferences]');
+  await form.getByLabel('Pause messages until').fill('2030-01-15');
+  await form.getByRole('button', { name: 'Save preferences' }).click();
+  await page.waitForFunction(() => /saved/.test(document.querySelector('[data-atelier-preferences] [data-status]').textContent));
+  const prefs = await page.evaluate(() => fetch('/apps/atelier/preferences').then((r) => r.json()));
+  assert.equal(prefs.communication.pause_until, '2030-01-15');
+
+  // Logged in, the heart writes to the account.
+  await page.goto(`${base}/demo/products/fig-candle`);
+  await page.waitForFunction(() => window.atelierWishlist);
+  const again = page.getByRole('button', { name: 'Add to wishlist', exact: true });
+  await page.waitForFunction(() => document.querySelector('.atelier-w [data-atelier-heart]').getAttribute('aria-pressed') === 'false');
+  await again.click();
+  await page.waitForFunction(() => document.querySelector('.atelier-w [data-atelier-heart]').getAttribute('aria-pressed') === 'true');
+  const after = await page.evaluate(() => fetch('/apps/atelier/wishlist').then((r) => r.json()));
+  assert.deepEqual(after.items.map((i) => i.title).sort(), ['Fig candle', 'Stoneware mug']);
+  assert.deepEqual(errors, []);
+});
+
 // The merchant's admin, on the same server: after the storefront tests, whose clicks it reads.
 adminTests({ base: () => base, newPage, artifacts, png });
+engagementTests({ base: () => base, newPage, artifacts });

@@ -51,11 +51,13 @@
 			const interests = settings.interests.map((i) => check('interests.' + i.key, i.label, p.interests.includes(i.key)));
 			const freq = el('select', { id: uid + 'freq', name: 'frequency' }, [el('option', { value: '', text: '—' }),
 				...settings.frequencies.map((f) => el('option', { value: f, text: t[f] || f, selected: f === p.communication.frequency }))]);
+			const pause = el('input', { type: 'date', id: uid + 'pause', name: 'pause_until', value: p.communication.pause_until || '' });
 			box.replaceChildren(
 				group(t.sizes, sizes),
 				group(t.interests, [...interests, (errs.interests = el('p', { class: 'atelier-p__error' }))]),
 				group(t.contact, [check('communication.email', t.email, p.communication.email), check('communication.sms', t.sms, p.communication.sms),
-					field('communication.frequency', t.frequency, freq, note('communication.frequency'))]),
+					field('communication.frequency', t.frequency, freq, note('communication.frequency')),
+					field('communication.pause_until', t.pause_until, pause, el('p', { class: 'atelier-p__help', text: t.pause_help }))]),
 				group(t.consent, [check('consent.personalization', settings.texts.personalization_consent || 'personalization', p.consent.personalization),
 					check('consent.marketing', settings.texts.marketing_consent || 'marketing', p.consent.marketing)]),
 			);
@@ -69,7 +71,7 @@
 			return {
 				sizes,
 				interests: settings.interests.filter((i) => v('interests.' + i.key).checked).map((i) => i.key),
-				communication: { email: v('communication.email').checked, sms: v('communication.sms').checked, frequency: v('frequency').value || null },
+				communication: { email: v('communication.email').checked, sms: v('communication.sms').checked, frequency: v('frequency').value || null, pause_until: v('pause_until').value || null },
 				consent: { personalization: v('consent.personalization').checked, marketing: v('consent.marketing').checked },
 			};
 		}

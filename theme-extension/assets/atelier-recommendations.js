@@ -17,6 +17,24 @@
 		return i.replace(/\B(?=(\d{3})+(?!\d))/g, comma ? '.' : ',') + (d ? (comma ? ',' : '.') + d : '');
 	});
 
+	// The card's wishlist toggle; atelier-wishlist.js keeps its state and handles it.
+	const i18n = () => {
+		const n = document.querySelector('[data-atelier-wishlist-i18n]');
+		try { return n ? JSON.parse(n.textContent) : {}; } catch { return {}; }
+	};
+	function heart(p) {
+		const b = document.createElement('button');
+		b.type = 'button';
+		b.className = 'atelier-w__heart';
+		b.dataset.atelierHeart = '';
+		b.dataset.productId = p.product_id;
+		b.dataset.title = p.title;
+		b.setAttribute('aria-pressed', 'false');
+		b.setAttribute('aria-label', (i18n().save_named || 'Add [title] to wishlist').replace('[title]', p.title));
+		b.innerHTML = '<svg class="atelier-w__icon" aria-hidden="true" focusable="false" viewBox="0 0 24 24" width="20" height="20"><path d="M12 21s-7.5-4.6-9.6-9.1C.9 8.6 2.9 4.5 6.6 4.5c2.1 0 3.6 1.2 4.4 2.5.8-1.3 2.3-2.5 4.4-2.5 3.7 0 5.7 4.1 4.2 7.4C19.5 16.4 12 21 12 21z"/></svg>';
+		return b;
+	}
+
 	function init(root) {
 		const d = root.dataset;
 		const list = root.querySelector('[data-list]');
@@ -58,9 +76,10 @@
 						a.append(price);
 					}
 					a.addEventListener('click', () => send('click', p.product_id));
-					li.append(a);
+					li.append(a, heart(p));
 					return li;
 				}));
+				document.dispatchEvent(new CustomEvent('atelier:hearts'));
 				// Impressions once the list is actually seen.
 				const io = new IntersectionObserver((entries) => {
 					if (!entries.some((e) => e.isIntersecting)) return;

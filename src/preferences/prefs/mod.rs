@@ -75,6 +75,8 @@ pub struct PrefsRow {
     pub history_seq: i64,
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
+    /// `YYYY-MM-DD`: no follow-ups before this day.
+    pub pause_until: Option<String>,
 }
 
 /// The values of a preferences row.
@@ -87,6 +89,7 @@ pub struct Prefs {
     pub frequency: Option<String>,
     pub personalization: bool,
     pub marketing: bool,
+    pub pause_until: Option<String>,
 }
 
 fn corrupt(e: serde_json::Error) -> diesel::result::Error {
@@ -109,6 +112,7 @@ impl PrefsRow {
             history_seq: 0,
             created_at: at,
             updated_at: at,
+            pause_until: None,
         }
     }
 
@@ -121,6 +125,7 @@ impl PrefsRow {
             frequency: self.frequency.clone(),
             personalization: self.personalization_consent,
             marketing: self.marketing_consent,
+            pause_until: self.pause_until.clone(),
         })
     }
 
@@ -132,6 +137,7 @@ impl PrefsRow {
         self.frequency = p.frequency.clone();
         self.personalization_consent = p.personalization;
         self.marketing_consent = p.marketing;
+        self.pause_until = p.pause_until.clone();
     }
 }
 
@@ -258,6 +264,9 @@ pub struct Communication {
     pub email: bool,
     pub sms: bool,
     pub frequency: Option<String>,
+    /// No follow-ups before this day (`YYYY-MM-DD`); absent when not set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_until: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -309,6 +318,7 @@ fn out(
             email: p.email,
             sms: p.sms,
             frequency: p.frequency,
+            pause_until: p.pause_until,
         },
         consent: Consent {
             personalization: p.personalization,
@@ -415,4 +425,29 @@ pub fn store_marketing_reported(
         write_row(c, &row)?;
     }
     Ok(())
+}
+
+/// What follow-ups need of a shopper, read at every use: their marketing consent, channels,
+/// frequency and pause. `None` without a stored row (no consent given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketingContact {
+    pub marketing: bool,
+    pub email: bool,
+    pub sms: bool,
+    pub frequency: Option<String>,
+    pub pause_until: Option<String>,
+}
+
+pub fn marketing_contact(
+    c: &mut DbConnection,
+    shop_id: &str,
+    customer_id: i64,
+) -> QueryResult<Option<MarketingContact>> {
+    Ok(find(c, shop_id, customer_id)?.map(|r| MarketingContact {
+        marketing: r.marketing_consent,
+        email: r.email,
+        sms: r.sms,
+        frequency: r.frequency,
+        pause_until: r.pause_until,
+    }))
 }

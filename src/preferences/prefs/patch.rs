@@ -21,6 +21,8 @@ pub struct PrefsUpdate {
     pub sms: Option<bool>,
     /// `Some(None)` clears the frequency.
     pub frequency: Option<Option<String>>,
+    /// `Some(None)` clears the pause.
+    pub pause_until: Option<Option<String>>,
     pub personalization: Option<bool>,
     pub marketing: Option<bool>,
 }
@@ -43,6 +45,7 @@ struct CommunicationPatch {
     email: Lenient<bool>,
     sms: Lenient<bool>,
     frequency: Lenient<String>,
+    pause_until: Lenient<String>,
     #[serde(flatten)]
     unknown: Unknown,
 }
@@ -134,6 +137,20 @@ pub fn parse_update(body: &Value) -> Result<PrefsUpdate, Vec<FieldError>> {
             "communication.frequency",
             "A frequency is a key (string), or null for none.",
         );
+        up.pause_until = c.pause_until.nullable(
+            &mut p,
+            "communication.pause_until",
+            "pause_until is a date YYYY-MM-DD, or null for none.",
+        );
+        if let Some(Some(d)) = &up.pause_until
+            && !is_date(d)
+        {
+            p.push(
+                "communication.pause_until",
+                "invalid_date",
+                "pause_until is a date YYYY-MM-DD, or null for none.",
+            );
+        }
     }
     if let Some(c) = patch.consent.typed(
         &mut p,
@@ -216,6 +233,13 @@ pub(super) fn check_against(
     errors
 }
 
+/// A calendar date `YYYY-MM-DD` (years 2000–2999: a pause is about the coming months).
+fn is_date(s: &str) -> bool {
+    s.len() == 10
+        && s.starts_with('2')
+        && time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).is_ok()
+}
+
 pub(super) fn merged(current: &Prefs, up: &PrefsUpdate) -> Prefs {
     let mut next = current.clone();
     for (cat, size) in up.sizes.iter().flatten() {
@@ -231,6 +255,9 @@ pub(super) fn merged(current: &Prefs, up: &PrefsUpdate) -> Prefs {
     next.sms = up.sms.unwrap_or(next.sms);
     if let Some(f) = &up.frequency {
         next.frequency = f.clone();
+    }
+    if let Some(d) = &up.pause_until {
+        next.pause_until = d.clone();
     }
     next.personalization = up.personalization.unwrap_or(next.personalization);
     next.marketing = up.marketing.unwrap_or(next.marketing);
@@ -266,6 +293,11 @@ pub(super) fn changes(old: &Prefs, new: &Prefs) -> Vec<(String, Value, Value)> {
         "communication.frequency",
         json!(old.frequency),
         json!(new.frequency),
+    );
+    flag(
+        "communication.pause_until",
+        json!(old.pause_until),
+        json!(new.pause_until),
     );
     flag(
         "consent.personalization",

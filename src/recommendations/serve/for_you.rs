@@ -70,6 +70,7 @@ impl Recommender {
                 history.push(*p);
             }
         }
+        let history = super::wishlisted::lead_with_wishlist(c, shop_id, customer, history)?;
         let cat = self.catalogue(c, shop_id)?;
         // A mixture of three distributions over products (`scoring::for_you_scores`, the same
         // formula `atelier eval` measures): bought with (and, from storefront events, similar

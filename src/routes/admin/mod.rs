@@ -3,6 +3,7 @@
 //! page's assets (`ui`) and the storefront blocks' previews (`preview`).
 
 pub mod compliance;
+pub mod followups;
 pub mod home;
 pub mod orders;
 pub mod preferences;
@@ -13,6 +14,7 @@ pub mod recommendations;
 pub mod shop;
 pub mod templates;
 pub mod ui;
+pub mod wishlists;
 
 use actix_web::web;
 
@@ -81,5 +83,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/production/lines/{line_item_id}/preview.svg",
             web::get().to(production::preview),
-        );
+        )
+        .route(
+            "/wishlists/most-wished",
+            web::get().to(wishlists::most_wished),
+        )
+        .configure(followups::routes);
 }

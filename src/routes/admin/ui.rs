@@ -28,6 +28,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("assets/admin.css"),
     ),
     (
+        "engagement.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/engagement.js"),
+    ),
+    (
         "preview.js",
         "text/javascript; charset=utf-8",
         include_bytes!("assets/preview.js"),
@@ -111,6 +116,7 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
 <script src="{bridge_script}"></script>
 <link rel="stylesheet" href="{css}">
 <script src="{js}" defer></script>
+<script src="{engagement}" defer></script>
 </head>
 <body data-shop="{shop}" data-env="{env}">
 <a class="skip" href="#main">Skip to content</a>
@@ -124,6 +130,8 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
 <li><a href="#/preferences">Preference center</a></li>
 <li><a href="#/recommendations">Recommendations</a></li>
 <li><a href="#/analytics">Analytics</a></li>
+<li><a href="#/wishlists">Wishlists</a></li>
+<li><a href="#/follow-ups">Follow-ups</a></li>
 <li><a href="#/privacy">Privacy</a></li>
 </ul>
 </nav>
@@ -139,6 +147,7 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
         shop = escape(shop.as_str()),
         css = escape(&asset_url("admin.css")),
         js = escape(&asset_url("admin.js")),
+        engagement = escape(&asset_url("engagement.js")),
     );
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

@@ -136,6 +136,22 @@ pub async fn personalize(
         .map(|(n, v)| json!({"name": n, "value": v}))
         .collect();
     properties.push(json!({"name": signature::PROPERTY, "value": sig}));
+    if let Some(customer) = sf.customer_id {
+        // A logged-in shopper's validated personalization, followed up if not ordered in time
+        // (recorded only while the shop sends that follow-up). Never fails the answer.
+        let shop_id = sf.shop.id.clone();
+        if let Err(e) = state
+            .db
+            .run_write(move |c| {
+                Ok(crate::followups::triggers::record_validated(
+                    c, &shop_id, customer, product,
+                )?)
+            })
+            .await
+        {
+            tracing::warn!(error = ?e, "validated personalization not recorded");
+        }
+    }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({

@@ -1,0 +1,67 @@
+// The admin's wishlist page in a real browser, against the same demo server as the storefront
+// tests (registered after them, so the storefront wishlist test's products are listed).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+
+export function engagementTests({ base, newPage, artifacts }) {
+  async function admin(route) {
+    const { page, errors } = await newPage();
+    page.on('console', (m) => { if (/Content Security Policy|Refused to/.test(m.text())) errors.push('CSP: ' + m.text()); });
+    await page.goto(`${base()}/demo/admin#${route}`);
+    await page.waitForSelector('main:not([aria-busy]) h1');
+    return { page, errors };
+  }
+  const unlabelled = (page) => page.evaluate(() => [...document.querySelectorAll('main input, main select, main textarea')]
+    .filter((el) => el.type !== 'hidden' && !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+    .map((el) => el.outerHTML.slice(0, 80)));
+
+  test('admin: the wishlists page lists the most wished products, reached from the navigation', async () => {
+    const { page, errors } = await admin('/');
+    await page.locator('nav a[href="#/wishlists"]').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelector('main:not([aria-busy]) h1')?.textContent === 'Wishlists');
+    assert.equal(await page.locator('nav a[aria-current="page"]').textContent(), 'Wishlists');
+    const row = page.locator('[data-most-wished] tbody tr', { hasText: 'Stoneware mug' });
+    await row.waitFor();
+    assert.equal((await row.locator('td').first().textContent()).trim(), '1');
+    assert.deepEqual(await unlabelled(page), []);
+    await page.screenshot({ path: path.join(artifacts, 'admin-wishlists.png'), fullPage: true });
+    await page.getByLabel('Show').selectOption('10');
+    await page.locator('[data-most-wished]').waitFor();
+    assert.deepEqual(errors, []);
+  });
+
+  test('admin: follow-up settings are saved with a secret shown once, a bad URL is named, deliveries are listed', async () => {
+    const { page, errors } = await admin('/follow-ups');
+    assert.equal(await page.locator('main h1').textContent(), 'Follow-ups');
+    assert.deepEqual(await unlabelled(page), []);
+    // A private address is refused, next to its field.
+    await page.getByLabel('Destination URL').fill('https://10.0.0.8/hook');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.waitForFunction(() => document.querySelector('[aria-invalid="true"]'));
+    assert.equal(await page.getByLabel('Destination URL').getAttribute('aria-invalid'), 'true');
+    await page.getByLabel('Destination URL').fill('https://hooks.example.com/atelier');
+    await page.getByLabel('Format').selectOption('klaviyo');
+    await page.getByLabel('Price drop on a wishlisted product').check();
+    await page.getByLabel('Abandoned personalization').check();
+    await page.getByLabel('Abandoned after (minutes)').fill('90');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    const secret = page.locator('[data-secret]');
+    await secret.waitFor();
+    assert.match(await secret.textContent(), /^atsec_[0-9a-f]{64}$/);
+    await page.locator('[data-counts]').waitFor();
+    await page.screenshot({ path: path.join(artifacts, 'admin-followups.png'), fullPage: true });
+    // Reloaded: the settings are kept, the secret is not shown again.
+    await page.reload();
+    await page.waitForSelector('main:not([aria-busy]) h1');
+    assert.equal(await page.getByLabel('Destination URL').inputValue(), 'https://hooks.example.com/atelier');
+    assert.equal(await page.getByLabel('Format').inputValue(), 'klaviyo');
+    assert.equal(await page.getByLabel('Price drop on a wishlisted product').isChecked(), true);
+    assert.equal(await page.getByLabel('Back in stock on a wishlisted product').isChecked(), false);
+    assert.equal(await page.locator('[data-secret]').count(), 0);
+    assert.match(await page.locator('main').textContent(), /Signing secret ending in/);
+    assert.deepEqual(errors, []);
+  });
+}
