@@ -948,7 +948,7 @@ fn main() {
     let seed: u64 = std::env::var("FUZZ_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| rand::random());
+        .unwrap_or_else(rand::random);
     let wanted: Vec<String> = std::env::args().skip(1).collect();
     if let Some(unknown) = wanted
         .iter()
