@@ -83,9 +83,16 @@ pub fn sum(amounts: impl IntoIterator<Item = i64>) -> Result<i64, Overflow> {
 pub fn parse_minor_json(value: &serde_json::Value, currency: &str) -> Result<i64, InvalidAmount> {
     match value {
         serde_json::Value::String(s) => parse_minor(s, currency),
-        // A JSON number's literal text (serde_json keeps it as written for integers and short
-        // decimals), never arithmetic on an f64.
-        serde_json::Value::Number(n) => parse_minor(&n.to_string(), currency),
+        // An integer's exact digits; a fraction's shortest decimal text (the digits as sent
+        // for any amount of up to 15 significant digits), never arithmetic on an f64. Rust
+        // writes that text without an exponent, where serde_json would write a small amount
+        // as `1e-7`, which is no decimal amount.
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => parse_minor(&i.to_string(), currency),
+            (None, Some(u), _) => parse_minor(&u.to_string(), currency),
+            (None, None, Some(f)) => parse_minor(&f.to_string(), currency),
+            (None, None, None) => Err(InvalidAmount(n.to_string().chars().take(40).collect())),
+        },
         serde_json::Value::Null => Ok(0),
         other => Err(InvalidAmount(other.to_string().chars().take(40).collect())),
     }
@@ -148,5 +155,18 @@ mod tests {
         assert_eq!(parse_minor_json(&serde_json::json!(29.95), "USD"), Ok(2995));
         assert_eq!(parse_minor_json(&serde_json::json!(30), "USD"), Ok(3000));
         assert!(parse_minor_json(&serde_json::json!([1]), "USD").is_err());
+    }
+
+    #[test]
+    fn json_numbers_written_with_an_exponent_are_read_like_their_strings() {
+        // serde_json writes 0.0000001 as `1e-7`: the same amount as the string, not invalid.
+        assert_eq!(
+            parse_minor_json(&serde_json::json!(0.0000001), "USD"),
+            Ok(0)
+        );
+        assert_eq!(parse_minor_json(&serde_json::json!(0.000006), "USD"), Ok(0));
+        assert_eq!(parse_minor_json(&serde_json::json!(0.0005), "KWD"), Ok(1));
+        assert!(parse_minor_json(&serde_json::json!(1e16), "USD").is_err());
+        assert!(parse_minor_json(&serde_json::json!(1e300), "USD").is_err());
     }
 }

@@ -52,29 +52,36 @@ impl Columns {
     }
 }
 
-/// The field columns: the labels of every pinned template version, in field order, then any
-/// other visible property seen on those lines (a forged line's, say), in order of appearance.
-fn field_columns(
+/// The labels of every template version the lines pinned, in field order, each version once.
+fn pinned_labels(
     c: &mut DbConnection,
     shop_id: &str,
     lines: &[ExportLine],
 ) -> QueryResult<Vec<String>> {
-    let mut columns = Columns::default();
+    let mut labels = Vec::new();
     let mut seen_versions: HashSet<(String, i32)> = HashSet::new();
     for l in lines {
         if let (Some(id), Some(v)) = (&l.line.template_id, l.line.template_version)
             && seen_versions.insert((id.clone(), v))
             && let Some(fields) = crate::personalization::store::version(c, shop_id, id, v)?
         {
-            for f in fields {
-                columns.add(f.label.trim());
-            }
+            labels.extend(fields.into_iter().map(|f| f.label));
         }
+    }
+    Ok(labels)
+}
+
+/// The field columns: the pinned labels, then any other visible property seen on the lines (a
+/// forged line's, say), in order of appearance.
+fn field_columns(labels: &[String], lines: &[ExportLine]) -> Vec<String> {
+    let mut columns = Columns::default();
+    for label in labels {
+        columns.add(label.trim());
     }
     for l in lines {
         add_property_columns(&mut columns, &parse_properties(&l.line.properties));
     }
-    Ok(columns.names)
+    columns.names
 }
 
 fn add_property_columns(columns: &mut Columns, props: &[PropertyOut]) {
@@ -108,7 +115,14 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 
 /// The whole CSV document.
 pub fn export(c: &mut DbConnection, shop_id: &str, lines: &[ExportLine]) -> QueryResult<Vec<u8>> {
-    let columns = field_columns(c, shop_id, lines)?;
+    let labels = pinned_labels(c, shop_id, lines)?;
+    document(&labels, lines).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
+}
+
+/// The CSV document of `lines`, given the field labels of the template versions they pinned
+/// (in field order).
+pub fn document(labels: &[String], lines: &[ExportLine]) -> Result<Vec<u8>, csv::Error> {
+    let columns = field_columns(labels, lines);
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(b"\xEF\xBB\xBF".to_vec());
@@ -117,8 +131,7 @@ pub fn export(c: &mut DbConnection, shop_id: &str, lines: &[ExportLine]) -> Quer
         .map(|c| (*c).to_owned())
         .chain(columns.iter().map(|c| inert(c)))
         .collect();
-    let to_io = |e: csv::Error| diesel::result::Error::SerializationError(Box::new(e));
-    w.write_record(&header).map_err(to_io)?;
+    w.write_record(&header)?;
     for ExportLine { order_name, line } in lines {
         let props = parse_properties(&line.properties);
         let mut row = vec![
@@ -134,10 +147,9 @@ pub fn export(c: &mut DbConnection, shop_id: &str, lines: &[ExportLine]) -> Quer
             opt(line.charged_cents),
         ];
         row.extend(field_cells(&props, &columns));
-        w.write_record(&row).map_err(to_io)?;
+        w.write_record(&row)?;
     }
-    w.into_inner()
-        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e.into_error())))
+    w.into_inner().map_err(|e| e.into_error().into())
 }
 
 #[cfg(test)]

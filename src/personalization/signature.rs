@@ -104,10 +104,18 @@ pub fn parse(value: &str) -> Option<Signed> {
     if template_id.is_empty() || template_id.len() > 64 {
         return None;
     }
+    // One spelling per signature: the numbers exactly as `sign` writes them (no `+`, no
+    // leading zeros, no `-0`). A fee line is matched to its personalized line by this text, so
+    // a respelled copy of a value must not pass as the same proof. (The MAC's base64 is
+    // canonical already: the decoder refuses padding and stray trailing bits.)
+    let number = |text: &str| {
+        let n: i64 = text.parse().ok()?;
+        (n.to_string() == text).then_some(n)
+    };
     Some(Signed {
         template_id: template_id.to_owned(),
-        version: version.parse().ok()?,
-        price_cents: price.parse().ok()?,
+        version: number(version)?,
+        price_cents: number(price)?,
         mac: URL_SAFE_NO_PAD.decode(mac).ok().filter(|m| m.len() == 32)?,
     })
 }
@@ -177,6 +185,24 @@ mod tests {
             ("tpl-1", 3, 700)
         );
         assert!(verify(&key, "a.myshopify.com", 42, &s, &props()));
+    }
+
+    #[test]
+    fn a_value_has_one_spelling() {
+        let key = [3u8; 32];
+        let v = sign(&key, "a.myshopify.com", 42, "tpl-1", 3, 700, &props());
+        assert!(parse(&v).is_some());
+        for respelled in [
+            v.replacen(".3.", ".+3.", 1),
+            v.replacen(".3.", ".03.", 1),
+            v.replacen(".700.", ".0700.", 1),
+            v.replacen(".700.", ".+700.", 1),
+            format!("{v}="),
+        ] {
+            assert!(parse(&respelled).is_none(), "{respelled}");
+        }
+        let zero = sign(&key, "a.myshopify.com", 42, "tpl-1", 0, 0, &[]);
+        assert!(parse(&zero.replacen(".0.", ".-0.", 1)).is_none());
     }
 
     #[test]

@@ -12,7 +12,25 @@ pub fn parse_id(value: &Value) -> Option<i64> {
         Value::Number(n) => n
             .as_i64()
             .or_else(|| n.as_u64().and_then(|u| i64::try_from(u).ok())),
-        Value::String(s) => s.rsplit('/').next().and_then(|t| t.parse().ok()),
+        Value::String(s) => {
+            let digits = match s.strip_prefix("gid://shopify/") {
+                Some(rest) => {
+                    let (kind, id) = rest.split_once('/')?;
+                    if kind.is_empty() || !kind.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                        return None;
+                    }
+                    id
+                }
+                None => s,
+            };
+            // Digits with an optional minus, as the number itself would be written: not
+            // `+12`, ` 12` or `a/12`, which no Shopify id is (callers refuse ids below 1).
+            let unsigned = digits.strip_prefix('-').unwrap_or(digits);
+            if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            digits.parse().ok()
+        }
         _ => None,
     }
 }
@@ -373,6 +391,30 @@ mod tests {
         assert_eq!(o.id, 820982911946154508);
         assert_eq!(o.line_items[0].id, 866550311766439020);
         assert_eq!(o.line_items[0].product_id, Some(9007199254740993));
+    }
+
+    #[test]
+    fn an_id_string_is_digits_or_a_gid() {
+        for (s, id) in [
+            ("12", Some(12)),
+            ("-3", Some(-3)),
+            (
+                "gid://shopify/Product/9007199254740993",
+                Some(9007199254740993),
+            ),
+            ("gid://shopify/ProductVariant/7", Some(7)),
+            ("+12", None),
+            (" 12", None),
+            ("a/12", None),
+            ("/12", None),
+            ("gid://shopify//12", None),
+            ("gid://shopify/Product/a/12", None),
+            ("gid://shopify/Product/", None),
+            ("9223372036854775808", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_id(&Value::String(s.into())), id, "{s:?}");
+        }
     }
 
     #[test]

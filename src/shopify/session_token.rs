@@ -91,10 +91,12 @@ pub fn verify_at(
     if claims.aud.as_str() != Some(api_key) {
         return Err(SessionTokenError::WrongAudience);
     }
-    if now > claims.exp + LEEWAY_SECS {
+    // Saturating: a token (signed, so from Shopify) may carry any 64-bit time, and an
+    // overflow would abort the request instead of answering it.
+    if now > claims.exp.saturating_add(LEEWAY_SECS) {
         return Err(SessionTokenError::Expired);
     }
-    if now + LEEWAY_SECS < claims.nbf {
+    if now.saturating_add(LEEWAY_SECS) < claims.nbf {
         return Err(SessionTokenError::NotYetValid);
     }
     let dest_host = claims
@@ -193,6 +195,28 @@ mod tests {
         for junk in ["", "a.b.c", "not a token", "eyJhbGciOiJIUzI1NiJ9..."] {
             assert!(verify_at(junk, "client-id-123", b"hush", 1591765000).is_err());
         }
+    }
+
+    #[test]
+    fn times_at_the_end_of_the_range_get_a_verdict_not_an_overflow() {
+        let now = 1_700_000_000;
+        let token = |exp: i64, nbf: i64| {
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::default(),
+                &serde_json::json!({"iss": "https://a.myshopify.com/admin", "dest": "https://a.myshopify.com", "aud": "k", "exp": exp, "nbf": nbf}),
+                &jsonwebtoken::EncodingKey::from_secret(b"s"),
+            )
+            .unwrap()
+        };
+        assert!(verify_at(&token(i64::MAX, now), "k", b"s", now).is_ok());
+        assert_eq!(
+            verify_at(&token(i64::MAX, i64::MAX), "k", b"s", now).unwrap_err(),
+            SessionTokenError::NotYetValid
+        );
+        assert_eq!(
+            verify_at(&token(now, now), "k", b"s", i64::MAX).unwrap_err(),
+            SessionTokenError::Expired
+        );
     }
 
     #[test]
