@@ -40,6 +40,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "input",
             "cache",
             "money",
+            "limits",
             "telemetry",
             "theme",
         ],
