@@ -238,6 +238,14 @@ const LANDED: &[(&str, &str)] = &[
         "7b48fd6b8be99e6c",
     ),
     (
+        "postgres/2026-11-21-000010_rec_buyers/up.sql",
+        "5ad8b712e08017c3",
+    ),
+    (
+        "postgres/2026-11-21-000010_rec_buyers/down.sql",
+        "391b9a6f69c5e5a8",
+    ),
+    (
         "sqlite/2026-11-21-000001_create_shops/up.sql",
         "2caff82236351caa",
     ),
@@ -300,6 +308,14 @@ const LANDED: &[(&str, &str)] = &[
     (
         "sqlite/2026-11-21-000008_oauth_nonces/down.sql",
         "7b48fd6b8be99e6c",
+    ),
+    (
+        "sqlite/2026-11-21-000010_rec_buyers/up.sql",
+        "5ad8b712e08017c3",
+    ),
+    (
+        "sqlite/2026-11-21-000010_rec_buyers/down.sql",
+        "391b9a6f69c5e5a8",
     ),
 ];
 
