@@ -554,8 +554,7 @@ async fn run_backend(label: &'static str, db_url: String) {
         Arc::new(move |c, _| c.get(format!("{base}/healthz")))
     };
     let mut health2 = closed_loop(&client, health_again, 200, connections, secs).await;
-    let mut for_you_max =
-        closed_loop(&client, make(for_you_urls(9)), 200, connections, secs).await;
+    let mut for_you_max = closed_loop(&client, make(for_you_urls(9)), 200, connections, secs).await;
     let mut for_you_fixed = open_loop(&client, make(for_you_urls(10)), 200, rate, secs).await;
     let rss_for_you = rss_mb(server.id());
 

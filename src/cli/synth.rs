@@ -287,7 +287,10 @@ pub fn command(args: &[String]) -> anyhow::Result<()> {
             super::tastes::random_shape(seed)
         } else {
             super::tastes::shape(name).ok_or_else(|| {
-                anyhow::anyhow!("--shape must be one of {:?} or random", super::tastes::SHAPES)
+                anyhow::anyhow!(
+                    "--shape must be one of {:?} or random",
+                    super::tastes::SHAPES
+                )
             })?
         };
         return super::tastes::write(shape, seed, out);

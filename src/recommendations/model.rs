@@ -111,7 +111,11 @@ struct ItemDelta {
 
 impl ItemDelta {
     fn is_empty(&self) -> bool {
-        self.orders == 0 && self.sessions == 0 && self.trend == 0.0 && self.buyers == 0 && !self.touch
+        self.orders == 0
+            && self.sessions == 0
+            && self.trend == 0.0
+            && self.buyers == 0
+            && !self.touch
     }
 }
 
@@ -130,7 +134,11 @@ struct Deltas {
 /// those pair with (the most recent [`BUYER_WINDOW`]).
 pub fn buyer_contribution(basket: &[i64], earlier: &[i64]) -> (Vec<i64>, Vec<i64>) {
     let seen: std::collections::HashSet<i64> = earlier.iter().copied().collect();
-    let first: Vec<i64> = basket.iter().copied().filter(|p| !seen.contains(p)).collect();
+    let first: Vec<i64> = basket
+        .iter()
+        .copied()
+        .filter(|p| !seen.contains(p))
+        .collect();
     let partners = if first.is_empty() {
         Vec::new()
     } else {

@@ -117,7 +117,11 @@ impl Train {
 /// Items ranked by orders (popularity).
 pub fn popularity(t: &Train) -> Vec<i64> {
     let mut v: Vec<usize> = (0..t.len()).collect();
-    v.sort_by(|a, b| t.orders[*b].total_cmp(&t.orders[*a]).then(t.ids[*a].cmp(&t.ids[*b])));
+    v.sort_by(|a, b| {
+        t.orders[*b]
+            .total_cmp(&t.orders[*a])
+            .then(t.ids[*a].cmp(&t.ids[*b]))
+    });
     v.into_iter().map(|i| t.ids[i]).collect()
 }
 

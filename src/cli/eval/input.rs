@@ -69,7 +69,11 @@ pub fn parse_order(line: &str) -> Option<EvalOrder> {
     let (basket, _) = basket_of_lines(p.cancelled_at.is_some() || p.test, &lines);
     let variants = raw["line_items"]
         .as_array()
-        .map(|l| l.iter().filter_map(|x| parse_id(&x["variant_id"])).collect())
+        .map(|l| {
+            l.iter()
+                .filter_map(|x| parse_id(&x["variant_id"]))
+                .collect()
+        })
         .unwrap_or_default();
     Some(EvalOrder {
         id: parse_id(&raw["id"])?,
@@ -133,7 +137,8 @@ pub fn csv_orders(reader: impl std::io::Read) -> anyhow::Result<(Vec<EvalOrder>,
             continue;
         };
         let get = |i: Option<usize>| i.and_then(|i| row.get(i)).map(str::trim).unwrap_or("");
-        let (Ok(order), Ok(product)) = (get(Some(oid)).parse::<i64>(), get(Some(pid)).parse::<i64>())
+        let (Ok(order), Ok(product)) =
+            (get(Some(oid)).parse::<i64>(), get(Some(pid)).parse::<i64>())
         else {
             unreadable += 1;
             continue;

@@ -101,4 +101,3 @@ pub fn for_you(
         .map(|(p, s)| (p, s.total()))
         .collect()
 }
-

@@ -123,11 +123,7 @@ fn top_k(scores: &HashMap<i64, f64>, fill: &[i64], exclude: &HashSet<i64>, k: us
     let mut ranked: Vec<(i64, f64)> = scores.iter().map(|(p, s)| (*p, *s)).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut out: Vec<i64> = Vec::with_capacity(k);
-    for p in ranked
-        .into_iter()
-        .map(|x| x.0)
-        .chain(fill.iter().copied())
-    {
+    for p in ranked.into_iter().map(|x| x.0).chain(fill.iter().copied()) {
         if out.len() == k {
             break;
         }
@@ -275,7 +271,11 @@ fn bought_sizes(store: &Store, train: &[&EvalOrder]) -> HashMap<i64, String> {
 /// Evaluates one store.
 pub fn evaluate(store: &Store, opts: &Options) -> anyhow::Result<Value> {
     let k = opts.k;
-    let mut orders: Vec<&EvalOrder> = store.orders.iter().filter(|o| !o.basket.is_empty()).collect();
+    let mut orders: Vec<&EvalOrder> = store
+        .orders
+        .iter()
+        .filter(|o| !o.basket.is_empty())
+        .collect();
     orders.sort_by_key(|o| (o.at, o.id));
     let (train, test) = split(&orders);
     let catalogue = store.products.len().max(
@@ -304,10 +304,7 @@ pub fn evaluate(store: &Store, opts: &Options) -> anyhow::Result<Value> {
         m.add(&top_k(&empty, &popular, &bought(s), k), &s.relevant, k);
     }
     methods.push(("popularity", m));
-    for (name, knn) in [
-        ("knn_cosine", Knn::cosine(&t)),
-        ("knn_bm25", Knn::bm25(&t)),
-    ] {
+    for (name, knn) in [("knn_cosine", Knn::cosine(&t)), ("knn_bm25", Knn::bm25(&t))] {
         let mut m = Metric::default();
         for s in &cases {
             m.add(
@@ -512,8 +509,16 @@ pub fn table(r: &Value) -> String {
         }
     }
     if r["sizes"].is_object() {
-        out.push_str(&row("for_you (sized shoppers)", "server, no size", &r["sizes"]["without_size"]));
-        out.push_str(&row("for_you (sized shoppers)", "server, stated size", &r["sizes"]["with_stated_size"]));
+        out.push_str(&row(
+            "for_you (sized shoppers)",
+            "server, no size",
+            &r["sizes"]["without_size"],
+        ));
+        out.push_str(&row(
+            "for_you (sized shoppers)",
+            "server, stated size",
+            &r["sizes"]["with_stated_size"],
+        ));
     }
     out
 }

@@ -68,8 +68,8 @@ impl Served {
             refresh_token_expires_in: None,
         };
         let cipher = crate::crypto::TokenCipher::new(&[7u8; 32]);
-        let domain = crate::shopify::ShopDomain::parse(SHOP)
-            .map_err(|_| anyhow::anyhow!("shop domain"))?;
+        let domain =
+            crate::shopify::ShopDomain::parse(SHOP).map_err(|_| anyhow::anyhow!("shop domain"))?;
         let shop = crate::shops::save_grant(&mut c, &cipher, &domain, &grant)?;
         // Shoppers may state a size for products tagged `size-category:apparel`.
         let center = crate::preferences::center::parse_update(&json!({"size_categories": [
@@ -154,8 +154,8 @@ impl Served {
     pub fn prefer(&self, customer: i64, size: Option<&str>) -> anyhow::Result<()> {
         let mut body = json!({"consent": {"personalization": true, "marketing": false}});
         body["sizes"] = json!({"apparel": size});
-        let up = crate::preferences::prefs::parse_update(&body)
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let up =
+            crate::preferences::prefs::parse_update(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let mut c = self.db.conn().map_err(|e| anyhow::anyhow!("{e}"))?;
         crate::preferences::prefs::update(
             &mut c,

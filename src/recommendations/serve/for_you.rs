@@ -142,7 +142,10 @@ impl Recommender {
             };
             for (_, list, h, kind) in &lists {
                 for (id, _, _) in list.iter().take(FOR_YOU_NEIGHBOURS) {
-                    add(id, json!({"type": kind, "history_product_id": h.to_string()}));
+                    add(
+                        id,
+                        json!({"type": kind, "history_product_id": h.to_string()}),
+                    );
                 }
             }
             for (id, _, _) in trending.iter() {

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use diesel::QueryResult;
 use serde_json::Value;
 
-use super::candidates::{
-    complementary_raw, newest_raw, related_raw, similar_raw, trending_raw,
-};
+use super::candidates::{complementary_raw, newest_raw, related_raw, similar_raw, trending_raw};
 use super::{Rec, Recommender};
 use crate::db::DbConnection;
 
@@ -25,10 +23,7 @@ pub(super) enum ListKey {
 impl ListKey {
     /// Lists of the whole shop (kept apart: they are all dropped when any count changes).
     pub(super) fn shop_wide(&self) -> bool {
-        matches!(
-            self,
-            ListKey::Trending | ListKey::Newest
-        )
+        matches!(self, ListKey::Trending | ListKey::Newest)
     }
 }
 
