@@ -18,7 +18,7 @@ USAGE:
                         apply Shopify order/product payloads (one JSON object per line, the
                         orders/create and products/create webhook shapes) to an installed shop
     atelier eval --orders FILE.jsonl|FILE.csv [--products FILE.jsonl] [--k 10]
-                 [--max-cases 3000] [--database URL]
+                 [--max-cases 3000] [--database URL] [--ease-max-items 3000]
     atelier eval --store synth:PRODUCTS:ORDERS[:SEED] | tastes:SHAPE[:SEED] | tastes:random:SEED
                         offline evaluation: the server's recommendations (fed the earlier
                         orders through the webhook code) next to popularity, item-kNN and

@@ -539,7 +539,12 @@ pub fn command(args: &[String]) -> anyhow::Result<()> {
         k: num("--k", 10, 100)?,
         max_cases: num("--max-cases", 3_000, 1_000_000)?,
         database: flag(args, "--database").map(str::to_owned),
-        ..Options::default()
+        ease_max_items: match flag(args, "--ease-max-items") {
+            None => EASE_MAX_ITEMS,
+            Some(v) => v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--ease-max-items must be a number"))?,
+        },
     };
     let (store, unreadable) = match (flag(args, "--orders"), flag(args, "--store")) {
         (Some(path), None) => {
