@@ -325,13 +325,17 @@ mod tests {
             variants: Vec::new(),
             payload: String::new(),
         };
-        let orders = [
+        let mut orders = vec![
             o(1, Some(1), &[10]),
             o(2, Some(1), &[11]),
             o(3, Some(2), &[10, 11]),
             o(4, Some(3), &[12]),
             o(5, Some(4), &[12]),
         ];
+        // Other shoppers of other products (BM25's inverse frequency needs a catalogue).
+        for i in 0..10 {
+            orders.push(o(6 + i, Some(100 + i), &[30 + i]));
+        }
         let refs: Vec<&EvalOrder> = orders.iter().collect();
         let t = Train::new(&refs);
         for knn in [Knn::cosine(&t), Knn::bm25(&t)] {
@@ -342,6 +346,6 @@ mod tests {
         let ease = Ease::fit(&t, 1.0);
         let s = ease.scores(&t, &[10]);
         assert!(s.get(&11).copied().unwrap_or(0.0) > s.get(&12).copied().unwrap_or(0.0));
-        assert_eq!(popularity(&t)[..2], [10, 11]);
+        assert_eq!(popularity(&t)[..3], [10, 11, 12]);
     }
 }
