@@ -75,7 +75,7 @@ pub const SHAPES: [&str; 4] = ["dense", "longtail", "onetime", "seasonal"];
 
 /// A shape drawn from a seed (for the store looked at only once).
 pub fn random_shape(seed: u64) -> Shape {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_0f_5eed);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x005e_ed0f_5eed);
     Shape {
         items: rng.random_range(300..5_000),
         shoppers: rng.random_range(1_500..10_000),

@@ -77,6 +77,10 @@ impl Train {
         self.ids.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
     /// Co-occurrence of items over shoppers (`by_shopper`) or baskets, each co-occurrence
     /// weighted by `w(item, row)`.
     fn cooccurrence(

@@ -204,7 +204,7 @@ fn ease_lambda(
 ) -> Option<(f64, Vec<(f64, f64)>)> {
     let (fit, held) = split(train);
     let t = Train::new(fit);
-    if t.len() > max_items || t.len() == 0 {
+    if t.len() > max_items || t.is_empty() {
         return None;
     }
     let cases = shoppers(fit, held, max.min(1_000), 11);
