@@ -31,9 +31,17 @@ const SECRET: &str = "bench-secret";
 const SHOP: &str = "bench-shop.myshopify.com";
 
 fn signed(extra: &[(&str, String)]) -> String {
+    signed_as(None, extra)
+}
+
+/// Signed proxy parameters of a logged-in shopper (`None`: anonymous).
+fn signed_as(customer: Option<i64>, extra: &[(&str, String)]) -> String {
     let ts = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
     let mut params: Vec<(String, String)> = vec![
-        ("logged_in_customer_id".into(), String::new()),
+        (
+            "logged_in_customer_id".into(),
+            customer.map(|c| c.to_string()).unwrap_or_default(),
+        ),
         ("path_prefix".into(), "/apps/atelier".into()),
         ("shop".into(), SHOP.into()),
         ("timestamp".into(), ts),
@@ -67,6 +75,10 @@ async fn run_backend(label: &'static str, db_url: String) {
     let rate = env_num("BENCH_RATE", 1000);
     let n_products = env_num("BENCH_PRODUCTS", 50_000) as usize;
     let target_lines = env_num("BENCH_LINES", 1_000_000) as usize;
+    // Regular shoppers with a long history (BENCH_REGULAR_LINES past lines each), who consented
+    // to personalization: the logged-in `for_you` phases ask for them.
+    let n_regulars = env_num("BENCH_REGULARS", 200) as usize;
+    let regular_lines = env_num("BENCH_REGULAR_LINES", 300) as usize;
 
     let db = atelier::db::Db::connect(&db_url, 2).expect("bench database");
     seed_shop(&db, SHOP);
@@ -161,6 +173,78 @@ async fn run_backend(label: &'static str, db_url: String) {
         .unwrap();
     }
     let orders_load = t.elapsed();
+    // The regulars: orders of three lines drawn by sales, spread over the year, each shopper
+    // consenting in the preference center.
+    let regulars: Vec<i64> = (0..n_regulars as i64).map(|i| 8_800_000_000 + i).collect();
+    if !reused {
+        let mut sold = vec![1.0f64; store.products.len()];
+        for o in bulk {
+            for p in &o.products {
+                sold[(p - atelier::cli::synth::FIRST_PRODUCT_ID) as usize] += 1.0;
+            }
+        }
+        let mut cum = Vec::with_capacity(sold.len());
+        let mut total = 0.0;
+        for x in &sold {
+            total += x;
+            cum.push(total);
+        }
+        let mut rng = StdRng::seed_from_u64(21);
+        let mut next_id = 8_000_000_000i64;
+        for chunk in regulars.chunks(10) {
+            atelier::db::write_tx(&mut conn, |c| -> Result<(), atelier::sync::SyncError> {
+                for &customer in chunk {
+                    for n in 0..regular_lines.div_ceil(3) {
+                        let products: Vec<i64> = (0..3)
+                            .map(|_| {
+                                let x = rng.random::<f64>() * total;
+                                let i = cum.partition_point(|c| *c < x).min(cum.len() - 1);
+                                atelier::cli::synth::FIRST_PRODUCT_ID + i as i64
+                            })
+                            .collect();
+                        let mut products = products;
+                        products.sort_unstable();
+                        products.dedup();
+                        let o = atelier::cli::synth::Order {
+                            id: next_id,
+                            customer,
+                            at: atelier::cli::synth::START
+                                + (n as i64 * 86_400 * 360) / (regular_lines as i64 / 3).max(1),
+                            products,
+                        };
+                        next_id += 1;
+                        let body = serde_json::to_vec(&o.payload(&store)).unwrap();
+                        atelier::jobs::dispatch::apply_order(
+                            c,
+                            &ctx,
+                            &recs,
+                            &shop,
+                            "orders/create",
+                            &body,
+                            None,
+                        )?;
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        }
+        let consent = atelier::preferences::prefs::parse_update(&serde_json::json!({
+            "consent": {"personalization": true, "marketing": false}
+        }))
+        .unwrap();
+        for &customer in &regulars {
+            atelier::preferences::prefs::update(
+                &mut conn,
+                &shop.id,
+                customer,
+                &consent,
+                atelier::preferences::Source::Admin,
+            )
+            .unwrap();
+        }
+    }
+    let regulars_load = t.elapsed() - orders_load;
     if let (Some(pristine), false) = (&pristine, reused) {
         use diesel::connection::SimpleConnection;
         if let atelier::db::DbConnection::Sqlite(c) = &mut *conn {
@@ -432,6 +516,48 @@ async fn run_backend(label: &'static str, db_url: String) {
             .unwrap()
     };
 
+    // (6, 7) Logged-in `for_you` for the regulars (hundreds of past lines each): closed loop,
+    // then at the fixed rate, after an unmeasured warm-up; every answer must be full.
+    let for_you_urls = |seed: u64| -> Arc<Vec<String>> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        Arc::new(
+            (0..20_000)
+                .map(|_| {
+                    let c = regulars[rng.random_range(0..regulars.len())];
+                    format!(
+                        "{base}/proxy/recommendations?{}",
+                        signed_as(
+                            Some(c),
+                            &[("intent", "for_you".into()), ("limit", "10".into())]
+                        )
+                    )
+                })
+                .collect(),
+        )
+    };
+    let sample: serde_json::Value = client
+        .get(&for_you_urls(1)[0])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        sample["products"].as_array().map(Vec::len),
+        Some(10),
+        "{sample}"
+    );
+    let _ = closed_loop(&client, make(for_you_urls(8)), 200, connections, secs).await;
+    let health_again: MakeRequest = {
+        let base = base.clone();
+        Arc::new(move |c, _| c.get(format!("{base}/healthz")))
+    };
+    let mut health2 = closed_loop(&client, health_again, 200, connections, secs).await;
+    let mut for_you_max = closed_loop(&client, make(for_you_urls(9)), 200, connections, secs).await;
+    let mut for_you_fixed = open_loop(&client, make(for_you_urls(10)), 200, rate, secs).await;
+    let rss_for_you = rss_mb(server.id());
+
     // The same closed loop with wrk (a lighter generator than reqwest), when installed.
     let wrk_paths_list: Vec<String> = urls(&base, true, 50_000, 6)
         .iter()
@@ -486,6 +612,25 @@ async fn run_backend(label: &'static str, db_url: String) {
         ))
     );
     println!("(phase 5 deliveries by inbox state: {inbox:?})");
+    println!(
+        "{}",
+        health2.row("GET /healthz again (ceiling for the for_you phases)")
+    );
+    println!(
+        "{}",
+        for_you_max.row(&format!(
+            "GET for_you, logged in, {n_regulars} regulars with {regular_lines} past lines, max ({connections} connections)"
+        ))
+    );
+    println!(
+        "{}",
+        for_you_fixed.row(&format!("GET for_you, logged in, at {rate}/s"))
+    );
+    println!(
+        "\nfor_you max / healthz: {:.2}; regulars loaded in {:.1} s; RSS after the for_you phases {rss_for_you:.0} MB",
+        for_you_max.rate() / health2.rate().max(1.0),
+        regulars_load.as_secs_f64()
+    );
     println!(
         "{}",
         changing.row(&format!(

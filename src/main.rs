@@ -17,9 +17,14 @@ USAGE:
     atelier import --shop SHOP [--orders FILE.jsonl] [--products FILE.jsonl]
                         apply Shopify order/product payloads (one JSON object per line, the
                         orders/create and products/create webhook shapes) to an installed shop
-    atelier eval --orders FILE.jsonl [--products FILE.jsonl] [--k 10]
-                        offline evaluation of the recommendation model (JSON on stdout)
+    atelier eval --orders FILE.jsonl|FILE.csv [--products FILE.jsonl] [--k 10]
+                 [--max-cases 3000] [--database URL] [--ease-max-items 3000]
+    atelier eval --store synth:PRODUCTS:ORDERS[:SEED] | tastes:SHAPE[:SEED] | tastes:random:SEED
+                        offline evaluation: the server's recommendations (fed the earlier
+                        orders through the webhook code) next to popularity, item-kNN and
+                        EASE (JSON on stdout, a markdown table on stderr)
     atelier synth --products N --orders M --out DIR [--seed S]
+    atelier synth --model tastes --shape SHAPE --out DIR [--seed S]
                         write a synthetic store (products.jsonl, orders.jsonl) to DIR
     atelier help        this text
 

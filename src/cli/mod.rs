@@ -5,6 +5,7 @@
 pub mod eval;
 pub mod import;
 pub mod synth;
+pub mod tastes;
 
 /// `--name VALUE` from a command line.
 pub fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {

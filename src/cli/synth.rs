@@ -281,6 +281,20 @@ pub fn command(args: &[String]) -> anyhow::Result<()> {
     let orders = num("--orders", 50_000)?;
     let seed = num("--seed", 1)? as u64;
     let out = flag(args, "--out").ok_or_else(|| anyhow::anyhow!("--out DIR is required"))?;
+    if flag(args, "--model") == Some("tastes") {
+        let name = flag(args, "--shape").unwrap_or("dense");
+        let shape = if name == "random" {
+            super::tastes::random_shape(seed)
+        } else {
+            super::tastes::shape(name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--shape must be one of {:?} or random",
+                    super::tastes::SHAPES
+                )
+            })?
+        };
+        return super::tastes::write(shape, seed, out);
+    }
     if products == 0 {
         anyhow::bail!("--products must be at least 1");
     }

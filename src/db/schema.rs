@@ -331,6 +331,16 @@ diesel::table! {
         trend -> Double,
         flagged -> Bool,
         touched_seq -> BigInt,
+        buyers -> BigInt,
+    }
+}
+
+diesel::table! {
+    rec_buyer_pairs (shop_id, a, b) {
+        shop_id -> Text,
+        a -> BigInt,
+        b -> BigInt,
+        n -> BigInt,
     }
 }
 
@@ -372,6 +382,8 @@ diesel::table! {
         at_secs -> BigInt,
         redacted -> Bool,
         applied_at -> Timestamp,
+        first_bought -> Nullable<Text>,
+        partners -> Nullable<Text>,
     }
 }
 
@@ -415,6 +427,7 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(
     rec_items,
     rec_pairs,
+    rec_buyer_pairs,
     rec_covisits,
     rec_shop_stats,
     rec_order_contrib,

@@ -1,6 +1,6 @@
 //! Recommendations: `complementary` (co-purchase, shrunk cosine), `related`
-//! (co-views/co-carts blended with catalogue content), `for_you` (the shopper's history and
-//! explicit preferences, only with consent) and `trending` (time-decayed popularity), learned
+//! (co-views/co-carts blended with catalogue content), `for_you` (item-kNN over the shoppers'
+//! purchases, and explicit preferences, only with consent) and `trending` (time-decayed popularity), learned
 //! incrementally from orders and storefront events. See README "Recommendations".
 
 pub mod analytics;

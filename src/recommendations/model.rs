@@ -15,6 +15,12 @@ use time::PrimitiveDateTime;
 use super::Recommender;
 use super::scoring::{TREND_ADD_TO_CART, TREND_ORDER, TREND_VIEW, trend_weight};
 use crate::db::schema::{orders, rec_events, rec_items, rec_order_contrib};
+
+/// The buyer model pairs a shopper's newly bought product with at most this many of their most
+/// recent earlier products (so one order costs O(basket × window), however long the history).
+pub const BUYER_WINDOW: usize = 50;
+/// At most this many of a shopper's earlier orders are read to know what they bought before.
+const BUYER_ORDERS: i64 = 500;
 use crate::db::{DbConnection, dialect, now, rfc3339};
 use crate::orders::{LineItem, Order, parse_properties};
 use crate::personalization::verify::FEE_PROPERTY;
@@ -92,14 +98,53 @@ pub fn basket_of_lines(void: bool, lines: &[BasketLine]) -> (Vec<i64>, Vec<i64>)
     (basket, flagged.into_iter().collect())
 }
 
+#[derive(Default, Clone, Copy)]
+struct ItemDelta {
+    orders: i64,
+    sessions: i64,
+    trend: f64,
+    buyers: i64,
+    /// Stamped with the order's model version even when no count of its own changed (its
+    /// neighbour list did).
+    touch: bool,
+}
+
+impl ItemDelta {
+    fn is_empty(&self) -> bool {
+        self.orders == 0
+            && self.sessions == 0
+            && self.trend == 0.0
+            && self.buyers == 0
+            && !self.touch
+    }
+}
+
 #[derive(Default)]
 struct Deltas {
     pairs: BTreeMap<(i64, i64), i64>,
+    buyer_pairs: BTreeMap<(i64, i64), i64>,
     covisits: BTreeMap<(i64, i64), i64>,
-    /// product → (orders, sessions, trend)
-    items: BTreeMap<i64, (i64, i64, f64)>,
+    items: BTreeMap<i64, ItemDelta>,
     orders: i64,
     window_at: Option<i64>,
+}
+
+/// What one order adds to the buyer model, given what the shopper bought before (distinct,
+/// most recent first): the products it is their first purchase of, and the earlier products
+/// those pair with (the most recent [`BUYER_WINDOW`]).
+pub fn buyer_contribution(basket: &[i64], earlier: &[i64]) -> (Vec<i64>, Vec<i64>) {
+    let seen: std::collections::HashSet<i64> = earlier.iter().copied().collect();
+    let first: Vec<i64> = basket
+        .iter()
+        .copied()
+        .filter(|p| !seen.contains(p))
+        .collect();
+    let partners = if first.is_empty() {
+        Vec::new()
+    } else {
+        earlier.iter().take(BUYER_WINDOW).copied().collect()
+    };
+    (first, partners)
 }
 
 impl Deltas {
@@ -114,8 +159,8 @@ impl Deltas {
         let w = trend_weight(TREND_ORDER, at) * sign as f64;
         for (i, &a) in basket.iter().enumerate() {
             let e = self.items.entry(a).or_default();
-            e.0 += sign;
-            e.2 += w;
+            e.orders += sign;
+            e.trend += w;
             for &b in &basket[i + 1..] {
                 *self.pairs.entry((a, b)).or_default() += sign;
                 *self.pairs.entry((b, a)).or_default() += sign;
@@ -123,8 +168,29 @@ impl Deltas {
         }
     }
 
+    /// A shopper's first purchases pair with each other and with their earlier products.
+    fn buyers(&mut self, first: &[i64], partners: &[i64], sign: i64) {
+        for (i, &a) in first.iter().enumerate() {
+            let e = self.items.entry(a).or_default();
+            e.buyers += sign;
+            e.touch = true;
+            for &b in first[i + 1..].iter().chain(partners) {
+                if a == b {
+                    continue;
+                }
+                *self.buyer_pairs.entry((a, b)).or_default() += sign;
+                *self.buyer_pairs.entry((b, a)).or_default() += sign;
+            }
+        }
+        if !first.is_empty() {
+            for &p in partners {
+                self.items.entry(p).or_default().touch = true;
+            }
+        }
+    }
+
     fn covisit(&mut self, p: i64, partners: &[i64], sign: i64) {
-        self.items.entry(p).or_default().1 += sign;
+        self.items.entry(p).or_default().sessions += sign;
         for &q in partners {
             *self.covisits.entry((p, q)).or_default() += sign;
             *self.covisits.entry((q, p)).or_default() += sign;
@@ -132,7 +198,7 @@ impl Deltas {
     }
 
     fn trend(&mut self, p: i64, amount: f64) {
-        self.items.entry(p).or_default().2 += amount;
+        self.items.entry(p).or_default().trend += amount;
     }
 
     /// Adds the deltas to the stored counts. With `seq` (an order's model version), the
@@ -162,6 +228,7 @@ impl Deltas {
             }};
         }
         pair_table!(rec_pairs, self.pairs);
+        pair_table!(rec_buyer_pairs, self.buyer_pairs);
         pair_table!(rec_covisits, self.covisits);
         {
             use rec_items as t;
@@ -169,14 +236,15 @@ impl Deltas {
             items.sort_unstable_by_key(|(p, _)| **p);
             let rows: Vec<_> = items
                 .into_iter()
-                .filter(|(_, (o, s, w))| *o != 0 || *s != 0 || *w != 0.0)
-                .map(|(&p, &(o, s, w))| {
+                .filter(|(_, d)| !d.is_empty())
+                .map(|(&p, d)| {
                     (
                         t::shop_id.eq(shop_id),
                         t::product_id.eq(p),
-                        t::orders.eq(o),
-                        t::sessions.eq(s),
-                        t::trend.eq(w),
+                        t::orders.eq(d.orders),
+                        t::sessions.eq(d.sessions),
+                        t::trend.eq(d.trend),
+                        t::buyers.eq(d.buyers),
                         t::touched_seq.eq(seq.unwrap_or(0)),
                     )
                 })
@@ -192,6 +260,7 @@ impl Deltas {
                                 t::orders.eq(t::orders + excluded(t::orders)),
                                 t::sessions.eq(t::sessions + excluded(t::sessions)),
                                 t::trend.eq(t::trend + excluded(t::trend)),
+                                t::buyers.eq(t::buyers + excluded(t::buyers)),
                                 t::touched_seq.eq(excluded(t::touched_seq)),
                             ))
                             .execute($conn),
@@ -203,6 +272,7 @@ impl Deltas {
                                 t::orders.eq(t::orders + excluded(t::orders)),
                                 t::sessions.eq(t::sessions + excluded(t::sessions)),
                                 t::trend.eq(t::trend + excluded(t::trend)),
+                                t::buyers.eq(t::buyers + excluded(t::buyers)),
                             ))
                             .execute($conn),
                     }
@@ -265,10 +335,61 @@ fn mark_flagged(c: &mut DbConnection, shop_id: &str, products: &[i64]) -> QueryR
     Ok(())
 }
 
-type ContribRow = (String, i64, bool);
+type ContribRow = (String, i64, bool, Option<String>, Option<String>);
 
 fn parse_ids(json: &str) -> Vec<i64> {
     serde_json::from_str(json).unwrap_or_default()
+}
+
+fn ids_json(ids: &[i64]) -> String {
+    serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
+}
+
+/// What the shopper bought in their other applied orders: distinct products, most recent
+/// first (the last [`BUYER_ORDERS`] orders).
+fn bought_before(
+    c: &mut DbConnection,
+    shop_id: &str,
+    customer: i64,
+    order_id: i64,
+) -> QueryResult<Vec<i64>> {
+    let theirs: Vec<i64> = orders::table
+        .filter(orders::shop_id.eq(shop_id))
+        .filter(orders::customer_id.eq(customer))
+        .filter(orders::order_id.ne(order_id))
+        .order(orders::created_at.desc())
+        .select(orders::order_id)
+        .limit(BUYER_ORDERS)
+        .load(c)?;
+    if theirs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows: Vec<(String, i64, i64)> = Vec::new();
+    for chunk in theirs.chunks(900) {
+        rows.extend(
+            rec_order_contrib::table
+                .filter(rec_order_contrib::shop_id.eq(shop_id))
+                .filter(rec_order_contrib::order_id.eq_any(chunk))
+                .filter(rec_order_contrib::redacted.eq(false))
+                .select((
+                    rec_order_contrib::product_ids,
+                    rec_order_contrib::at_secs,
+                    rec_order_contrib::order_id,
+                ))
+                .load::<(String, i64, i64)>(c)?,
+        );
+    }
+    rows.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)));
+    let mut out: Vec<i64> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (ids, _, _) in rows {
+        for p in parse_ids(&ids) {
+            if seen.insert(p) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Brings the model in line with the order as it is now: called at the end of
@@ -314,27 +435,58 @@ pub fn apply_order(
             rec_order_contrib::product_ids,
             rec_order_contrib::at_secs,
             rec_order_contrib::redacted,
+            rec_order_contrib::first_bought,
+            rec_order_contrib::partners,
         ));
     let old: Option<ContribRow> = dialect::first_locked(c, q, |q| q.for_update()).optional()?;
-    let (old_basket, old_at) = match &old {
+    let (old_basket, old_at, old_buyers) = match &old {
         // The shopper was erased: nothing of this order is learned again.
-        Some((_, _, true)) => return Ok(()),
-        Some((ids, at, false)) => (parse_ids(ids), *at),
-        None => (Vec::new(), at),
+        Some((_, _, true, _, _)) => return Ok(()),
+        Some((ids, at, false, first, partners)) => (
+            parse_ids(ids),
+            *at,
+            first
+                .as_deref()
+                .zip(partners.as_deref())
+                .map(|(f, p)| (parse_ids(f), parse_ids(p))),
+        ),
+        None => (Vec::new(), at, None),
     };
-    if old.is_some() && old_basket == basket && old_at == at {
+    // An order applied before the buyer counts existed is learned into them on its next
+    // delivery (or backfill), even when nothing else changed.
+    if old.is_some() && old_basket == basket && old_at == at && old_buyers.is_some() {
         return Ok(());
     }
+    let earlier = match order.customer_id {
+        Some(customer) if !basket.is_empty() => {
+            bought_before(c, shop_id, customer, order.order_id)?
+        }
+        _ => Vec::new(),
+    };
+    let (first, partners) = buyer_contribution(&basket, &earlier);
     // The version first: on PostgreSQL its row lock orders the shop's order transactions, so
     // versions commit in ascending order and instances can follow them exactly.
     let mut touched = old_basket.clone();
     touched.extend_from_slice(&basket);
+    if let Some((f, p)) = &old_buyers {
+        touched.extend_from_slice(f);
+        touched.extend_from_slice(p);
+    }
+    touched.extend_from_slice(&partners);
+    touched.sort_unstable();
+    touched.dedup();
     let seq = recs.products_changed(c, shop_id, &touched)?;
     let mut d = Deltas::default();
     d.order(&old_basket, old_at, -1);
+    if let Some((f, p)) = &old_buyers {
+        d.buyers(f, p, -1);
+    }
     d.order(&basket, at, 1);
+    d.buyers(&first, &partners, 1);
     d.write(c, shop_id, Some(seq))?;
-    let ids = serde_json::to_string(&basket).unwrap_or_else(|_| "[]".into());
+    let ids = ids_json(&basket);
+    let first = ids_json(&first);
+    let partners = ids_json(&partners);
     crate::per_backend!(c, |c| diesel::insert_into(rec_order_contrib::table)
         .values((
             rec_order_contrib::shop_id.eq(shop_id),
@@ -343,6 +495,8 @@ pub fn apply_order(
             rec_order_contrib::at_secs.eq(at),
             rec_order_contrib::redacted.eq(false),
             rec_order_contrib::applied_at.eq(now()),
+            rec_order_contrib::first_bought.eq(&first),
+            rec_order_contrib::partners.eq(&partners),
         ))
         .on_conflict((rec_order_contrib::shop_id, rec_order_contrib::order_id))
         .do_update()
@@ -350,6 +504,8 @@ pub fn apply_order(
             rec_order_contrib::product_ids.eq(&ids),
             rec_order_contrib::at_secs.eq(at),
             rec_order_contrib::applied_at.eq(now()),
+            rec_order_contrib::first_bought.eq(&first),
+            rec_order_contrib::partners.eq(&partners),
         ))
         .execute(c))?;
     Ok(())
@@ -561,7 +717,8 @@ pub fn redact_customer(
         .select(orders::order_id)
         .load(c)?;
     theirs.extend_from_slice(order_ids);
-    let rows: Vec<(i64, String, i64, bool)> = rec_order_contrib::table
+    type Row = (i64, String, i64, bool, Option<String>, Option<String>);
+    let rows: Vec<Row> = rec_order_contrib::table
         .filter(rec_order_contrib::shop_id.eq(shop_id))
         .filter(rec_order_contrib::order_id.eq_any(&theirs))
         .select((
@@ -569,14 +726,19 @@ pub fn redact_customer(
             rec_order_contrib::product_ids,
             rec_order_contrib::at_secs,
             rec_order_contrib::redacted,
+            rec_order_contrib::first_bought,
+            rec_order_contrib::partners,
         ))
         .load(c)?;
     let mut d = Deltas::default();
     let mut known = Vec::new();
-    for (order_id, ids, at, redacted) in &rows {
+    for (order_id, ids, at, redacted, first, partners) in &rows {
         known.push(*order_id);
         if !redacted {
             d.order(&parse_ids(ids), *at, -1);
+            if let (Some(f), Some(p)) = (first, partners) {
+                d.buyers(&parse_ids(f), &parse_ids(p), -1);
+            }
         }
     }
     // Events: whole sessions in which the shopper was logged in.
@@ -622,6 +784,8 @@ pub fn redact_customer(
     .set((
         rec_order_contrib::product_ids.eq("[]"),
         rec_order_contrib::redacted.eq(true),
+        rec_order_contrib::first_bought.eq(Some("[]")),
+        rec_order_contrib::partners.eq(Some("[]")),
     ))
     .execute(c)?;
     for &order_id in theirs.iter().filter(|o| !known.contains(o)) {
@@ -685,6 +849,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_shopper_pairs_new_products_with_their_recent_history_once() {
+        let earlier: Vec<i64> = (100..200).collect();
+        let (first, partners) = buyer_contribution(&[1, 100, 2], &earlier);
+        assert_eq!(first, vec![1, 2], "100 was bought before");
+        assert_eq!(partners.len(), BUYER_WINDOW);
+        assert_eq!(partners[0], 100, "the most recent first");
+        let (first, partners) = buyer_contribution(&[100], &earlier);
+        assert!(first.is_empty() && partners.is_empty(), "nothing new");
+        let mut d = Deltas::default();
+        d.buyers(&[1, 2], &[100, 101], 1);
+        assert_eq!(d.buyer_pairs[&(1, 2)], 1);
+        assert_eq!(d.buyer_pairs[&(101, 2)], 1);
+        assert_eq!(d.items[&1].buyers, 1);
+        assert_eq!(d.items[&100].buyers, 0);
+        assert!(d.items[&100].touch);
+        d.buyers(&[1, 2], &[100, 101], -1);
+        assert!(d.buyer_pairs.values().all(|n| *n == 0));
+    }
+
+    #[test]
     fn a_product_pairs_once_per_session() {
         assert_eq!(session_partners(1, [2, 3, 2].into_iter()), Some(vec![2, 3]));
         assert_eq!(session_partners(2, [3, 2].into_iter()), None);
@@ -699,7 +883,7 @@ mod tests {
         assert!(
             d.items
                 .values()
-                .all(|(o, s, w)| *o == 0 && *s == 0 && *w == 0.0)
+                .all(|i| i.orders == 0 && i.sessions == 0 && i.trend == 0.0)
         );
         assert_eq!(d.orders, 0);
     }

@@ -1307,3 +1307,65 @@ async fn a_product_change_applied_by_another_instance_reaches_the_serving_one_wi
     assert!(!after.contains(&5), "{after:?}");
     assert_eq!(after.len(), 4, "the other products stay: {after:?}");
 }
+
+#[tokio::test]
+async fn for_you_follows_what_the_same_shoppers_bought_in_other_orders_exactly() {
+    let app = spawn_app().await;
+    app.install(SHOP).await;
+    catalogue(&app, SHOP).await;
+    let (regular, newcomer) = (41, 42);
+    // The regular bought 1, then 2 in a later order: never in one basket.
+    order(&app, SHOP, 1, Some(regular), &[1]).await;
+    order(&app, SHOP, 2, Some(regular), &[2]).await;
+    order(&app, SHOP, 3, Some(newcomer), &[1]).await;
+    for id in 4..=6 {
+        order(&app, SHOP, id, None, &[3, 4]).await;
+    }
+    app.drain().await;
+    put_preferences(
+        &app,
+        newcomer,
+        &json!({"consent": {"personalization": true, "marketing": false}}),
+    )
+    .await;
+    let list = recs(&app, SHOP, Some(newcomer), &[("intent", "for_you")]).await;
+    assert_eq!(
+        list[0], 2,
+        "bought by the shopper who bought what they bought: {list:?}"
+    );
+    assert!(!list.contains(&1));
+    // Cancelling the regular's second order takes exactly that away again.
+    let mut body = order_payload(
+        2,
+        Some(regular),
+        "2026-11-02T10:00:00-05:00",
+        &[(200, 2, 1, "20.00")],
+    );
+    body["cancelled_at"] = json!("2026-11-02T10:00:00-05:00");
+    app.deliver(&Delivery::new("orders/updated", SHOP, &body))
+        .await;
+    app.drain().await;
+    let list = recs(&app, SHOP, Some(newcomer), &[("intent", "for_you")]).await;
+    assert_ne!(list[0], 2, "{list:?}");
+    // Learned again when it is restored, and gone for good once the regular is erased.
+    let body = order_payload(
+        2,
+        Some(regular),
+        "2026-11-03T10:00:00-05:00",
+        &[(200, 2, 1, "20.00")],
+    );
+    app.deliver(&Delivery::new("orders/updated", SHOP, &body))
+        .await;
+    app.drain().await;
+    let list = recs(&app, SHOP, Some(newcomer), &[("intent", "for_you")]).await;
+    assert_eq!(list[0], 2, "{list:?}");
+    app.deliver(&Delivery::new(
+        "customers/redact",
+        SHOP,
+        &json!({"shop_domain": SHOP, "customer": {"id": regular}, "orders_to_redact": [1, 2]}),
+    ))
+    .await;
+    app.drain().await;
+    let list = recs(&app, SHOP, Some(newcomer), &[("intent", "for_you")]).await;
+    assert_ne!(list[0], 2, "{list:?}");
+}

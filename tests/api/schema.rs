@@ -262,6 +262,14 @@ const LANDED: &[(&str, &str)] = &[
         "6979dcfbf8e8797e",
     ),
     (
+        "postgres/2026-11-21-000010_rec_buyers/up.sql",
+        "5ad8b712e08017c3",
+    ),
+    (
+        "postgres/2026-11-21-000010_rec_buyers/down.sql",
+        "391b9a6f69c5e5a8",
+    ),
+    (
         "sqlite/2026-11-21-000001_create_shops/up.sql",
         "2caff82236351caa",
     ),
@@ -348,6 +356,14 @@ const LANDED: &[(&str, &str)] = &[
     (
         "sqlite/2026-11-21-000013_followups/down.sql",
         "6979dcfbf8e8797e",
+    ),
+    (
+        "sqlite/2026-11-21-000010_rec_buyers/up.sql",
+        "5ad8b712e08017c3",
+    ),
+    (
+        "sqlite/2026-11-21-000010_rec_buyers/down.sql",
+        "391b9a6f69c5e5a8",
     ),
 ];
 

@@ -30,9 +30,9 @@ pub(super) fn key_name(key: &ListKey) -> &'static str {
     match key {
         ListKey::Complementary(_) => "complementary",
         ListKey::Related(_) => "related",
+        ListKey::Similar(_) => "similar",
         ListKey::Trending => "trending",
         ListKey::Newest => "newest",
-        ListKey::TypeTrending(_) => "type_trending",
     }
 }
 

@@ -7,12 +7,13 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use super::catalogue::{Catalogue, ProductInfo};
-use super::{RAW_LIST, Rec, TYPE_TRENDING, round, sort_desc};
-use crate::db::schema::{rec_covisits, rec_items, rec_pairs, rec_shop_stats};
+use super::{RAW_LIST, Rec, round, sort_desc};
+use crate::db::schema::{rec_buyer_pairs, rec_covisits, rec_items, rec_pairs, rec_shop_stats};
 use crate::db::{DbConnection, now};
 use crate::recommendations::model::unix;
 use crate::recommendations::scoring::{
-    RELATED_BEHAVIOUR_WEIGHT, RELATED_CONTENT_WEIGHT, content, lift, shrunk_cosine, trend_now,
+    FOR_YOU_NEIGHBOURS, RELATED_BEHAVIOUR_WEIGHT, RELATED_CONTENT_WEIGHT, buyer_cosine, content,
+    lift, shrunk_cosine, trend_now,
 };
 
 /// Candidates read per product from the pair tables (the strongest by count).
@@ -112,6 +113,69 @@ pub(super) fn complementary_raw(
         .collect();
     sort_desc(&mut out);
     out.truncate(RAW_LIST);
+    Ok(out)
+}
+
+/// Bought by the same shoppers: the product's strongest buyer pairs (one indexed query with the
+/// partners' buyer counts), ranked by [`buyer_cosine`]; the first [`FOR_YOU_NEIGHBOURS`].
+pub(super) fn similar_raw(
+    c: &mut DbConnection,
+    cat: &Catalogue,
+    shop_id: &str,
+    p: i64,
+    explain: bool,
+) -> QueryResult<Vec<Rec>> {
+    let pairs: Vec<(i64, i64, Option<i64>)> = rec_buyer_pairs::table
+        .left_join(
+            rec_items::table.on(rec_items::shop_id
+                .eq(rec_buyer_pairs::shop_id)
+                .and(rec_items::product_id.eq(rec_buyer_pairs::b))),
+        )
+        .filter(rec_buyer_pairs::shop_id.eq(shop_id))
+        .filter(rec_buyer_pairs::a.eq(p))
+        .filter(rec_buyer_pairs::n.gt(0))
+        .order(rec_buyer_pairs::n.desc())
+        .select((
+            rec_buyer_pairs::b,
+            rec_buyer_pairs::n,
+            rec_items::buyers.nullable(),
+        ))
+        .limit(PAIR_CANDIDATES)
+        .load(c)?;
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let np: i64 = rec_items::table
+        .find((shop_id, p))
+        .select(rec_items::buyers)
+        .first(c)
+        .optional()?
+        .unwrap_or(0);
+    let mut out: Vec<Rec> = pairs
+        .into_iter()
+        .filter(|(b, _, _)| *b != p && cat.recommendable(*b).is_some())
+        .filter_map(|(b, n, nb)| {
+            let nb = nb.unwrap_or(0);
+            let score = buyer_cosine(n, np, nb);
+            (score > 0.0).then(|| Rec {
+                product_id: b,
+                score,
+                reasons: if explain {
+                    vec![json!({
+                        "type": "bought_by_the_same_shoppers",
+                        "shoppers_with_both": n,
+                        "shoppers_with_product": np,
+                        "shoppers_with_candidate": nb,
+                        "cosine": round(score),
+                    })]
+                } else {
+                    Vec::new()
+                },
+            })
+        })
+        .collect();
+    sort_desc(&mut out);
+    out.truncate(FOR_YOU_NEIGHBOURS);
     Ok(out)
 }
 
@@ -284,46 +348,6 @@ pub(super) fn trending_raw(
     sort_desc(&mut out);
     out.truncate(RAW_LIST);
     Ok(out)
-}
-
-pub(super) fn type_trending_raw(
-    c: &mut DbConnection,
-    cat: &Catalogue,
-    shop_id: &str,
-    kind: &str,
-    explain: bool,
-) -> QueryResult<Vec<Rec>> {
-    // Driven by the type's products, not by the shop's whole trend index.
-    let ids: Vec<i64> = cat.by_type.get(kind).cloned().unwrap_or_default();
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut rows: Vec<(i64, f64)> = Vec::new();
-    for chunk in ids.chunks(900) {
-        rows.extend(
-            rec_items::table
-                .filter(rec_items::shop_id.eq(shop_id))
-                .filter(rec_items::product_id.eq_any(chunk))
-                .filter(rec_items::trend.gt(0.0))
-                .select((rec_items::product_id, rec_items::trend))
-                .load::<(i64, f64)>(c)?,
-        );
-    }
-    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    rows.truncate(TYPE_TRENDING);
-    let now = unix(now());
-    Ok(rows
-        .into_iter()
-        .map(|(p, t)| Rec {
-            product_id: p,
-            score: trend_now(t, now),
-            reasons: if explain {
-                vec![json!({"type": "popular_in_your_categories", "product_type": kind})]
-            } else {
-                Vec::new()
-            },
-        })
-        .collect())
 }
 
 pub(super) fn newest_raw(cat: &Catalogue, explain: bool) -> Vec<Rec> {

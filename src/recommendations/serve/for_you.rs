@@ -1,6 +1,13 @@
 //! `for_you` for a shopper who consented: their history leads the list.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
+
+/// Products viewed or carted lately (and not bought) that `for_you` draws on.
+const FOR_YOU_VIEWED: usize = 20;
+/// The shopper's most recent orders `for_you` reads (their history, for hundreds of lines).
+const FOR_YOU_ORDERS: i64 = 200;
+/// Scored products kept per request (an answer shows at most `MAX_LIMIT`).
+const FOR_YOU_KEPT: usize = 500;
 use std::sync::Arc;
 
 use diesel::prelude::*;
@@ -12,10 +19,9 @@ use super::lists::{List, ListKey};
 use super::{Rec, Recommender, consent, sort_desc};
 use crate::db::schema::{orders, rec_events, rec_order_contrib};
 use crate::db::{DbConnection, now};
-use crate::recommendations::model::{MAX_BASKET, feeds_model};
+use crate::recommendations::model::feeds_model;
 use crate::recommendations::scoring::{
-    FOR_YOU_AFFINITY_WEIGHT, FOR_YOU_COMPLEMENT_WEIGHT, FOR_YOU_COMPLEMENTS, FOR_YOU_HISTORY,
-    FOR_YOU_POPULARITY_WEIGHT, distribution, history_weights, type_shares,
+    FOR_YOU_ITEMS, FOR_YOU_NEIGHBOURS, knn_scores, popularity_prior, recency_weight,
 };
 
 impl Recommender {
@@ -36,15 +42,18 @@ impl Recommender {
             .filter(orders::customer_id.eq(customer))
             .order(orders::created_at.desc())
             .select(orders::order_id)
-            .limit(MAX_BASKET as i64)
+            .limit(FOR_YOU_ORDERS)
             .load(c)?;
         let bought: Vec<(String, i64)> = rec_order_contrib::table
             .filter(rec_order_contrib::shop_id.eq(shop_id))
             .filter(rec_order_contrib::order_id.eq_any(&their_orders))
             .filter(rec_order_contrib::redacted.eq(false))
-            .order(rec_order_contrib::at_secs.desc())
+            .order((
+                rec_order_contrib::at_secs.desc(),
+                rec_order_contrib::order_id.desc(),
+            ))
             .select((rec_order_contrib::product_ids, rec_order_contrib::at_secs))
-            .limit(MAX_BASKET as i64)
+            .limit(FOR_YOU_ORDERS)
             .load(c)?;
         let since = now() - time::Duration::days(30);
         let seen: Vec<(i64, String, Option<String>)> = rec_events::table
@@ -59,89 +68,91 @@ impl Recommender {
         let mut history: Vec<i64> = Vec::new();
         for (ids, _) in &bought {
             for p in serde_json::from_str::<Vec<i64>>(ids).unwrap_or_default() {
-                purchased.insert(p);
-                if !history.contains(&p) {
+                if purchased.insert(p) && history.len() < FOR_YOU_ITEMS {
                     history.push(p);
                 }
             }
         }
+        let mut viewed: Vec<i64> = Vec::new();
         for (p, kind, intent) in &seen {
-            if feeds_model(kind, intent.as_deref()) && !history.contains(p) {
-                history.push(*p);
+            if feeds_model(kind, intent.as_deref())
+                && !purchased.contains(p)
+                && !viewed.contains(p)
+                && viewed.len() < FOR_YOU_VIEWED
+            {
+                viewed.push(*p);
             }
         }
         let history = super::wishlisted::lead_with_wishlist(c, shop_id, customer, history)?;
         let cat = self.catalogue(c, shop_id)?;
-        // A mixture of three distributions over products (`scoring::for_you_scores`, the same
-        // formula `atelier eval` measures): bought with (and, from storefront events, similar
-        // to) the shopper's history, best sellers of their product types, best sellers of the
-        // shop.
-        let mut scores: BTreeMap<i64, (f64, Vec<Value>)> = BTreeMap::new();
-        let recent: Vec<i64> = history.iter().take(FOR_YOU_HISTORY).copied().collect();
-        let weights = history_weights(recent.len());
-        let mut with_history: BTreeMap<i64, f64> = BTreeMap::new();
-        for (&h, w) in recent.iter().zip(weights) {
-            let comp = self.raw(c, shop_id, ListKey::Complementary(h), explain)?;
-            for (id, score, _) in comp.iter().take(FOR_YOU_COMPLEMENTS) {
-                *with_history.entry(id).or_default() += w * score;
-                let e = scores.entry(id).or_default();
-                if explain && e.1.len() < 3 {
-                    e.1.push(json!({"type": "bought_with_your_history", "history_product_id": h.to_string()}));
-                }
-            }
-            // Co-views and co-carts (not measurable offline: order files have no events) at
-            // half the weight of co-purchases.
-            let rel = self.raw(c, shop_id, ListKey::Related(h), explain)?;
-            for (id, score, _) in rel.iter().take(FOR_YOU_COMPLEMENTS) {
-                *with_history.entry(id).or_default() += 0.5 * w * score;
-                let e = scores.entry(id).or_default();
-                if explain && e.1.len() < 3 {
-                    e.1.push(json!({"type": "similar_to_your_history", "history_product_id": h.to_string()}));
-                }
-            }
+        // Item-kNN over the shopper's history (`scoring::knn_scores`, the formula `atelier eval`
+        // measures through this very function): products bought by the shoppers who bought what
+        // they bought, recent purchases weighing more; products viewed or carted lately count
+        // half, with their co-views too. Popularity only tops up short histories.
+        let mut lists: Vec<(f64, List, i64, &'static str)> = Vec::new();
+        for (rank, &h) in history.iter().enumerate() {
+            let list = self.raw(c, shop_id, ListKey::Similar(h), explain)?;
+            lists.push((recency_weight(rank), list, h, "bought_with_your_history"));
         }
-        let with_history: Vec<(i64, f64)> = with_history.into_iter().collect();
-        for (id, p) in distribution(&with_history) {
-            scores.entry(id).or_default().0 += FOR_YOU_COMPLEMENT_WEIGHT * p;
+        for (rank, &v) in viewed.iter().enumerate() {
+            let w = 0.5 * recency_weight(rank);
+            let list = self.raw(c, shop_id, ListKey::Similar(v), explain)?;
+            lists.push((w, list, v, "similar_to_what_you_viewed"));
+            let list = self.raw(c, shop_id, ListKey::Related(v), explain)?;
+            lists.push((w, list, v, "similar_to_what_you_viewed"));
         }
-        // Category affinity: best sellers of the types the shopper buys and views.
-        let kinds: Vec<Option<&str>> = recent
-            .iter()
-            .map(|p| cat.product(*p).map(|x| x.product_type.as_str()))
-            .collect();
-        for (kind, share) in type_shares(&kinds) {
-            let list = self.raw(c, shop_id, ListKey::TypeTrending(kind.to_owned()), explain)?;
-            let pairs: Vec<(i64, f64)> = list.iter().map(|(id, score, _)| (id, score)).collect();
-            let reasons: HashMap<i64, &[Value]> = list.iter().map(|(id, _, r)| (id, r)).collect();
-            for (id, p) in distribution(&pairs) {
-                let e = scores.entry(id).or_default();
-                e.0 += FOR_YOU_AFFINITY_WEIGHT * share * p;
-                if e.1.len() < 3
-                    && let Some(r) = reasons.get(&id)
-                {
-                    e.1.extend(r.iter().cloned());
-                }
-            }
-        }
-        // Best sellers of the shop.
         let trending = self.raw(c, shop_id, ListKey::Trending, explain)?;
-        let pairs: Vec<(i64, f64)> = trending.iter().map(|(id, score, _)| (id, score)).collect();
-        for (id, p) in distribution(&pairs) {
-            let e = scores.entry(id).or_default();
-            e.0 += FOR_YOU_POPULARITY_WEIGHT * p;
-            if explain && e.1.len() < 3 {
-                e.1.push(json!({"type": "popular_in_the_shop"}));
-            }
-        }
-        let mut personal: Vec<Rec> = scores
+        let pairs: Vec<Vec<(i64, f64)>> = lists
+            .iter()
+            .map(|(_, l, _, _)| l.iter().map(|(id, score, _)| (id, score)).collect())
+            .collect();
+        let weighted: Vec<(f64, &[(i64, f64)])> = lists
+            .iter()
+            .zip(&pairs)
+            .map(|((w, ..), p)| (*w, p.as_slice()))
+            .collect();
+        let popular: Vec<(i64, f64)> = trending.iter().map(|(id, score, _)| (id, score)).collect();
+        let ranked = knn_scores(
+            &weighted,
+            &popular,
+            popularity_prior(history.len() + viewed.len()),
+        );
+        // Kept: more than any answer shows, so exclusions and the size filter leave it full.
+        let mut personal: Vec<Rec> = ranked
             .into_iter()
             .filter(|(p, _)| !purchased.contains(p))
-            .map(|(p, (score, reasons))| Rec {
-                product_id: p,
+            .take(FOR_YOU_KEPT)
+            .map(|(product_id, score)| Rec {
+                product_id,
                 score,
-                reasons,
+                reasons: Vec::new(),
             })
             .collect();
+        if explain {
+            let at: HashMap<i64, usize> = personal
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.product_id, i))
+                .collect();
+            let mut add = |id: i64, reason: Value| {
+                if let Some(&i) = at.get(&id)
+                    && personal[i].reasons.len() < 3
+                {
+                    personal[i].reasons.push(reason);
+                }
+            };
+            for (_, list, h, kind) in &lists {
+                for (id, _, _) in list.iter().take(FOR_YOU_NEIGHBOURS) {
+                    add(
+                        id,
+                        json!({"type": kind, "history_product_id": h.to_string()}),
+                    );
+                }
+            }
+            for (id, _, _) in trending.iter() {
+                add(id, json!({"type": "popular_in_the_shop"}));
+            }
+        }
         sort_desc(&mut personal);
         let personal = List::Explained(Arc::new(personal));
         let settings = self.settings(c, shop_id)?;

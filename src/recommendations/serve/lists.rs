@@ -6,9 +6,7 @@ use std::sync::Arc;
 use diesel::QueryResult;
 use serde_json::Value;
 
-use super::candidates::{
-    complementary_raw, newest_raw, related_raw, trending_raw, type_trending_raw,
-};
+use super::candidates::{complementary_raw, newest_raw, related_raw, similar_raw, trending_raw};
 use super::{Rec, Recommender};
 use crate::db::DbConnection;
 
@@ -16,19 +14,16 @@ use crate::db::DbConnection;
 pub(super) enum ListKey {
     Complementary(i64),
     Related(i64),
+    /// Bought by the same shoppers (for `for_you`'s item neighbours).
+    Similar(i64),
     Trending,
     Newest,
-    /// Trending products of one product type (for `for_you`'s category affinity).
-    TypeTrending(String),
 }
 
 impl ListKey {
     /// Lists of the whole shop (kept apart: they are all dropped when any count changes).
     pub(super) fn shop_wide(&self) -> bool {
-        matches!(
-            self,
-            ListKey::Trending | ListKey::Newest | ListKey::TypeTrending(_)
-        )
+        matches!(self, ListKey::Trending | ListKey::Newest)
     }
 }
 
@@ -88,6 +83,8 @@ impl Recommender {
         self.raw.remove(&key);
         key.1 = ListKey::Related(p);
         self.raw.remove(&key);
+        key.1 = ListKey::Similar(p);
+        self.raw.remove(&key);
     }
 
     pub(super) fn cached_raw(&self, shop_id: &str, key: ListKey) -> Option<List> {
@@ -116,9 +113,9 @@ impl Recommender {
             match &key {
                 ListKey::Complementary(p) => complementary_raw(c, &cat, shop_id, *p, explain)?,
                 ListKey::Related(p) => related_raw(c, &cat, shop_id, *p, explain)?,
+                ListKey::Similar(p) => similar_raw(c, &cat, shop_id, *p, explain)?,
                 ListKey::Trending => trending_raw(c, &cat, shop_id, explain)?,
                 ListKey::Newest => newest_raw(&cat, explain),
-                ListKey::TypeTrending(t) => type_trending_raw(c, &cat, shop_id, t, explain)?,
             },
             explain,
         );

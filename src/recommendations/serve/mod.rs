@@ -56,7 +56,8 @@ pub const RAW_CACHE_ENTRIES: usize = 100_000;
 pub const SHOP_CACHE_ENTRIES: usize = 20_000;
 /// Products kept per candidate list.
 const RAW_LIST: usize = 100;
-/// Products per product type in the per-type trending lists `for_you` draws on.
+/// Products per product type in the per-type trending lists `for_you`'s previous formula drew
+/// on (kept for the evaluation's side-by-side).
 pub const TYPE_TRENDING: usize = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
