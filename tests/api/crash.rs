@@ -11,14 +11,6 @@ use atelier::db::schema::{order_line_items, orders, webhook_inbox};
 
 const SHOP: &str = "candle-co.myshopify.com";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(db: &TestDb, store: &FakeStore, port: u16, extra: &[(&str, &str)]) -> Child {
     let mut vars = base_vars(db, store);
     vars.insert("BIND_ADDR".into(), format!("127.0.0.1:{port}"));

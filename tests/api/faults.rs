@@ -3,7 +3,7 @@
 //! gone deliveries get a 503, which Shopify retries; nothing that got a 200 is lost; the service
 //! resumes by itself.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -17,38 +17,7 @@ use atelier::db::schema::{products, webhook_inbox};
 
 const SHOP: &str = "fault-co.myshopify.com";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn seed_shop(url: &str) {
-    let handle = atelier::db::Db::connect(url, 1).unwrap();
-    let grant = atelier::shopify::AccessGrant {
-        access_token: atelier::config::Secret::new("shpat_x"),
-        scope: "read_products,read_orders,read_customers".into(),
-        expires_in: None,
-        refresh_token: None,
-        refresh_token_expires_in: None,
-    };
-    let cipher = atelier::crypto::TokenCipher::new(&[42u8; 32]);
-    let domain = atelier::shopify::ShopDomain::parse(SHOP).unwrap();
-    atelier::shops::save_grant(&mut handle.conn().unwrap(), &cipher, &domain, &grant).unwrap();
-}
-
-async fn start(db: &TestDb, store: &FakeStore, database_url: &str) -> (Server, String) {
+async fn start(db: &TestDb, store: &FakeStore, database_url: &str) -> (ChildServer, String) {
     let port = free_port();
     let mut vars = base_vars(db, store);
     vars.insert("DATABASE_URL".into(), database_url.to_owned());
@@ -57,7 +26,7 @@ async fn start(db: &TestDb, store: &FakeStore, database_url: &str) -> (Server, S
     vars.insert("RUST_LOG".into(), "warn".into());
     let log = std::fs::File::create(std::env::temp_dir().join(format!("atelier-fault-{port}.log")))
         .unwrap();
-    let server = Server(
+    let server = ChildServer(
         Command::new(env!("CARGO_BIN_EXE_atelier"))
             .env_clear()
             .envs(vars)
@@ -271,7 +240,7 @@ async fn postgres_restarting_under_webhook_load_loses_nothing() {
         return;
     }
     let store = FakeStore::start().await;
-    seed_shop(&db.url);
+    seed_installed_shop(&db.url, SHOP, "read_products,read_orders,read_customers");
     let mut via_proxy = url::Url::parse(&db.url).unwrap();
     let upstream = format!(
         "{}:{}",
@@ -334,7 +303,7 @@ async fn a_full_disk_refuses_deliveries_clearly_and_recovers() {
         return;
     };
     let url = format!("sqlite://{}", disk.0.join("atelier.db").display());
-    seed_shop(&url);
+    seed_installed_shop(&url, SHOP, "read_products,read_orders,read_customers");
     let store = FakeStore::start().await;
     let (_server, base) = start(&db, &store, &url).await;
 

@@ -971,3 +971,40 @@ impl TestApp {
         req.send().await.unwrap()
     }
 }
+
+// ---------------------------------------------------------------- the real binary
+
+/// A port nothing listens on (for a server started as a separate process).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server process, killed when the test ends however it ends.
+pub struct ChildServer(pub std::process::Child);
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Stores an installed shop (with the tests' token key) straight into the database at `url`,
+/// for tests that start the real binary and cannot go through OAuth first.
+pub fn seed_installed_shop(url: &str, shop: &str, scope: &str) {
+    let handle = atelier::db::Db::connect(url, 1).unwrap();
+    let grant = atelier::shopify::AccessGrant {
+        access_token: atelier::config::Secret::new("shpat_x"),
+        scope: scope.into(),
+        expires_in: None,
+        refresh_token: None,
+        refresh_token_expires_in: None,
+    };
+    let cipher = atelier::crypto::TokenCipher::new(&[42u8; 32]);
+    let domain = atelier::shopify::ShopDomain::parse(shop).unwrap();
+    atelier::shops::save_grant(&mut handle.conn().unwrap(), &cipher, &domain, &grant).unwrap();
+}

@@ -2,7 +2,7 @@
 //! the storefront with hostile personalize requests: with the real binary, every delivery gets
 //! its 200 within a second.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,23 +13,6 @@ use crate::helpers::*;
 
 const SHOP: &str = "flood-co.myshopify.com";
 const PRODUCT: i64 = 5151;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn session_token() -> String {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -65,24 +48,12 @@ async fn webhooks_are_answered_promptly_during_a_personalize_flood() {
     init();
     let store = FakeStore::start().await;
     let db = TestDb::new();
-    {
-        let handle = atelier::db::Db::connect(&db.url, 2).unwrap();
-        let grant = atelier::shopify::AccessGrant {
-            access_token: atelier::config::Secret::new("shpat_x"),
-            scope: "read_products,read_orders,read_customers".into(),
-            expires_in: None,
-            refresh_token: None,
-            refresh_token_expires_in: None,
-        };
-        let cipher = atelier::crypto::TokenCipher::new(&[42u8; 32]);
-        let domain = atelier::shopify::ShopDomain::parse(SHOP).unwrap();
-        atelier::shops::save_grant(&mut handle.conn().unwrap(), &cipher, &domain, &grant).unwrap();
-    }
+    seed_installed_shop(&db.url, SHOP, "read_products,read_orders,read_customers");
     let port = free_port();
     let mut vars = base_vars(&db, &store);
     vars.insert("BIND_ADDR".into(), format!("127.0.0.1:{port}"));
     vars.insert("RUST_LOG".into(), "warn".into());
-    let _server = Server(
+    let _server = ChildServer(
         Command::new(env!("CARGO_BIN_EXE_atelier"))
             .env_clear()
             .envs(vars)
