@@ -122,6 +122,33 @@ pub fn apply_update(
     Ok((Outcome::Applied, Some(report)))
 }
 
+/// Atelier wrote a marketing state to the store: the stored record says so at once, so a next
+/// change compares against what the store now holds rather than against the report before the
+/// write (the `customers/update` the write causes confirms it later). Only an existing record
+/// is touched; without one the store's state is unknown and every write is made.
+pub fn note_written(
+    c: &mut DbConnection,
+    shop_id: &str,
+    customer_id: i64,
+    email: Option<&str>,
+    sms: Option<&str>,
+) -> QueryResult<()> {
+    let target = customers::table
+        .filter(customers::shop_id.eq(shop_id))
+        .filter(customers::customer_id.eq(customer_id));
+    if let Some(state) = email {
+        diesel::update(target)
+            .set(customers::email_marketing_state.eq(Some(state.to_ascii_lowercase())))
+            .execute(c)?;
+    }
+    if let Some(state) = sms {
+        diesel::update(target)
+            .set(customers::sms_marketing_state.eq(Some(state.to_ascii_lowercase())))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
 pub fn redact(c: &mut DbConnection, shop_id: &str, customer_id: i64) -> QueryResult<()> {
     diesel::delete(
         customers::table

@@ -32,3 +32,4 @@ pub mod sync;
 pub mod telemetry;
 pub mod theme;
 pub mod uploads;
+pub mod writeback;

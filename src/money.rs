@@ -98,6 +98,23 @@ pub fn parse_minor_json(value: &serde_json::Value, currency: &str) -> Result<i64
     }
 }
 
+/// `amount` minor units as the decimal string Shopify writes ("12.50", "1000", "-0.05").
+pub fn format_minor(amount: i64, currency: &str) -> String {
+    let digits = minor_unit_digits(currency);
+    if digits == 0 {
+        return amount.to_string();
+    }
+    let scale = 10u64.pow(digits);
+    let abs = amount.unsigned_abs();
+    let sign = if amount < 0 { "-" } else { "" };
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / scale,
+        abs % scale,
+        width = digits as usize
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,6 +95,14 @@ pub fn installed_other_than(conn: &mut DbConnection, except: &str) -> QueryResul
         .optional()
 }
 
+/// The scopes the shop grants, as `app/scopes_update` reported them.
+pub fn set_scopes(conn: &mut DbConnection, id: &str, scopes: &str) -> QueryResult<()> {
+    diesel::update(shops::table.find(id))
+        .set((shops::scopes.eq(scopes), shops::updated_at.eq(crate::db::now())))
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Shop> {
     shops::table.find(id).select(Shop::as_select()).first(conn)
 }

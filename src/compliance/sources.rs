@@ -56,6 +56,7 @@ pub const CUSTOMER_DATA: &[CustomerDataSource] =
         WISHLIST,
         FOLLOWUPS,
         FOLLOWUP_PERSONALIZATIONS,
+        STORE_WRITES,
     ];
 
 /// `preferences`: PREFERENCES, or `null` when nothing is stored.
@@ -106,4 +107,12 @@ pub const FOLLOWUP_PERSONALIZATIONS: CustomerDataSource = CustomerDataSource {
     key: "validated_personalizations",
     export: crate::followups::triggers::export,
     redact: |c, shop, customer, _| crate::followups::triggers::redact(c, shop, customer),
+};
+
+/// `store_writes`: the marketing consent Atelier wrote to the store for the shopper (and, when
+/// erased, the flags of the orders being redacted).
+pub const STORE_WRITES: CustomerDataSource = CustomerDataSource {
+    key: "store_writes",
+    export: crate::writeback::export,
+    redact: crate::writeback::redact,
 };

@@ -2,6 +2,7 @@
 //! picks the backend from the URL scheme (never by trial), and embedded migrations per backend.
 
 pub mod dialect;
+pub mod lease;
 pub mod schema;
 
 use std::time::Duration;

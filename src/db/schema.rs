@@ -498,9 +498,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    store_writes (id) {
+        id -> Text,
+        shop_id -> Text,
+        kind -> Text,
+        subject_id -> BigInt,
+        dedupe_key -> Text,
+        data -> Text,
+        state -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> Timestamp,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        result -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     followup_settings,
     followup_personalizations,
     followup_outbox,
     shops,
 );
+
+diesel::allow_tables_to_appear_in_same_query!(store_writes, shops);

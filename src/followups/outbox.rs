@@ -91,37 +91,7 @@ pub fn claim(
     limit: i64,
     lease: Duration,
 ) -> QueryResult<Vec<Claimed>> {
-    let at = now();
-    let until = at + lease;
-    match conn {
-        DbConnection::Postgres(c) => diesel::sql_query(format!(
-            "UPDATE followup_outbox SET state = 'sending', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM followup_outbox \
-                 WHERE (state = 'pending' AND next_attempt_at <= $3) OR (state = 'sending' AND locked_until < $3) \
-                 ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
-             RETURNING {CLAIM_COLUMNS}"
-        ))
-        .bind::<Text, _>(worker)
-        .bind::<Timestamp, _>(until)
-        .bind::<Timestamp, _>(at)
-        .bind::<BigInt, _>(limit)
-        .load(c),
-        DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
-            diesel::sql_query(format!(
-                "UPDATE followup_outbox SET state = 'sending', locked_by = ?, locked_until = ?, attempts = attempts + 1 \
-                 WHERE id IN (SELECT id FROM followup_outbox \
-                     WHERE (state = 'pending' AND next_attempt_at <= ?) OR (state = 'sending' AND locked_until < ?) \
-                     ORDER BY next_attempt_at LIMIT ?) \
-                 RETURNING {CLAIM_COLUMNS}"
-            ))
-            .bind::<Text, _>(worker)
-            .bind::<Timestamp, _>(until)
-            .bind::<Timestamp, _>(at)
-            .bind::<Timestamp, _>(at)
-            .bind::<BigInt, _>(limit)
-            .load(c)
-        }),
-    }
+    crate::db::lease::claim(conn, "followup_outbox", CLAIM_COLUMNS, worker, limit, lease)
 }
 
 /// What a claimed event may do now.
@@ -250,12 +220,7 @@ pub fn delivered(c: &mut DbConnection, id: &str, worker: &str) -> QueryResult<bo
     Ok(n > 0)
 }
 
-/// Delay before attempt `attempts + 1`: `base × 2^(attempts − 1)`, at most 6 hours.
-pub fn backoff(base: Duration, attempts: i64) -> Duration {
-    let factor = 2u32.saturating_pow(attempts.clamp(1, 31) as u32 - 1);
-    base.saturating_mul(factor)
-        .min(Duration::from_secs(6 * 3600))
-}
+pub use crate::db::lease::backoff;
 
 /// The attempt failed: retried later, or a dead letter after `max_attempts`.
 pub fn failed(
@@ -458,18 +423,4 @@ pub fn redact(c: &mut DbConnection, shop_id: &str, customer_id: i64) -> QueryRes
     )
     .execute(c)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        let b = Duration::from_secs(30);
-        assert_eq!(backoff(b, 1), Duration::from_secs(30));
-        assert_eq!(backoff(b, 2), Duration::from_secs(60));
-        assert_eq!(backoff(b, 4), Duration::from_secs(240));
-        assert_eq!(backoff(b, 40), Duration::from_secs(6 * 3600));
-    }
 }

@@ -18,6 +18,7 @@ use crate::state::AppState;
 use crate::sync::{Outcome, SyncContext, SyncError};
 use crate::{
     compliance, customers, followups, orders, preferences, products, recommendations, shops,
+    writeback,
 };
 
 /// What applying a delivery needs beyond the database. Cheap to clone.
@@ -89,7 +90,11 @@ impl Dispatcher {
         let body = event.payload.as_slice();
         match topic {
             "orders/create" | "orders/updated" | "orders/paid" | "orders/cancelled" => {
-                apply_order(c, ctx, &self.recs, &shop, topic, body, triggered)
+                let applied = learn_order(c, ctx, &self.recs, &shop, topic, body, triggered)?;
+                if let OrderApplied::Applied { order, lines } = &applied {
+                    flag_order(c, &shop, order, lines)?;
+                }
+                Ok(applied.outcome())
             }
             "products/create" | "products/update" | "products/delete" => {
                 apply_product(c, &self.recs, &shop, topic, body, triggered)
@@ -113,6 +118,14 @@ impl Dispatcher {
                 tracing::info!(shop = %shop.domain, "app uninstalled: token deleted");
                 Ok(Outcome::Applied)
             }
+            "app/scopes_update" => {
+                let granted = payload::granted_scopes(body)
+                    .ok_or_else(|| SyncError::malformed(topic, "no `current` scope list"))?;
+                shops::set_scopes(c, &shop.id, &granted.join(","))?;
+                let released = writeback::release_held(c, &shop.id, &granted)?;
+                tracing::info!(shop = %shop.domain, released, "granted scopes changed");
+                Ok(Outcome::Applied)
+            }
             other => Ok(Outcome::Ignored(format!("topic {other} is not handled"))),
         }
     }
@@ -129,11 +142,47 @@ pub fn apply_order(
     body: &[u8],
     triggered: Option<PrimitiveDateTime>,
 ) -> Result<Outcome, SyncError> {
+    Ok(learn_order(c, ctx, recs, shop, topic, body, triggered)?.outcome())
+}
+
+fn learn_order(
+    c: &mut DbConnection,
+    ctx: &SyncContext,
+    recs: &Recommender,
+    shop: &Shop,
+    topic: &str,
+    body: &[u8],
+    triggered: Option<PrimitiveDateTime>,
+) -> Result<OrderApplied, SyncError> {
     let applied = orders::apply_webhook(c, ctx, shop, topic, body, triggered)?;
     if let OrderApplied::Applied { order, lines } = &applied {
         recommendations::apply_order(c, recs, order, lines)?;
     }
-    Ok(applied.outcome())
+    Ok(applied)
+}
+
+/// A live order whose personalized lines failed their check is flagged in the store too (a tag
+/// and a note the merchant sees in Shopify's admin). Backfilled and imported orders are not:
+/// the merchant reviews history in Atelier, not by a wave of tags on old orders.
+fn flag_order(
+    c: &mut DbConnection,
+    shop: &Shop,
+    order: &orders::Order,
+    lines: &[orders::LineItem],
+) -> Result<(), SyncError> {
+    let flagged: Vec<writeback::FlaggedLine> = lines
+        .iter()
+        .filter(|l| l.verdict.as_deref().is_some_and(crate::personalization::verify::flagged))
+        .map(|l| writeback::FlaggedLine {
+            position: l.position,
+            title: l.title.clone(),
+            verdict: l.verdict.clone().unwrap_or_default(),
+            expected_cents: l.expected_cents,
+            charged_cents: l.charged_cents,
+        })
+        .collect();
+    writeback::order_flagged(c, &shop.id, order.order_id, &order.name, &order.currency, &flagged)?;
+    Ok(())
 }
 
 /// A product in the `products/*` REST shape: stored, then recommendations read it again (at once

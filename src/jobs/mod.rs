@@ -9,6 +9,7 @@ pub mod inbox_worker;
 pub mod install;
 pub mod maintenance;
 pub mod outbox_worker;
+pub mod writeback_worker;
 
 use std::time::Duration;
 
@@ -60,6 +61,10 @@ pub fn spawn(state: &AppState, shutdown: &watch::Sender<bool>) -> Vec<JoinHandle
         shutdown.subscribe(),
     )));
     workers.push(tokio::spawn(outbox_worker::run(
+        state.clone(),
+        shutdown.subscribe(),
+    )));
+    workers.push(tokio::spawn(writeback_worker::run(
         state.clone(),
         shutdown.subscribe(),
     )));

@@ -24,6 +24,7 @@ pub const WEBHOOK_TOPICS: &[&str] = &[
     "products/delete",
     "customers/update",
     "app/uninstalled",
+    "app/scopes_update",
 ];
 
 pub const COMPLIANCE_TOPICS: &[&str] =

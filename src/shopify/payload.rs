@@ -303,6 +303,31 @@ pub fn body_shop(topic: &str, body: &[u8]) -> Option<String> {
         .map(|s| s.trim().to_ascii_lowercase())
 }
 
+/// `app/scopes_update`: the scopes the shop now grants (`current`), trimmed and without
+/// empties. `None` when the body has no such list.
+pub fn granted_scopes(body: &[u8]) -> Option<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct ScopesUpdate {
+        current: serde_json::Value,
+    }
+    let p: ScopesUpdate = serde_json::from_slice(body).ok()?;
+    let list: Vec<String> = match p.current {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()?,
+        // Shopify's own template stores the list joined by commas: accept that shape too.
+        serde_json::Value::String(s) => s.split(',').map(str::to_owned).collect(),
+        _ => return None,
+    };
+    Some(
+        list.iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    )
+}
+
 /// Whether a shop-level delivery's body names another shop than its `X-Shopify-Shop-Domain`.
 /// The delivery is authentic (its HMAC held), so such a mismatch is a mix-up on the sending
 /// side, and neither shop can be trusted to be the one meant.

@@ -612,27 +612,6 @@ async fn consent_withdrawn_between_the_trigger_and_the_send_means_nothing_is_sen
     assert!(receiver.received().is_empty());
 }
 
-/// Applies the webhook inbox of an app without workers (whose outbox then stays untouched)
-/// through the library's own dispatcher, as its inbox worker would.
-async fn apply_inbox(app: &TestApp) {
-    let state = app.state.clone();
-    tokio::task::spawn_blocking(move || {
-        let dispatcher = atelier::jobs::dispatch::Dispatcher::new(&state);
-        let applier = dispatcher.applier();
-        let mut c = state.db.conn().unwrap();
-        loop {
-            let batch = atelier::inbox::claim(&mut c, "test", 16, Duration::from_secs(30)).unwrap();
-            if batch.is_empty() {
-                break;
-            }
-            atelier::inbox::process_batch(&mut c, &applier, dispatcher.hooks(), &batch, "test")
-                .unwrap();
-        }
-    })
-    .await
-    .unwrap();
-}
-
 /// Waits for (or, without workers, applies) the webhook inbox.
 async fn settle(app: &TestApp) {
     if app.state.settings.run_workers {

@@ -144,6 +144,19 @@ struct StoreInner {
     backfill_products: Vec<Value>,
     backfill_orders: Vec<Value>,
     backfill_requests: usize,
+    /// What Atelier wrote back: consent, order tags and notes (see [`FakeStore::admin_writes`]).
+    writes: StoreWrites,
+}
+
+/// The store's side of what Atelier writes back.
+#[derive(Default)]
+struct StoreWrites {
+    /// `(mutation, variables)` in arrival order.
+    calls: Vec<(String, Value)>,
+    /// Order GID → note.
+    notes: HashMap<String, String>,
+    /// Customer GIDs without a phone number (SMS consent refused).
+    no_phone: std::collections::HashSet<String>,
 }
 
 pub const BACKFILL_PAGE: usize = 2;
@@ -169,6 +182,7 @@ impl FakeStore {
             backfill_products: Vec::new(),
             backfill_orders: Vec::new(),
             backfill_requests: 0,
+            writes: StoreWrites::default(),
         }));
         let data = web::Data::new(inner.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -233,6 +247,26 @@ impl FakeStore {
     }
 
     /// What the Admin API's `products` and `orders` queries answer (GraphQL nodes).
+    /// Mutations Atelier made to write back (`customerEmailMarketingConsentUpdate`, `tagsAdd`,
+    /// …), with their variables, in arrival order.
+    pub fn admin_writes(&self) -> Vec<(String, Value)> {
+        self.inner.lock().unwrap().writes.calls.clone()
+    }
+
+    pub fn set_order_note(&self, order_gid: &str, note: &str) {
+        let mut g = self.inner.lock().unwrap();
+        g.writes.notes.insert(order_gid.into(), note.into());
+    }
+
+    pub fn order_note(&self, order_gid: &str) -> Option<String> {
+        self.inner.lock().unwrap().writes.notes.get(order_gid).cloned()
+    }
+
+    pub fn without_phone(&self, customer_gid: &str) {
+        let mut g = self.inner.lock().unwrap();
+        g.writes.no_phone.insert(customer_gid.into());
+    }
+
     pub fn set_backfill(&self, products: Vec<Value>, orders: Vec<Value>) {
         let mut g = self.inner.lock().unwrap();
         g.backfill_products = products;
@@ -393,9 +427,49 @@ async fn fake_store_handler(
             return HttpResponse::Ok().json(json!({"data": {"webhookSubscriptions": {
                 "nodes": nodes, "pageInfo": {"hasNextPage": false, "endCursor": null}}}}));
         }
+        if let Some(data) = answer_write(&mut g.writes, query, vars) {
+            return HttpResponse::Ok().json(json!({ "data": data }));
+        }
         return HttpResponse::Ok().json(json!({"errors": [{"message": "unknown query"}]}));
     }
     HttpResponse::NotFound().finish()
+}
+
+/// The store's answers to what Atelier writes back, as the Admin API shapes them.
+fn answer_write(w: &mut StoreWrites, query: &str, vars: &Value) -> Option<Value> {
+    let no_errors = json!([]);
+    if query.contains("customerEmailMarketingConsentUpdate(") {
+        w.calls
+            .push(("customerEmailMarketingConsentUpdate".into(), vars.clone()));
+        let id = vars["input"]["customerId"].clone();
+        return Some(json!({"customerEmailMarketingConsentUpdate": {"customer": {"id": id}, "userErrors": no_errors}}));
+    }
+    if query.contains("customerSmsMarketingConsentUpdate(") {
+        w.calls
+            .push(("customerSmsMarketingConsentUpdate".into(), vars.clone()));
+        let id = vars["input"]["customerId"].as_str().unwrap_or_default();
+        if w.no_phone.contains(id) {
+            return Some(json!({"customerSmsMarketingConsentUpdate": {"customer": null, "userErrors": [
+                {"field": ["input", "smsMarketingConsent"], "message": "A phone number is required to set SMS consent state."}]}}));
+        }
+        return Some(json!({"customerSmsMarketingConsentUpdate": {"customer": {"id": id}, "userErrors": no_errors}}));
+    }
+    if query.contains("order(id:") {
+        let id = vars["id"].as_str().unwrap_or_default();
+        return Some(json!({"order": {"id": id, "note": w.notes.get(id), "tags": []}}));
+    }
+    if query.contains("tagsAdd(") {
+        w.calls.push(("tagsAdd".into(), vars.clone()));
+        return Some(json!({"tagsAdd": {"node": {"id": vars["id"]}, "userErrors": no_errors}}));
+    }
+    if query.contains("orderUpdate(") {
+        w.calls.push(("orderUpdate".into(), vars.clone()));
+        let id = vars["input"]["id"].as_str().unwrap_or_default().to_owned();
+        let note = vars["input"]["note"].as_str().unwrap_or_default().to_owned();
+        w.notes.insert(id.clone(), note);
+        return Some(json!({"orderUpdate": {"order": {"id": id}, "userErrors": no_errors}}));
+    }
+    None
 }
 
 // ---------------------------------------------------------------- the app under test
@@ -721,6 +795,27 @@ impl TestApp {
 }
 
 pub type InboxRow = (String, String, i32, Option<String>, Vec<u8>);
+
+/// Applies the webhook inbox of an app without workers (whose outbox then stays untouched)
+/// through the library's own dispatcher, as its inbox worker would.
+pub async fn apply_inbox(app: &TestApp) {
+    let state = app.state.clone();
+    tokio::task::spawn_blocking(move || {
+        let dispatcher = atelier::jobs::dispatch::Dispatcher::new(&state);
+        let applier = dispatcher.applier();
+        let mut c = state.db.conn().unwrap();
+        loop {
+            let batch = atelier::inbox::claim(&mut c, "test", 16, Duration::from_secs(30)).unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            atelier::inbox::process_batch(&mut c, &applier, dispatcher.hooks(), &batch, "test")
+                .unwrap();
+        }
+    })
+    .await
+    .unwrap();
+}
 
 pub async fn drain_db(db: &atelier::db::Db) {
     use atelier::db::schema::webhook_inbox as w;

@@ -24,6 +24,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "personalization",
             "products",
             "uploads",
+            "writeback",
             "shops",
         ],
     ),

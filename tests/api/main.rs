@@ -3,6 +3,7 @@
 
 mod admin;
 mod agreement;
+mod app_config;
 mod assets;
 mod auth;
 mod compliance;
@@ -31,3 +32,4 @@ mod session;
 mod startup;
 mod webhooks;
 mod wishlist;
+mod writeback;

@@ -365,6 +365,22 @@ const LANDED: &[(&str, &str)] = &[
         "sqlite/2026-11-21-000010_rec_buyers/down.sql",
         "391b9a6f69c5e5a8",
     ),
+    (
+        "postgres/2026-11-21-000017_store_writes/up.sql",
+        "d4a01dea157794d7",
+    ),
+    (
+        "postgres/2026-11-21-000017_store_writes/down.sql",
+        "65b0393f83fd8b31",
+    ),
+    (
+        "sqlite/2026-11-21-000017_store_writes/up.sql",
+        "d4a01dea157794d7",
+    ),
+    (
+        "sqlite/2026-11-21-000017_store_writes/down.sql",
+        "65b0393f83fd8b31",
+    ),
 ];
 
 #[test]

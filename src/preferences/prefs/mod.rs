@@ -384,6 +384,12 @@ pub fn update(
             row.marketing_changed_at = Some(at);
         }
         save(c, &mut row, &current, &next, source, at)?;
+        let contact = |p: &Prefs| (p.marketing, p.marketing && p.sms);
+        if source != Source::Webhook && contact(&next) != contact(&current) {
+            // The store's own marketing consent follows, so its email tool sends what the
+            // shopper chose (written by a job; see `writeback`).
+            crate::writeback::consent_changed(c, shop_id, customer_id, row.history_seq)?;
+        }
         Ok(out(customer_id, next, Some(row.updated_at), &s))
     })
 }
@@ -436,6 +442,8 @@ pub struct MarketingContact {
     pub sms: bool,
     pub frequency: Option<String>,
     pub pause_until: Option<String>,
+    /// When the shopper last changed their preferences.
+    pub changed_at: PrimitiveDateTime,
 }
 
 pub fn marketing_contact(
@@ -449,5 +457,6 @@ pub fn marketing_contact(
         sms: r.sms,
         frequency: r.frequency,
         pause_until: r.pause_until,
+        changed_at: r.updated_at,
     }))
 }

@@ -4,6 +4,7 @@
 
 pub mod compliance;
 pub mod followups;
+pub mod store_writes;
 pub mod home;
 pub mod orders;
 pub mod preferences;
@@ -88,5 +89,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/wishlists/most-wished",
             web::get().to(wishlists::most_wished),
         )
-        .configure(followups::routes);
+        .configure(followups::routes)
+        .configure(store_writes::routes);
 }
