@@ -84,6 +84,7 @@ async fn full_install_stores_an_encrypted_token_and_registers_webhooks() {
     assert_eq!(
         topics,
         [
+            "APP_SCOPES_UPDATE",
             "APP_UNINSTALLED",
             "CUSTOMERS_UPDATE",
             "ORDERS_CANCELLED",
@@ -156,7 +157,7 @@ async fn reinstall_keeps_one_row_and_does_not_duplicate_subscriptions() {
     );
     assert_eq!(
         app.store.subscriptions().len(),
-        9,
+        10,
         "existing subscriptions are reused"
     );
 }
@@ -441,7 +442,7 @@ async fn webhook_registration_failure_does_not_undo_the_install() {
         1
     );
     assert!(app.shop_row(SHOP).unwrap().webhooks_registered_at.is_some());
-    assert_eq!(app.store.subscriptions().len(), 9);
+    assert_eq!(app.store.subscriptions().len(), 10);
     assert_eq!(
         atelier::jobs::install::retry_pending_registrations(&app.state)
             .await
