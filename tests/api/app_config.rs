@@ -109,19 +109,21 @@ async fn every_registered_and_declared_topic_is_handled_and_only_those_are_regis
         registered,
         WEBHOOK_TOPICS.iter().map(|t| graphql_topic(t)).collect()
     );
-    // shop/redact last: it erases the shop.
-    for topic in WEBHOOK_TOPICS
+    // Not shop/redact: applied after app/uninstalled (instances apply in parallel on
+    // PostgreSQL) it erases the shop and its deliveries; the compliance tests cover it.
+    let topics: Vec<&str> = WEBHOOK_TOPICS
         .iter()
-        .filter(|t| **t != "app/uninstalled")
         .chain(COMPLIANCE_TOPICS)
-        .chain(&["app/uninstalled"])
-    {
+        .copied()
+        .filter(|t| *t != "shop/redact")
+        .collect();
+    for topic in &topics {
         app.deliver(&Delivery::new(topic, shop, &minimal_body(topic, shop)))
             .await;
     }
     app.drain().await;
     let rows = app.inbox_rows();
-    assert_eq!(rows.len(), WEBHOOK_TOPICS.len() + COMPLIANCE_TOPICS.len());
+    assert_eq!(rows.len(), topics.len());
     for (topic, state, _, why, _) in rows {
         let why = why.unwrap_or_default();
         assert!(

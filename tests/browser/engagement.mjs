@@ -64,4 +64,31 @@ export function engagementTests({ base, newPage, artifacts }) {
     assert.match(await page.locator('main').textContent(), /Signing secret ending in/);
     assert.deepEqual(errors, []);
   });
+
+  test('admin: store sync lists a consent write waiting for a permission, reached from the navigation', async () => {
+    // A shopper of the demo store gives marketing consent; the demo shop has not granted
+    // write_customers, so the write waits.
+    const { page: shopper } = await newPage();
+    await shopper.goto(`${base()}/demo/account`);
+    const put = await shopper.evaluate(() => fetch('/apps/atelier/preferences', {
+      method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ consent: { marketing: true } }),
+    }).then((r) => r.status));
+    assert.equal(put, 200);
+    const { page, errors } = await admin('/');
+    await page.locator('nav a[href="#/store-sync"]').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelector('main:not([aria-busy]) h1')?.textContent === 'Store sync');
+    const row = page.locator('[data-store-writes] tbody tr[data-kind="customer_consent"][data-state="held"]').first();
+    await row.waitFor();
+    assert.match(await row.textContent(), /Needs a permission.*needs the write_customers scope/);
+    await page.locator('[data-held-help]').waitFor();
+    assert.deepEqual(await unlabelled(page), []);
+    await page.screenshot({ path: path.join(artifacts, 'admin-store-sync.png'), fullPage: true });
+    // Retried, it is claimed and waits again: the shop still lacks the scope.
+    await row.getByRole('button', { name: /^Retry Marketing consent/ }).click();
+    await page.getByText('Write queued again').waitFor();
+    await page.getByLabel('State').selectOption('held');
+    await page.locator('[data-store-writes] tbody tr[data-state="held"]').first().waitFor();
+    assert.deepEqual(errors, []);
+  });
 }

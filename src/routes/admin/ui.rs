@@ -33,6 +33,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("assets/engagement.js"),
     ),
     (
+        "storesync.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/storesync.js"),
+    ),
+    (
         "preview.js",
         "text/javascript; charset=utf-8",
         include_bytes!("assets/preview.js"),
@@ -117,6 +122,7 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
 <link rel="stylesheet" href="{css}">
 <script src="{js}" defer></script>
 <script src="{engagement}" defer></script>
+<script src="{storesync}" defer></script>
 </head>
 <body data-shop="{shop}" data-env="{env}">
 <a class="skip" href="#main">Skip to content</a>
@@ -132,6 +138,7 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
 <li><a href="#/analytics">Analytics</a></li>
 <li><a href="#/wishlists">Wishlists</a></li>
 <li><a href="#/follow-ups">Follow-ups</a></li>
+<li><a href="#/store-sync">Store sync</a></li>
 <li><a href="#/privacy">Privacy</a></li>
 </ul>
 </nav>
@@ -148,6 +155,7 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
         css = escape(&asset_url("admin.css")),
         js = escape(&asset_url("admin.js")),
         engagement = escape(&asset_url("engagement.js")),
+        storesync = escape(&asset_url("storesync.js")),
     );
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
