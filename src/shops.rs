@@ -98,7 +98,10 @@ pub fn installed_other_than(conn: &mut DbConnection, except: &str) -> QueryResul
 /// The scopes the shop grants, as `app/scopes_update` reported them.
 pub fn set_scopes(conn: &mut DbConnection, id: &str, scopes: &str) -> QueryResult<()> {
     diesel::update(shops::table.find(id))
-        .set((shops::scopes.eq(scopes), shops::updated_at.eq(crate::db::now())))
+        .set((
+            shops::scopes.eq(scopes),
+            shops::updated_at.eq(crate::db::now()),
+        ))
         .execute(conn)?;
     Ok(())
 }

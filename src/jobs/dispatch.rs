@@ -172,7 +172,11 @@ fn flag_order(
 ) -> Result<(), SyncError> {
     let flagged: Vec<writeback::FlaggedLine> = lines
         .iter()
-        .filter(|l| l.verdict.as_deref().is_some_and(crate::personalization::verify::flagged))
+        .filter(|l| {
+            l.verdict
+                .as_deref()
+                .is_some_and(crate::personalization::verify::flagged)
+        })
         .map(|l| writeback::FlaggedLine {
             position: l.position,
             title: l.title.clone(),
@@ -181,7 +185,14 @@ fn flag_order(
             charged_cents: l.charged_cents,
         })
         .collect();
-    writeback::order_flagged(c, &shop.id, order.order_id, &order.name, &order.currency, &flagged)?;
+    writeback::order_flagged(
+        c,
+        &shop.id,
+        order.order_id,
+        &order.name,
+        &order.currency,
+        &flagged,
+    )?;
     Ok(())
 }
 

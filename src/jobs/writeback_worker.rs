@@ -78,7 +78,10 @@ impl From<AppError> for Failure {
 async fn process(state: &AppState, worker: &str, w: Claimed) -> AppResult<()> {
     let outcome = attempt(state, &w).await;
     let (wc, wk) = (w.clone(), worker.to_owned());
-    let (max, base) = (state.settings.outbox.max_attempts, state.settings.outbox.backoff);
+    let (max, base) = (
+        state.settings.outbox.max_attempts,
+        state.settings.outbox.backoff,
+    );
     state
         .db
         .run_write(move |c| {
@@ -101,12 +104,11 @@ async fn process(state: &AppState, worker: &str, w: Claimed) -> AppResult<()> {
 
 async fn attempt(state: &AppState, w: &Claimed) -> Result<Value, Failure> {
     let shop_id = w.shop_id.clone();
-    let shop: Shop = state
-        .db
-        .run(move |c| Ok(find_by_id(c, &shop_id)?))
-        .await?;
+    let shop: Shop = state.db.run(move |c| Ok(find_by_id(c, &shop_id)?)).await?;
     if !shop.installed {
-        return Err(Failure::Refused("Atelier is not installed on this shop".into()));
+        return Err(Failure::Refused(
+            "Atelier is not installed on this shop".into(),
+        ));
     }
     let scope = writeback::scope_for(&w.kind);
     if !scopes_cover(&shop.scope_list(), &[scope.to_owned()]) {
@@ -123,8 +125,7 @@ async fn attempt(state: &AppState, w: &Claimed) -> Result<Value, Failure> {
 
 const EMAIL_CONSENT: &str = "mutation atelierEmailConsent($input: CustomerEmailMarketingConsentUpdateInput!) { customerEmailMarketingConsentUpdate(input: $input) { customer { id } userErrors { field message } } }";
 const SMS_CONSENT: &str = "mutation atelierSmsConsent($input: CustomerSmsMarketingConsentUpdateInput!) { customerSmsMarketingConsentUpdate(input: $input) { customer { id } userErrors { field message } } }";
-const ORDER_NOTE: &str =
-    "query atelierOrderNote($id: ID!) { order(id: $id) { id note tags } }";
+const ORDER_NOTE: &str = "query atelierOrderNote($id: ID!) { order(id: $id) { id note tags } }";
 const TAGS_ADD: &str = "mutation atelierTagOrder($id: ID!, $tags: [String!]!) { tagsAdd(id: $id, tags: $tags) { node { id } userErrors { field message } } }";
 const ORDER_UPDATE: &str = "mutation atelierNoteOrder($input: OrderInput!) { orderUpdate(input: $input) { order { id } userErrors { field message } } }";
 
@@ -154,8 +155,7 @@ async fn write_consent(
     let read = state
         .db
         .run(move |c| {
-            let contact =
-                crate::preferences::prefs::marketing_contact(c, &shop_id, customer_id)?;
+            let contact = crate::preferences::prefs::marketing_contact(c, &shop_id, customer_id)?;
             let store = crate::customers::find(c, &shop_id, customer_id)?;
             Ok((contact, store))
         })
@@ -177,7 +177,11 @@ async fn write_consent(
     let gid = format!("gid://shopify/Customer/{customer_id}");
     // Whole seconds: Shopify keeps seconds, and the report it sends back must not look newer
     // than the change the preference center holds.
-    let decided = crate::db::rfc3339(plan.decided_at.replace_nanosecond(0).unwrap_or(plan.decided_at));
+    let decided = crate::db::rfc3339(
+        plan.decided_at
+            .replace_nanosecond(0)
+            .unwrap_or(plan.decided_at),
+    );
     let mut result = json!({ "email": "unchanged", "sms": "unchanged" });
     if let Some(email) = plan.email {
         let input = json!({
@@ -220,7 +224,8 @@ async fn write_consent(
     let shop_id = shop.id.clone();
     let (email, sms) = (
         plan.email,
-        plan.sms.filter(|_| !result["sms"].as_str().unwrap_or("").starts_with("refused")),
+        plan.sms
+            .filter(|_| !result["sms"].as_str().unwrap_or("").starts_with("refused")),
     );
     state
         .db
@@ -229,8 +234,20 @@ async fn write_consent(
                 c,
                 &shop_id,
                 customer_id,
-                email.map(|s| if s == "SUBSCRIBED" { "subscribed" } else { "unsubscribed" }),
-                sms.map(|s| if s == "SUBSCRIBED" { "subscribed" } else { "unsubscribed" }),
+                email.map(|s| {
+                    if s == "SUBSCRIBED" {
+                        "subscribed"
+                    } else {
+                        "unsubscribed"
+                    }
+                }),
+                sms.map(|s| {
+                    if s == "SUBSCRIBED" {
+                        "subscribed"
+                    } else {
+                        "unsubscribed"
+                    }
+                }),
             )?)
         })
         .await?;
@@ -244,8 +261,7 @@ async fn write_order_flag(
     w: &Claimed,
 ) -> Result<Value, Failure> {
     let data: Value = serde_json::from_str(&w.data).unwrap_or_default();
-    let lines: Vec<FlaggedLine> =
-        serde_json::from_value(data["lines"].clone()).unwrap_or_default();
+    let lines: Vec<FlaggedLine> = serde_json::from_value(data["lines"].clone()).unwrap_or_default();
     let currency = data["currency"].as_str().unwrap_or("USD");
     let gid = format!("gid://shopify/Order/{}", w.subject_id);
     let order = state

@@ -167,10 +167,7 @@ pub fn order_note(currency: &str, lines: &[FlaggedLine]) -> String {
             l.position + 1
         ));
     }
-    format!(
-        "Atelier: check before producing — {}.",
-        parts.join("; ")
-    )
+    format!("Atelier: check before producing — {}.", parts.join("; "))
 }
 
 /// The note with `line` added once (an existing note is kept; Shopify caps notes at 5,000
@@ -558,7 +555,10 @@ mod tests {
         let p = consent_plan(true, true, at, Some("subscribed"), Some("unsubscribed"));
         assert_eq!((p.email, p.sms), (None, Some("SUBSCRIBED")));
         let p = consent_plan(false, false, at, Some("subscribed"), Some("subscribed"));
-        assert_eq!((p.email, p.sms), (Some("UNSUBSCRIBED"), Some("UNSUBSCRIBED")));
+        assert_eq!(
+            (p.email, p.sms),
+            (Some("UNSUBSCRIBED"), Some("UNSUBSCRIBED"))
+        );
         let p = consent_plan(false, false, at, None, None);
         assert_eq!((p.email, p.sms), (Some("UNSUBSCRIBED"), None));
     }

@@ -44,7 +44,11 @@ fn declared_topics_are_the_compliance_topics_and_nothing_is_declared_twice() {
         declared.extend(strings(sub.get("topics")));
     }
     let compliance_set: BTreeSet<_> = compliance.iter().cloned().collect();
-    assert_eq!(compliance.len(), compliance_set.len(), "a compliance topic declared twice");
+    assert_eq!(
+        compliance.len(),
+        compliance_set.len(),
+        "a compliance topic declared twice"
+    );
     assert_eq!(
         compliance_set,
         COMPLIANCE_TOPICS.iter().map(|s| s.to_string()).collect()
@@ -56,14 +60,19 @@ fn declared_topics_are_the_compliance_topics_and_nothing_is_declared_twice() {
             "{topic} is declared and registered"
         );
     }
-    assert!(declared.is_empty(), "declared topics the code does not handle: {declared:?}");
+    assert!(
+        declared.is_empty(),
+        "declared topics the code does not handle: {declared:?}"
+    );
 }
 
 #[test]
 fn the_declared_scopes_cover_what_atelier_requires_and_what_it_writes() {
     let t = app_toml();
     let scopes = atelier::shopify::split_scopes(
-        t["access_scopes"]["scopes"].as_str().expect("access_scopes.scopes"),
+        t["access_scopes"]["scopes"]
+            .as_str()
+            .expect("access_scopes.scopes"),
     );
     let required: Vec<String> = ["read_products", "read_orders", "read_customers"]
         .map(String::from)
@@ -80,15 +89,24 @@ fn the_declared_scopes_cover_what_atelier_requires_and_what_it_writes() {
 /// The smallest body each topic's handler reads.
 fn minimal_body(topic: &str, shop: &str) -> serde_json::Value {
     match topic {
-        t if t.starts_with("orders/") => {
-            order_payload(4_100_000_000_001, None, "2026-11-01T10:00:00Z", &[(4_200_000_000_001, 7, 1, "5.00")])
-        }
+        t if t.starts_with("orders/") => order_payload(
+            4_100_000_000_001,
+            None,
+            "2026-11-01T10:00:00Z",
+            &[(4_200_000_000_001, 7, 1, "5.00")],
+        ),
         t if t.starts_with("products/") => json!({"id": 7, "title": "Mug", "handle": "mug",
             "status": "active", "updated_at": "2026-11-01T10:00:00Z", "variants": []}),
         "customers/update" => json!({"id": 1, "updated_at": "2026-11-01T10:00:00Z"}),
-        "app/scopes_update" => json!({"id": 1, "current": ["read_products", "read_orders", "read_customers"], "updated_at": "2026-11-01T10:00:00Z"}),
-        "customers/redact" => json!({"shop_domain": shop, "customer": {"id": 1}, "orders_to_redact": []}),
-        "customers/data_request" => json!({"shop_domain": shop, "customer": {"id": 1}, "orders_requested": [], "data_request": {"id": 1}}),
+        "app/scopes_update" => {
+            json!({"id": 1, "current": ["read_products", "read_orders", "read_customers"], "updated_at": "2026-11-01T10:00:00Z"})
+        }
+        "customers/redact" => {
+            json!({"shop_domain": shop, "customer": {"id": 1}, "orders_to_redact": []})
+        }
+        "customers/data_request" => {
+            json!({"shop_domain": shop, "customer": {"id": 1}, "orders_requested": [], "data_request": {"id": 1}})
+        }
         "shop/redact" => json!({"shop_domain": shop}),
         _ => json!({"id": 1, "domain": shop}),
     }

@@ -259,7 +259,13 @@ impl FakeStore {
     }
 
     pub fn order_note(&self, order_gid: &str) -> Option<String> {
-        self.inner.lock().unwrap().writes.notes.get(order_gid).cloned()
+        self.inner
+            .lock()
+            .unwrap()
+            .writes
+            .notes
+            .get(order_gid)
+            .cloned()
     }
 
     pub fn without_phone(&self, customer_gid: &str) {
@@ -442,17 +448,23 @@ fn answer_write(w: &mut StoreWrites, query: &str, vars: &Value) -> Option<Value>
         w.calls
             .push(("customerEmailMarketingConsentUpdate".into(), vars.clone()));
         let id = vars["input"]["customerId"].clone();
-        return Some(json!({"customerEmailMarketingConsentUpdate": {"customer": {"id": id}, "userErrors": no_errors}}));
+        return Some(
+            json!({"customerEmailMarketingConsentUpdate": {"customer": {"id": id}, "userErrors": no_errors}}),
+        );
     }
     if query.contains("customerSmsMarketingConsentUpdate(") {
         w.calls
             .push(("customerSmsMarketingConsentUpdate".into(), vars.clone()));
         let id = vars["input"]["customerId"].as_str().unwrap_or_default();
         if w.no_phone.contains(id) {
-            return Some(json!({"customerSmsMarketingConsentUpdate": {"customer": null, "userErrors": [
-                {"field": ["input", "smsMarketingConsent"], "message": "A phone number is required to set SMS consent state."}]}}));
+            return Some(
+                json!({"customerSmsMarketingConsentUpdate": {"customer": null, "userErrors": [
+                {"field": ["input", "smsMarketingConsent"], "message": "A phone number is required to set SMS consent state."}]}}),
+            );
         }
-        return Some(json!({"customerSmsMarketingConsentUpdate": {"customer": {"id": id}, "userErrors": no_errors}}));
+        return Some(
+            json!({"customerSmsMarketingConsentUpdate": {"customer": {"id": id}, "userErrors": no_errors}}),
+        );
     }
     if query.contains("order(id:") {
         let id = vars["id"].as_str().unwrap_or_default();
@@ -465,7 +477,10 @@ fn answer_write(w: &mut StoreWrites, query: &str, vars: &Value) -> Option<Value>
     if query.contains("orderUpdate(") {
         w.calls.push(("orderUpdate".into(), vars.clone()));
         let id = vars["input"]["id"].as_str().unwrap_or_default().to_owned();
-        let note = vars["input"]["note"].as_str().unwrap_or_default().to_owned();
+        let note = vars["input"]["note"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         w.notes.insert(id.clone(), note);
         return Some(json!({"orderUpdate": {"order": {"id": id}, "userErrors": no_errors}}));
     }

@@ -49,7 +49,10 @@ async fn installed(scopes: &str, extra: &[(&str, &str)]) -> TestApp {
 async fn put_prefs(app: &TestApp, customer: i64, body: &Value) {
     let resp = app
         .client
-        .request(Method::PUT, app.proxy_url("/preferences", SHOP, Some(customer)))
+        .request(
+            Method::PUT,
+            app.proxy_url("/preferences", SHOP, Some(customer)),
+        )
         .json(body)
         .send()
         .await
@@ -125,15 +128,24 @@ async fn consent_from_the_preference_center_reaches_the_customer_in_shopify() {
     assert_eq!(email.len(), 1, "{email:?}");
     let input = &email[0]["input"];
     assert_eq!(input["customerId"], gid(ANNA));
-    assert_eq!(input["emailMarketingConsent"]["marketingState"], "SUBSCRIBED");
-    assert_eq!(input["emailMarketingConsent"]["marketingOptInLevel"], "SINGLE_OPT_IN");
+    assert_eq!(
+        input["emailMarketingConsent"]["marketingState"],
+        "SUBSCRIBED"
+    );
+    assert_eq!(
+        input["emailMarketingConsent"]["marketingOptInLevel"],
+        "SINGLE_OPT_IN"
+    );
     let decided = input["emailMarketingConsent"]["consentUpdatedAt"]
         .as_str()
         .unwrap()
         .to_owned();
     assert!(!decided.contains('.'), "whole seconds: {decided}");
     let sms = wait_writes(&app, "customerSmsMarketingConsentUpdate", 1).await;
-    assert_eq!(sms[0]["input"]["smsMarketingConsent"]["marketingState"], "SUBSCRIBED");
+    assert_eq!(
+        sms[0]["input"]["smsMarketingConsent"]["marketingState"],
+        "SUBSCRIBED"
+    );
     let w = wait_state(&app, "done", 1).await;
     assert_eq!(w["items"][0]["kind"], "customer_consent");
     assert_eq!(w["items"][0]["result"]["email"], "SUBSCRIBED");
@@ -150,7 +162,11 @@ async fn consent_from_the_preference_center_reaches_the_customer_in_shopify() {
     .await;
     app.drain().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.store.admin_writes().len(), 2, "no write caused by the echo");
+    assert_eq!(
+        app.store.admin_writes().len(),
+        2,
+        "no write caused by the echo"
+    );
     let p = get_prefs(&app, ANNA).await;
     assert_eq!(p["consent"]["marketing"], true);
     assert_eq!(p["communication"]["sms"], true);
@@ -158,9 +174,15 @@ async fn consent_from_the_preference_center_reaches_the_customer_in_shopify() {
     // Withdrawn: both channels unsubscribed.
     put_prefs(&app, ANNA, &json!({"consent": {"marketing": false}})).await;
     let email = wait_writes(&app, "customerEmailMarketingConsentUpdate", 2).await;
-    assert_eq!(email[1]["input"]["emailMarketingConsent"]["marketingState"], "UNSUBSCRIBED");
+    assert_eq!(
+        email[1]["input"]["emailMarketingConsent"]["marketingState"],
+        "UNSUBSCRIBED"
+    );
     let sms = wait_writes(&app, "customerSmsMarketingConsentUpdate", 2).await;
-    assert_eq!(sms[1]["input"]["smsMarketingConsent"]["marketingState"], "UNSUBSCRIBED");
+    assert_eq!(
+        sms[1]["input"]["smsMarketingConsent"]["marketingState"],
+        "UNSUBSCRIBED"
+    );
 
     // A change that does not touch consent writes nothing.
     put_prefs(&app, ANNA, &json!({"communication": {"frequency": null}})).await;
@@ -185,7 +207,10 @@ async fn consent_from_the_preference_center_reaches_the_customer_in_shopify() {
         .clone();
     assert_eq!(ben["result"]["email"], "SUBSCRIBED");
     assert!(
-        ben["result"]["sms"].as_str().unwrap().starts_with("refused"),
+        ben["result"]["sms"]
+            .as_str()
+            .unwrap()
+            .starts_with("refused"),
         "{ben}"
     );
 }
@@ -223,8 +248,14 @@ async fn a_flagged_order_gets_a_tag_and_a_note_once_keeping_the_merchants_note()
     let app = installed(FULL_SCOPES, &[]).await;
     let order_gid = "gid://shopify/Order/5501";
     app.store.set_order_note(order_gid, "Gift wrap, please");
-    let body = order_payload(5501, Some(ANNA), "2026-11-01T10:00:00Z", &[(91, 44, 1, "25.00")]);
-    app.deliver(&Delivery::new("orders/create", SHOP, &body)).await;
+    let body = order_payload(
+        5501,
+        Some(ANNA),
+        "2026-11-01T10:00:00Z",
+        &[(91, 44, 1, "25.00")],
+    );
+    app.deliver(&Delivery::new("orders/create", SHOP, &body))
+        .await;
     app.drain().await;
     let tags = wait_writes(&app, "tagsAdd", 1).await;
     assert_eq!(tags.len(), 1, "{tags:?}");
@@ -232,15 +263,20 @@ async fn a_flagged_order_gets_a_tag_and_a_note_once_keeping_the_merchants_note()
     assert_eq!(tags[0]["tags"], json!(["Atelier: check personalization"]));
     wait_writes(&app, "orderUpdate", 1).await;
     let note = app.store.order_note(order_gid).unwrap();
-    assert!(note.starts_with("Gift wrap, please\n\nAtelier: check before producing"), "{note}");
+    assert!(
+        note.starts_with("Gift wrap, please\n\nAtelier: check before producing"),
+        "{note}"
+    );
     assert!(note.contains("line 1 \u{201c}Product 44\u{201d}"), "{note}");
 
     // The orders/updated the tag causes, and a redelivery: the same verdicts, no second write.
     let mut updated = body.clone();
     updated["updated_at"] = json!("2026-11-01T10:05:00Z");
     updated["tags"] = json!("Atelier: check personalization");
-    app.deliver(&Delivery::new("orders/updated", SHOP, &updated)).await;
-    app.deliver(&Delivery::new("orders/create", SHOP, &body)).await;
+    app.deliver(&Delivery::new("orders/updated", SHOP, &updated))
+        .await;
+    app.deliver(&Delivery::new("orders/create", SHOP, &body))
+        .await;
     app.drain().await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(wait_writes(&app, "tagsAdd", 1).await.len(), 1);
@@ -253,7 +289,8 @@ async fn a_flagged_order_gets_a_tag_and_a_note_once_keeping_the_merchants_note()
     // An order without personalization is not flagged.
     let mut plain = order_payload(5502, None, "2026-11-01T10:00:00Z", &[(92, 44, 1, "25.00")]);
     plain["line_items"][0]["properties"] = json!([]);
-    app.deliver(&Delivery::new("orders/create", SHOP, &plain)).await;
+    app.deliver(&Delivery::new("orders/create", SHOP, &plain))
+        .await;
     app.drain().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(wait_writes(&app, "tagsAdd", 1).await.len(), 1);
@@ -265,7 +302,10 @@ async fn a_scope_not_granted_holds_the_write_until_scopes_update_grants_it() {
     put_prefs(&app, ANNA, &json!({"consent": {"marketing": true}})).await;
     let w = wait_state(&app, "held", 1).await;
     assert_eq!(w["items"][0]["state"], "held");
-    assert_eq!(w["items"][0]["last_error"], "needs the write_customers scope");
+    assert_eq!(
+        w["items"][0]["last_error"],
+        "needs the write_customers scope"
+    );
     assert!(app.store.admin_writes().is_empty());
 
     // Granted scopes arrive as a list: held writes start again.
@@ -325,13 +365,21 @@ async fn a_throttled_or_failing_store_is_retried_and_dead_letters_are_kept() {
     let w = wait_state_within(&app, "dead", 1, 60).await;
     let dead = &writes(&app, "?state=dead").await["items"][0];
     assert_eq!(dead["attempts"], 2, "{w}");
-    assert!(dead["last_error"].as_str().unwrap().contains("unavailable"), "{dead}");
+    assert!(
+        dead["last_error"].as_str().unwrap().contains("unavailable"),
+        "{dead}"
+    );
 
     // Retried on request once the store is back.
     app.store.set_graphql_status(200);
     let id = dead["id"].as_str().unwrap().to_owned();
     let resp = app
-        .api_send(Method::POST, &format!("/api/store-writes/{id}/retry"), SHOP, None)
+        .api_send(
+            Method::POST,
+            &format!("/api/store-writes/{id}/retry"),
+            SHOP,
+            None,
+        )
         .await;
     assert_eq!(resp.status(), 204);
     wait_state(&app, "done", 2).await;
@@ -339,7 +387,12 @@ async fn a_throttled_or_failing_store_is_retried_and_dead_letters_are_kept() {
     assert_eq!(email[1]["input"]["customerId"], gid(BEN));
     // Only dead or held writes are retried; unknown ids are 404; a bad state filter is 422.
     let resp = app
-        .api_send(Method::POST, &format!("/api/store-writes/{id}/retry"), SHOP, None)
+        .api_send(
+            Method::POST,
+            &format!("/api/store-writes/{id}/retry"),
+            SHOP,
+            None,
+        )
         .await;
     assert_eq!(resp.status(), 409);
     let resp = app

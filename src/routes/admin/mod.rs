@@ -4,7 +4,6 @@
 
 pub mod compliance;
 pub mod followups;
-pub mod store_writes;
 pub mod home;
 pub mod orders;
 pub mod preferences;
@@ -13,6 +12,7 @@ pub mod production;
 pub mod products;
 pub mod recommendations;
 pub mod shop;
+pub mod store_writes;
 pub mod templates;
 pub mod ui;
 pub mod wishlists;
