@@ -11,34 +11,14 @@ use futures_util::StreamExt;
 use crate::db::{new_id, now};
 use crate::error::{AppError, AppResult};
 use crate::inbox::{NewEvent, STATE_PENDING};
-use crate::shopify::{COMPLIANCE_TOPICS, ShopDomain, Verdict, WEBHOOK_TOPICS};
+use crate::shopify::delivery::{self, HeaderProblem};
+use crate::shopify::{COMPLIANCE_TOPICS, Verdict, WEBHOOK_TOPICS};
 use crate::state::AppState;
 
 pub const MAX_WEBHOOK_BYTES: usize = 5 * 1024 * 1024;
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-}
-
-fn required_header<'a>(
-    req: &'a HttpRequest,
-    name: &'static str,
-    max_len: usize,
-) -> AppResult<&'a str> {
-    let value = header(req, name).ok_or_else(|| {
-        AppError::bad_request("missing_header", format!("The {name} header is required."))
-    })?;
-    if value.len() > max_len {
-        return Err(AppError::bad_request(
-            "invalid_header",
-            format!("The {name} header is too long."),
-        ));
-    }
-    Ok(value)
+    delivery::value(req.headers().get(name).and_then(|v| v.to_str().ok()))
 }
 
 pub async fn receive(
@@ -81,18 +61,20 @@ pub async fn receive(
             "The webhook body is empty.",
         ));
     }
-    let topic = required_header(&req, "x-shopify-topic", 100)?;
-    let shop =
-        ShopDomain::parse(required_header(&req, "x-shopify-shop-domain", 255)?).map_err(|_| {
-            AppError::bad_request(
+    let headers = delivery::parse(|name| req.headers().get(name).and_then(|v| v.to_str().ok()))
+        .map_err(|problem| match problem {
+            HeaderProblem::Missing(name) => {
+                AppError::bad_request("missing_header", format!("The {name} header is required."))
+            }
+            HeaderProblem::TooLong(name) => {
+                AppError::bad_request("invalid_header", format!("The {name} header is too long."))
+            }
+            HeaderProblem::InvalidShop => AppError::bad_request(
                 "invalid_shop",
                 "X-Shopify-Shop-Domain is not a shop domain.",
-            )
+            ),
         })?;
-    let webhook_id = required_header(&req, "x-shopify-webhook-id", 255)?;
-    // Shopify sends the API version with every delivery and its own library refuses one without
-    // it (as it refuses a missing topic, shop or webhook id): a delivery is judged the same here.
-    let api_version = required_header(&req, "x-shopify-api-version", usize::MAX)?;
+    let (topic, shop) = (headers.topic.as_str(), &headers.shop);
     crate::telemetry::record_shop(shop.as_str());
 
     if !WEBHOOK_TOPICS.contains(&topic) && !COMPLIANCE_TOPICS.contains(&topic) {
@@ -102,12 +84,12 @@ pub async fn receive(
     let received_at = now();
     let event = NewEvent {
         id: new_id(),
-        webhook_id: webhook_id.to_owned(),
+        webhook_id: headers.webhook_id.clone(),
         shop_domain: shop.as_str().to_owned(),
         topic: topic.to_owned(),
-        api_version: Some(api_version.chars().take(20).collect()),
-        event_id: header(&req, "x-shopify-event-id").map(|v| v.chars().take(255).collect()),
-        triggered_at: header(&req, "x-shopify-triggered-at").map(|v| v.chars().take(64).collect()),
+        api_version: Some(headers.api_version.clone()),
+        event_id: headers.event_id.clone(),
+        triggered_at: headers.triggered_at.clone(),
         payload: body.to_vec(),
         received_at,
         state: STATE_PENDING.to_owned(),

@@ -2,6 +2,7 @@
 //! No routing here.
 
 pub mod client;
+pub mod delivery;
 pub mod hmac;
 pub mod payload;
 pub mod session_token;

@@ -80,7 +80,10 @@ fn the_declared_scopes_cover_what_atelier_requires_and_what_it_writes() {
     assert!(scopes_cover(&scopes, &required), "{scopes:?}");
     for kind in [atelier::writeback::CONSENT, atelier::writeback::ORDER_FLAG] {
         let need = atelier::writeback::scope_for(kind).to_owned();
-        assert!(scopes_cover(&scopes, &[need.clone()]), "{need} missing");
+        assert!(
+            scopes_cover(&scopes, std::slice::from_ref(&need)),
+            "{need} missing"
+        );
     }
     let proxy = t["app_proxy"].as_table().expect("[app_proxy]");
     assert!(proxy["url"].as_str().unwrap().ends_with("/proxy"));

@@ -198,11 +198,12 @@ async fn consent_from_the_preference_center_reaches_the_customer_in_shopify() {
     )
     .await;
     let w = wait_state(&app, "done", 3).await;
+    let ben_id = BEN.to_string();
     let ben = w["items"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|i| i["subject_id"] == BEN.to_string())
+        .find(|i| i["subject_id"] == ben_id.as_str())
         .expect("Ben's write listed")
         .clone();
     assert_eq!(ben["result"]["email"], "SUBSCRIBED");

@@ -3,6 +3,7 @@
 //! set); `fuzz/run` drives the same parsers for longer with mutated inputs.
 
 mod arb;
+mod delivery;
 mod export;
 mod numbers;
 mod personalization;
