@@ -99,6 +99,20 @@ fn stored_version(
     dialect::first_locked(c, q, |q| q.for_update()).optional()
 }
 
+/// The product a variant belongs to, if the variant is synced.
+pub fn product_of_variant(
+    c: &mut DbConnection,
+    shop_id: &str,
+    variant_id: i64,
+) -> QueryResult<Option<i64>> {
+    product_variants::table
+        .filter(product_variants::shop_id.eq(shop_id))
+        .filter(product_variants::variant_id.eq(variant_id))
+        .select(product_variants::product_id)
+        .first(c)
+        .optional()
+}
+
 /// `products/create` and `products/update`.
 pub fn apply_update(
     c: &mut DbConnection,

@@ -443,6 +443,77 @@ async fn unavailable_deleted_unpublished_fee_and_gift_card_products_are_never_re
     assert_eq!(orders_together(&app, SHOP, 1, 5).await, 1);
 }
 
+async fn trending(app: &TestApp) -> Vec<i64> {
+    recs(app, SHOP, None, &[("intent", "trending"), ("limit", "50")]).await
+}
+
+/// The products `explain` lists for `intent` around `product`.
+async fn explained(app: &TestApp, intent: &str, product: i64) -> Vec<i64> {
+    ids(&explain(app, SHOP, intent, product).await)
+}
+
+#[tokio::test]
+async fn the_configured_fee_product_is_never_recommended_even_before_an_order() {
+    let app = spawn_app().await;
+    app.install(SHOP).await;
+    catalogue(&app, SHOP).await;
+    // The fee product looks like any product: active, published, priced above zero.
+    add_products(&app, SHOP, &[product(7, "Fee", "Atelier", "", &[])]).await;
+    assert!(
+        trending(&app).await.contains(&7),
+        "listed before it is the fee"
+    );
+    assert!(explained(&app, "related", 1).await.contains(&7));
+
+    let set = |variant: Value| {
+        let app = &app;
+        async move {
+            let resp = app
+                .api_send(
+                    Method::PUT,
+                    "/api/personalization/settings",
+                    SHOP,
+                    Some(&json!({ "fee_variant_id": variant })),
+                )
+                .await;
+            assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        }
+    };
+    set(json!("701")).await;
+    assert!(
+        !trending(&app).await.contains(&7),
+        "the fee leaves every list at once"
+    );
+    for intent in ["related", "complementary", "trending", "for_you"] {
+        assert!(!explained(&app, intent, 1).await.contains(&7), "{intent}");
+    }
+    // Another instance, reading the catalogue afresh, agrees.
+    let sibling = app.spawn_sibling().await;
+    let url = format!(
+        "http://127.0.0.1:{sibling}/proxy/recommendations?{}",
+        proxy_query_with(
+            SHOP,
+            None,
+            now(),
+            API_SECRET,
+            &[("intent", "trending"), ("limit", "50")]
+        )
+    );
+    let body: Value = app
+        .client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!ids(&body).contains(&7), "{body}");
+    // Cleared: it is an ordinary product again.
+    set(Value::Null).await;
+    assert!(trending(&app).await.contains(&7));
+}
+
 #[tokio::test]
 async fn duplicate_edited_refunded_and_cancelled_orders_are_counted_exactly() {
     let app = spawn_app().await;

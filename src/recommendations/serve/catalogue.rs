@@ -113,6 +113,9 @@ macro_rules! catalogue_rows {
     };
 }
 
+/// Products never recommended whatever their status: those orders showed to be fee or gift-card
+/// products, and the product of the shop's fee variant, charged as an add-on and never meant to
+/// be shown (even before an order proves it a fee). `ids` narrows the answer to those products.
 fn flagged_among(
     c: &mut DbConnection,
     shop_id: &str,
@@ -122,12 +125,19 @@ fn flagged_among(
         .filter(rec_items::shop_id.eq(shop_id))
         .filter(rec_items::flagged.eq(true))
         .select(rec_items::product_id);
-    Ok(match ids {
+    let mut flagged: HashSet<i64> = match ids {
         Some(ids) => q.filter(rec_items::product_id.eq_any(ids)).load::<i64>(c)?,
         None => q.load::<i64>(c)?,
     }
     .into_iter()
-    .collect())
+    .collect();
+    if let Some(variant) = crate::personalization::policy::get(c, shop_id)?.fee_variant()
+        && let Some(fee) = crate::products::product_of_variant(c, shop_id, variant)?
+        && ids.is_none_or(|ids| ids.contains(&fee))
+    {
+        flagged.insert(fee);
+    }
+    Ok(flagged)
 }
 
 /// Inserts `id` into a list kept in descending order.

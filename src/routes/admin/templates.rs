@@ -103,9 +103,25 @@ pub async fn put_settings(
 ) -> AppResult<HttpResponse> {
     let change = crate::personalization::policy::parse(&body).map_err(AppError::validation)?;
     let shop_id = session.shop.id.clone();
+    let st = state.clone();
     let s = state
         .db
-        .run_write(move |c| Ok(crate::personalization::policy::put(c, &shop_id, change)?))
+        .run_write(move |c| {
+            use crate::personalization::policy;
+            let before = policy::get(c, &shop_id)?.fee_variant();
+            let saved = policy::put(c, &shop_id, change)?;
+            let after = saved.fee_variant();
+            if before != after {
+                // The fee product is never recommended: the old one may be again, the new one
+                // leaves every list.
+                let mut ids = Vec::new();
+                for v in [before, after].into_iter().flatten() {
+                    ids.extend(crate::products::product_of_variant(c, &shop_id, v)?);
+                }
+                st.recs.catalogue_changed(c, &shop_id, &ids)?;
+            }
+            Ok(saved)
+        })
         .await?;
     state.forget_personalization_policy(&session.shop.id);
     Ok(HttpResponse::Ok().json(s))
