@@ -8,6 +8,7 @@ mod auth;
 mod compliance;
 mod contract;
 mod crash;
+mod customer_account;
 #[cfg(feature = "demo")]
 mod demo;
 mod durability;
@@ -21,6 +22,7 @@ mod isolation;
 mod layout;
 mod limits;
 mod nul;
+mod pixel;
 mod personalization;
 mod preferences;
 mod production;
