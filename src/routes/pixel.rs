@@ -107,6 +107,8 @@ fn resource_id(v: &Value, kind: &str) -> Option<i64> {
                 .then(|| digits.parse::<i64>().ok())
                 .flatten()
         }
+        // A GID of another kind (an order where a product belongs) names nothing here.
+        Value::String(s) if s.starts_with("gid://") => None,
         other => crate::shopify::payload::parse_id(other),
     }
     .filter(|id| *id > 0)

@@ -5,7 +5,7 @@
 //! are exactly those of `/proxy/preferences` and `/proxy/wishlist`.
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Sha512;
