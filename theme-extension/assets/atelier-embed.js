@@ -1,4 +1,5 @@
-// Atelier app embed: a product view, and add-to-cart submissions, as behaviour events.
+// Atelier app embed: a product view, and add-to-cart submissions, as behaviour events, for
+// stores where the app's web pixel cannot run (the pixel reports both where it does).
 (() => {
 	const me = document.querySelector('script[data-atelier-embed]');
 	if (!me) return;
@@ -16,8 +17,22 @@
 		headers: { 'Content-Type': 'application/json' },
 		body: JSON.stringify({ type, product_id: d.productId, session_id: sid }),
 	}).catch(() => {});
-	send('view');
+	// Only what the visitor's privacy choices allow (Shopify's Customer Privacy API): nothing
+	// before analytics is allowed; a choice made later (visitorConsentCollected) lets it through.
+	const privacy = () => window.Shopify && window.Shopify.customerPrivacy;
+	const allowed = () => {
+		const p = privacy();
+		return !!(p && typeof p.analyticsProcessingAllowed === 'function' && p.analyticsProcessingAllowed());
+	};
+	const whenAllowed = (run) => {
+		if (allowed()) return run();
+		document.addEventListener('visitorConsentCollected', (e) => { if (e.detail && e.detail.analyticsAllowed) run(); }, { once: true });
+		if (!privacy() && window.Shopify && window.Shopify.loadFeatures) {
+			window.Shopify.loadFeatures([{ name: 'consent-tracking-api', version: '0.1' }], (err) => { if (!err && allowed()) run(); });
+		}
+	};
+	whenAllowed(() => send('view'));
 	document.addEventListener('submit', (e) => {
-		if (e.target.matches && e.target.matches('form[action*="/cart/add"]')) send('add_to_cart');
+		if (allowed() && e.target.matches && e.target.matches('form[action*="/cart/add"]')) send('add_to_cart');
 	}, true);
 })();

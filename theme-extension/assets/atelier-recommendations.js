@@ -1,7 +1,23 @@
 // Atelier recommendations (theme app extension): product cards for one intent, with impressions
 // and clicks reported to /apps/atelier/events.
 (() => {
-	// One anonymous id per browser, for co-views and attribution (no personal data in it).
+	// Only what the visitor's privacy choices allow (Shopify's Customer Privacy API): nothing
+	// before analytics is allowed; a choice made later (visitorConsentCollected) lets it through.
+	const privacy = () => window.Shopify && window.Shopify.customerPrivacy;
+	const allowed = () => {
+		const p = privacy();
+		return !!(p && typeof p.analyticsProcessingAllowed === 'function' && p.analyticsProcessingAllowed());
+	};
+	const whenAllowed = (run) => {
+		if (allowed()) return run();
+		document.addEventListener('visitorConsentCollected', (e) => { if (e.detail && e.detail.analyticsAllowed) run(); }, { once: true });
+		if (!privacy() && window.Shopify && window.Shopify.loadFeatures) {
+			window.Shopify.loadFeatures([{ name: 'consent-tracking-api', version: '0.1' }], (err) => { if (!err && allowed()) run(); });
+		}
+	};
+	// One anonymous id per browser, for co-views and attribution (no personal data in it). Where
+	// the app's web pixel runs, it writes its client id here, so a click in a widget and the
+	// order the pixel reports at checkout share one session.
 	const sid = () => {
 		try {
 			let s = localStorage.getItem('atelier_sid');
@@ -38,7 +54,7 @@
 	function init(root) {
 		const d = root.dataset;
 		const list = root.querySelector('[data-list]');
-		const send = (type, productId) => fetch(d.proxy + '/events', {
+		const send = (type, productId) => allowed() && fetch(d.proxy + '/events', {
 			method: 'POST',
 			keepalive: true,
 			headers: { 'Content-Type': 'application/json' },
