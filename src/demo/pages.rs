@@ -24,7 +24,12 @@ pub(super) const PIXEL: &[u8] = include_bytes!("../../extensions/web-pixel/src/p
 
 /// A page, with what Shopify's scripts know of it (`page`: the product viewed, the order just
 /// placed) for the stand-in's standard events.
-pub(super) fn layout_with(title: &str, body: &str, cart_count: i64, mut page: Json) -> HttpResponse {
+pub(super) fn layout_with(
+    title: &str,
+    body: &str,
+    cart_count: i64,
+    mut page: Json,
+) -> HttpResponse {
     page["shop"] = json!(crate::config::DEMO_SHOP);
     // Inside a <script> element: no `</` may close it early.
     let page = page.to_string().replace("</", "<\\/");

@@ -215,7 +215,11 @@ pub async fn activate_pixel(state: &AppState, shop: &Shop) -> bool {
     };
     let mut vars = pixel;
     vars["id"] = id.into();
-    match state.store.graphql(&domain, &token, PIXEL_UPDATE, vars).await {
+    match state
+        .store
+        .graphql(&domain, &token, PIXEL_UPDATE, vars)
+        .await
+    {
         Ok(data) if user_errors(&data, "webPixelUpdate").is_empty() => {
             tracing::info!(shop = %shop.domain, "web pixel settings updated");
             true

@@ -80,7 +80,10 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             .await
         {
             Ok(0) => {}
-            Ok(n) => tracing::info!(rows = n, "pixel event ids and order links past retention deleted"),
+            Ok(n) => tracing::info!(
+                rows = n,
+                "pixel event ids and order links past retention deleted"
+            ),
             Err(e) => tracing::warn!(error = ?e, "pixel retention failed"),
         }
     }

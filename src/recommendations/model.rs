@@ -823,9 +823,20 @@ type ExportRow = (
 
 /// The `events` member of a `customers/data_request` export.
 pub fn export_events(c: &mut DbConnection, shop_id: &str, customer_id: i64) -> QueryResult<Value> {
+    // With the web pixel's sessions that placed one of their orders (as erasure counts them).
+    let theirs: Vec<i64> = orders::table
+        .filter(orders::shop_id.eq(shop_id))
+        .filter(orders::customer_id.eq(customer_id))
+        .select(orders::order_id)
+        .load(c)?;
+    let linked = super::pixel::sessions_of_orders(c, shop_id, &theirs)?;
     let rows: Vec<ExportRow> = rec_events::table
         .filter(rec_events::shop_id.eq(shop_id))
-        .filter(rec_events::customer_id.eq(customer_id))
+        .filter(
+            rec_events::customer_id
+                .eq(customer_id)
+                .or(rec_events::session_id.eq_any(&linked)),
+        )
         .order(rec_events::created_at)
         .select((
             rec_events::kind,

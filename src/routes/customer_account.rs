@@ -41,7 +41,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/preferences", web::put().to(put_preferences))
             .route("/wishlist", web::get().to(get_wishlist))
             .route("/wishlist", web::post().to(add_to_wishlist))
-            .route("/wishlist/{product_id}", web::delete().to(remove_from_wishlist)),
+            .route(
+                "/wishlist/{product_id}",
+                web::delete().to(remove_from_wishlist),
+            ),
     );
 }
 

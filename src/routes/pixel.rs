@@ -119,7 +119,11 @@ fn parse(body: &Value) -> Result<Parsed, Vec<FieldError>> {
     let mut p = Problems::new();
     let shop = b.shop.ok().and_then(|s| ShopDomain::parse(&s).ok());
     if shop.is_none() {
-        p.push("shop", "invalid_shop", "shop must be the store's myshopify.com domain");
+        p.push(
+            "shop",
+            "invalid_shop",
+            "shop must be the store's myshopify.com domain",
+        );
     }
     let event_id = b.event_id.ok().filter(|s| valid_event_id(s));
     if event_id.is_none() {
@@ -157,14 +161,18 @@ fn parse(body: &Value) -> Result<Parsed, Vec<FieldError>> {
             p.push(
                 member,
                 "invalid_id",
-                format!("{member} must be a {kind} id (a positive integer, a string of digits or a GID)"),
+                format!(
+                    "{member} must be a {kind} id (a positive integer, a string of digits or a GID)"
+                ),
             );
         }
         id
     };
     let signal = match name {
         Some("page_viewed") => Some(PixelSignal::Page),
-        Some("product_viewed") => id_of("product_id", b.product_id.raw(), "Product").map(PixelSignal::View),
+        Some("product_viewed") => {
+            id_of("product_id", b.product_id.raw(), "Product").map(PixelSignal::View)
+        }
         Some("product_added_to_cart") => {
             id_of("product_id", b.product_id.raw(), "Product").map(PixelSignal::AddToCart)
         }
@@ -251,7 +259,10 @@ mod tests {
 
     #[test]
     fn ids_are_numbers_strings_or_gids_of_the_right_kind() {
-        assert_eq!(resource_id(&json!("gid://shopify/Product/12"), "Product"), Some(12));
+        assert_eq!(
+            resource_id(&json!("gid://shopify/Product/12"), "Product"),
+            Some(12)
+        );
         assert_eq!(resource_id(&json!("12"), "Product"), Some(12));
         assert_eq!(resource_id(&json!(12), "Order"), Some(12));
         for bad in [

@@ -355,23 +355,55 @@ mod tests {
             c
         };
         for dest in ["a.myshopify.com", "https://a.myshopify.com"] {
-            let t = customer_token(claims(dest, Some("gid://shopify/Customer/77")), Algorithm::HS256, b"s");
+            let t = customer_token(
+                claims(dest, Some("gid://shopify/Customer/77")),
+                Algorithm::HS256,
+                b"s",
+            );
             let s = verify_customer_at(&t, "k", b"s", now).unwrap();
             assert_eq!((s.shop.as_str(), s.customer_id), ("a.myshopify.com", 77));
         }
         let none = customer_token(claims("a.myshopify.com", None), Algorithm::HS256, b"s");
-        assert_eq!(verify_customer_at(&none, "k", b"s", now).unwrap_err(), SessionTokenError::NoCustomer);
-        for sub in ["77", "gid://shopify/Customer/", "gid://shopify/Customer/-1", "gid://shopify/Customer/0",
-            "gid://shopify/Customer/+7", "gid://shopify/Order/77", "gid://shopify/Customer/99999999999999999999"] {
+        assert_eq!(
+            verify_customer_at(&none, "k", b"s", now).unwrap_err(),
+            SessionTokenError::NoCustomer
+        );
+        for sub in [
+            "77",
+            "gid://shopify/Customer/",
+            "gid://shopify/Customer/-1",
+            "gid://shopify/Customer/0",
+            "gid://shopify/Customer/+7",
+            "gid://shopify/Order/77",
+            "gid://shopify/Customer/99999999999999999999",
+        ] {
             let t = customer_token(claims("a.myshopify.com", Some(sub)), Algorithm::HS256, b"s");
-            assert_eq!(verify_customer_at(&t, "k", b"s", now).unwrap_err(), SessionTokenError::BadCustomer, "{sub}");
+            assert_eq!(
+                verify_customer_at(&t, "k", b"s", now).unwrap_err(),
+                SessionTokenError::BadCustomer,
+                "{sub}"
+            );
         }
-        let evil = customer_token(claims("evil.com", Some("gid://shopify/Customer/1")), Algorithm::HS256, b"s");
-        assert_eq!(verify_customer_at(&evil, "k", b"s", now).unwrap_err(), SessionTokenError::BadDestination);
+        let evil = customer_token(
+            claims("evil.com", Some("gid://shopify/Customer/1")),
+            Algorithm::HS256,
+            b"s",
+        );
+        assert_eq!(
+            verify_customer_at(&evil, "k", b"s", now).unwrap_err(),
+            SessionTokenError::BadDestination
+        );
         // Only HS256: the same key under another HMAC is refused.
         for alg in [Algorithm::HS384, Algorithm::HS512] {
-            let t = customer_token(claims("a.myshopify.com", Some("gid://shopify/Customer/1")), alg, b"s");
-            assert_eq!(verify_customer_at(&t, "k", b"s", now).unwrap_err(), SessionTokenError::Invalid);
+            let t = customer_token(
+                claims("a.myshopify.com", Some("gid://shopify/Customer/1")),
+                alg,
+                b"s",
+            );
+            assert_eq!(
+                verify_customer_at(&t, "k", b"s", now).unwrap_err(),
+                SessionTokenError::Invalid
+            );
         }
     }
 }

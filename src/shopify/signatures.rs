@@ -104,7 +104,9 @@ impl Signatures {
         api_key: &str,
         now: i64,
     ) -> Result<CustomerSession, SessionTokenError> {
-        self.token_by_either(|secret| session_token::verify_customer_at(token, api_key, secret, now))
+        self.token_by_either(|secret| {
+            session_token::verify_customer_at(token, api_key, secret, now)
+        })
     }
 
     /// A token is checked against both secrets (no early exit, as for the HMACs); what the
@@ -290,9 +292,7 @@ mod tests {
     #[test]
     fn session_tokens_verify_with_either_secret() {
         let rotated = signatures(Some("previous"));
-        let claims = |sub: &str| {
-            serde_json::json!({"dest": "a.myshopify.com", "aud": "k", "sub": sub, "exp": NOW + 60, "nbf": NOW})
-        };
+        let claims = |sub: &str| serde_json::json!({"dest": "a.myshopify.com", "aud": "k", "sub": sub, "exp": NOW + 60, "nbf": NOW});
         let sign = |secret: &str| {
             jsonwebtoken::encode(
                 &jsonwebtoken::Header::default(),
@@ -306,7 +306,9 @@ mod tests {
             assert_eq!(s.customer_id, 5);
         }
         assert_eq!(
-            rotated.customer_token_at(&sign("other"), "k", NOW).unwrap_err(),
+            rotated
+                .customer_token_at(&sign("other"), "k", NOW)
+                .unwrap_err(),
             SessionTokenError::Invalid
         );
         // Signed with the previous secret but expired: the verdict is the expiry.

@@ -77,7 +77,14 @@ async fn call(
 }
 
 async fn status_with(app: &TestApp, token: &str) -> (u16, Value) {
-    let (s, _, b) = call(app, Method::GET, "/customer-account/preferences", Some(token), None).await;
+    let (s, _, b) = call(
+        app,
+        Method::GET,
+        "/customer-account/preferences",
+        Some(token),
+        None,
+    )
+    .await;
     (s, b)
 }
 
@@ -112,7 +119,11 @@ async fn times_are_checked_with_ten_seconds_of_leeway() {
     let sub = anna();
     let cases = [
         ("expired", claims(SHOP, Some(&sub), -30, -90), 401),
-        ("expired within leeway", claims(SHOP, Some(&sub), -5, -65), 200),
+        (
+            "expired within leeway",
+            claims(SHOP, Some(&sub), -5, -65),
+            200,
+        ),
         ("not valid yet", claims(SHOP, Some(&sub), 120, 60), 401),
         ("nbf within leeway", claims(SHOP, Some(&sub), 65, 5), 200),
     ];
@@ -143,17 +154,33 @@ async fn audience_shop_and_subject_must_hold() {
     let mut listed_aud = claims(SHOP, Some(&sub), 60, 0);
     listed_aud["aud"] = json!([API_KEY]);
     let cases: Vec<(&str, String, u16, &str)> = vec![
-        ("wrong aud", jwt(&wrong_aud, API_SECRET), 401, "invalid_session_token"),
-        ("aud as a list", jwt(&listed_aud, API_SECRET), 401, "invalid_session_token"),
+        (
+            "wrong aud",
+            jwt(&wrong_aud, API_SECRET),
+            401,
+            "invalid_session_token",
+        ),
+        (
+            "aud as a list",
+            jwt(&listed_aud, API_SECRET),
+            401,
+            "invalid_session_token",
+        ),
         (
             "a shop that never installed",
-            jwt(&claims("foreign.myshopify.com", Some(&sub), 60, 0), API_SECRET),
+            jwt(
+                &claims("foreign.myshopify.com", Some(&sub), 60, 0),
+                API_SECRET,
+            ),
             401,
             "invalid_session_token",
         ),
         (
             "an uninstalled shop",
-            jwt(&claims("uninstalled-shop.myshopify.com", Some(&sub), 60, 0), API_SECRET),
+            jwt(
+                &claims("uninstalled-shop.myshopify.com", Some(&sub), 60, 0),
+                API_SECRET,
+            ),
             401,
             "invalid_session_token",
         ),
@@ -163,11 +190,20 @@ async fn audience_shop_and_subject_must_hold() {
             401,
             "invalid_session_token",
         ),
-        ("no sub", jwt(&claims(SHOP, None, 60, 0), API_SECRET), 401, "not_logged_in"),
+        (
+            "no sub",
+            jwt(&claims(SHOP, None, 60, 0), API_SECRET),
+            401,
+            "not_logged_in",
+        ),
     ];
     for (what, t, status, code) in cases {
         let (s, body) = status_with(&app, &t).await;
-        assert_eq!((s, body["error"]["code"].as_str()), (status, Some(code)), "{what}: {body}");
+        assert_eq!(
+            (s, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{what}: {body}"
+        );
     }
     for sub in [
         "42",
@@ -183,9 +219,23 @@ async fn audience_shop_and_subject_must_hold() {
         assert_eq!(body["error"]["code"], "invalid_session_token", "{sub}");
     }
     // No token at all, or not a bearer one.
-    let (s, _, body) = call(&app, Method::GET, "/customer-account/preferences", None, None).await;
-    assert_eq!((s, body["error"]["code"].as_str()), (401, Some("invalid_session_token")));
-    assert_eq!(app.table_count("customer_preferences"), 0, "nothing read or written");
+    let (s, _, body) = call(
+        &app,
+        Method::GET,
+        "/customer-account/preferences",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (401, Some("invalid_session_token"))
+    );
+    assert_eq!(
+        app.table_count("customer_preferences"),
+        0,
+        "nothing read or written"
+    );
 }
 
 #[tokio::test]
@@ -226,7 +276,10 @@ async fn only_hs256_with_the_api_secret_is_accepted() {
 #[tokio::test]
 async fn the_previous_secret_is_accepted_during_a_rotation() {
     let app = spawn_app_with(|v| {
-        v.insert("SHOPIFY_API_SECRET_PREVIOUS".into(), "the-old-secret".into());
+        v.insert(
+            "SHOPIFY_API_SECRET_PREVIOUS".into(),
+            "the-old-secret".into(),
+        );
     })
     .await;
     app.install(SHOP).await;
@@ -253,7 +306,10 @@ async fn preflights_are_answered_without_a_token_for_the_extension_origin_only()
             .request(Method::OPTIONS, app.url(path))
             .header("Origin", ORIGIN)
             .header("Access-Control-Request-Method", "PUT")
-            .header("Access-Control-Request-Headers", "authorization, content-type")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            )
             .send()
             .await
             .unwrap();
@@ -261,8 +317,14 @@ async fn preflights_are_answered_without_a_token_for_the_extension_origin_only()
         let h = resp.headers();
         assert_eq!(h["access-control-allow-origin"], ORIGIN);
         let methods = h["access-control-allow-methods"].to_str().unwrap();
-        assert!(methods.contains("PUT") && methods.contains("DELETE"), "{methods}");
-        let allowed = h["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+        assert!(
+            methods.contains("PUT") && methods.contains("DELETE"),
+            "{methods}"
+        );
+        let allowed = h["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase();
         assert!(allowed.contains("authorization") && allowed.contains("content-type"));
         assert!(h.contains_key("access-control-max-age"));
     }
@@ -274,9 +336,21 @@ async fn preflights_are_answered_without_a_token_for_the_extension_origin_only()
         .send()
         .await
         .unwrap();
-    assert!(foreign.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        foreign
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
     // Errors carry the header too, so the extension can read them.
-    let (s, h, _) = call(&app, Method::GET, "/customer-account/preferences", None, None).await;
+    let (s, h, _) = call(
+        &app,
+        Method::GET,
+        "/customer-account/preferences",
+        None,
+        None,
+    )
+    .await;
     assert_eq!(s, 401);
     assert_eq!(h["access-control-allow-origin"], ORIGIN);
 }
@@ -292,12 +366,26 @@ async fn a_put_then_get_round_trip_equals_the_app_proxy_and_records_history() {
         "communication": {"email": true, "frequency": "weekly", "pause_until": "2027-01-15"},
         "consent": {"personalization": true, "marketing": true},
     });
-    let (s, h, written) = call(&app, Method::PUT, "/customer-account/preferences", Some(&t), Some(&put)).await;
+    let (s, h, written) = call(
+        &app,
+        Method::PUT,
+        "/customer-account/preferences",
+        Some(&t),
+        Some(&put),
+    )
+    .await;
     assert_eq!(s, 200, "{written}");
     assert_eq!(h["access-control-allow-origin"], ORIGIN);
     assert_eq!(written["sizes"]["tops"], "M");
     assert_eq!(written["consent"]["marketing"], true);
-    let (_, _, read) = call(&app, Method::GET, "/customer-account/preferences", Some(&t), None).await;
+    let (_, _, read) = call(
+        &app,
+        Method::GET,
+        "/customer-account/preferences",
+        Some(&t),
+        None,
+    )
+    .await;
     let proxy: Value = app
         .client
         .get(app.proxy_url("/preferences", SHOP, Some(ANNA)))
@@ -312,7 +400,14 @@ async fn a_put_then_get_round_trip_equals_the_app_proxy_and_records_history() {
 
     // The same bad body gets the same 422 on both surfaces.
     let bad = json!({"sizes": {"tops": "XXXXL"}, "colour": "red"});
-    let (s, _, via_account) = call(&app, Method::PUT, "/customer-account/preferences", Some(&t), Some(&bad)).await;
+    let (s, _, via_account) = call(
+        &app,
+        Method::PUT,
+        "/customer-account/preferences",
+        Some(&t),
+        Some(&bad),
+    )
+    .await;
     assert_eq!(s, 422);
     let via_proxy: Value = app
         .client
@@ -343,7 +438,14 @@ async fn a_put_then_get_round_trip_equals_the_app_proxy_and_records_history() {
     assert!(history.iter().any(|h| h["field"] == "sizes.tops"));
 
     // The preference center's settings are the proxy's too.
-    let (s, _, center) = call(&app, Method::GET, "/customer-account/preference-center", Some(&t), None).await;
+    let (s, _, center) = call(
+        &app,
+        Method::GET,
+        "/customer-account/preference-center",
+        Some(&t),
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
     let proxy_center: Value = app
         .client
@@ -367,15 +469,37 @@ async fn the_wishlist_is_the_same_list_as_the_storefronts() {
         "updated_at": "2026-11-01T10:00:00Z",
         "variants": [{"id": 55501, "title": "Default", "price": "20.00", "inventory_quantity": 5, "inventory_policy": "deny", "position": 1}]
     });
-    app.deliver(&Delivery::new("products/create", SHOP, &product)).await;
+    app.deliver(&Delivery::new("products/create", SHOP, &product))
+        .await;
     app.drain().await;
     let t = token(SHOP);
-    let (s, _, added) = call(&app, Method::POST, "/customer-account/wishlist", Some(&t), Some(&json!({"product_id": "555"}))).await;
+    let (s, _, added) = call(
+        &app,
+        Method::POST,
+        "/customer-account/wishlist",
+        Some(&t),
+        Some(&json!({"product_id": "555"})),
+    )
+    .await;
     assert_eq!(s, 201, "{added}");
-    let (s, _, again) = call(&app, Method::POST, "/customer-account/wishlist", Some(&t), Some(&json!({"product_id": 555}))).await;
+    let (s, _, again) = call(
+        &app,
+        Method::POST,
+        "/customer-account/wishlist",
+        Some(&t),
+        Some(&json!({"product_id": 555})),
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(again["items"][0]["title"], "Fig candle");
-    let (_, _, mine) = call(&app, Method::GET, "/customer-account/wishlist", Some(&t), None).await;
+    let (_, _, mine) = call(
+        &app,
+        Method::GET,
+        "/customer-account/wishlist",
+        Some(&t),
+        None,
+    )
+    .await;
     let proxy: Value = app
         .client
         .get(app.proxy_url("/wishlist", SHOP, Some(ANNA)))
@@ -386,13 +510,47 @@ async fn the_wishlist_is_the_same_list_as_the_storefronts() {
         .await
         .unwrap();
     assert_eq!(mine, proxy);
-    let (s, _, unknown) = call(&app, Method::POST, "/customer-account/wishlist", Some(&t), Some(&json!({"product_id": 999}))).await;
-    assert_eq!((s, unknown["errors"][0]["code"].as_str()), (422, Some("unknown_product")));
-    let (s, _, bad) = call(&app, Method::DELETE, "/customer-account/wishlist/abc", Some(&t), None).await;
-    assert_eq!((s, bad["error"]["code"].as_str()), (400, Some("invalid_product_id")));
-    let (s, _, _) = call(&app, Method::DELETE, "/customer-account/wishlist/555", Some(&t), None).await;
+    let (s, _, unknown) = call(
+        &app,
+        Method::POST,
+        "/customer-account/wishlist",
+        Some(&t),
+        Some(&json!({"product_id": 999})),
+    )
+    .await;
+    assert_eq!(
+        (s, unknown["errors"][0]["code"].as_str()),
+        (422, Some("unknown_product"))
+    );
+    let (s, _, bad) = call(
+        &app,
+        Method::DELETE,
+        "/customer-account/wishlist/abc",
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, bad["error"]["code"].as_str()),
+        (400, Some("invalid_product_id"))
+    );
+    let (s, _, _) = call(
+        &app,
+        Method::DELETE,
+        "/customer-account/wishlist/555",
+        Some(&t),
+        None,
+    )
+    .await;
     assert_eq!(s, 204);
-    let (_, _, empty) = call(&app, Method::GET, "/customer-account/wishlist", Some(&t), None).await;
+    let (_, _, empty) = call(
+        &app,
+        Method::GET,
+        "/customer-account/wishlist",
+        Some(&t),
+        None,
+    )
+    .await;
     assert_eq!(empty["items"], json!([]));
     // Non-JSON bodies are the error JSON, not a 5xx.
     let resp = app

@@ -71,16 +71,25 @@ async fn the_demo_store_renders_the_blocks_and_proxies_signed_requests() {
     // preference center (and its logged-out greeting).
     assert!(page.contains(r#"data-intent="complementary""#));
     assert!(page.contains(r#"<script src="/demo/shopify.js"></script>"#));
-    assert!(
-        page.contains(r#""product":{"id":"8100000001""#),
-        "{page}"
-    );
+    assert!(page.contains(r#""product":{"id":"8100000001""#), "{page}");
     let standin = app.get("/demo/shopify.js").await;
     assert_eq!(standin.status(), 200);
-    assert!(standin.text().await.unwrap().contains("/demo/pixel/pixel.js"));
+    assert!(
+        standin
+            .text()
+            .await
+            .unwrap()
+            .contains("/demo/pixel/pixel.js")
+    );
     let pixel = app.get("/demo/pixel/pixel.js").await;
     assert_eq!(pixel.status(), 200);
-    assert!(pixel.text().await.unwrap().contains("export function createPixel"));
+    assert!(
+        pixel
+            .text()
+            .await
+            .unwrap()
+            .contains("export function createPixel")
+    );
     let account = app.get("/demo/account").await;
     assert_eq!(account.status(), 200);
     let account = account.text().await.unwrap();

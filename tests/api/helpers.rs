@@ -419,14 +419,20 @@ async fn fake_store_handler(
                 return HttpResponse::Ok().json(json!({"data": {"webPixelCreate": {"webPixel": null,
                     "userErrors": [{"code": "TAKEN", "field": ["webPixel"], "message": "Web pixel is taken."}]}}}));
             }
-            let settings = vars["webPixel"]["settings"].as_str().unwrap_or_default().to_owned();
+            let settings = vars["webPixel"]["settings"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             let id = "gid://shopify/WebPixel/1".to_owned();
             g.web_pixel = Some((id.clone(), settings.clone()));
             return HttpResponse::Ok().json(json!({"data": {"webPixelCreate": {
                 "webPixel": {"id": id, "settings": settings}, "userErrors": []}}}));
         }
         if query.contains("webPixelUpdate(") {
-            let settings = vars["webPixel"]["settings"].as_str().unwrap_or_default().to_owned();
+            let settings = vars["webPixel"]["settings"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             let id = vars["id"].as_str().unwrap_or_default().to_owned();
             let known = g.web_pixel.as_ref().is_some_and(|(have, _)| *have == id);
             if !known {

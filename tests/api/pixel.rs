@@ -21,7 +21,10 @@ fn event(name: &str, id: &str, extra: Value) -> Value {
     e
 }
 
-async fn post_raw(app: &TestApp, body: impl Into<reqwest::Body>) -> (u16, reqwest::header::HeaderMap, Value) {
+async fn post_raw(
+    app: &TestApp,
+    body: impl Into<reqwest::Body>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
     // As the pixel sends it: `fetch` with a string body, so `text/plain` (no preflight).
     let resp = app
         .client
@@ -35,7 +38,11 @@ async fn post_raw(app: &TestApp, body: impl Into<reqwest::Body>) -> (u16, reqwes
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap();
-    (status, headers, serde_json::from_str(&text).unwrap_or(Value::Null))
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
 }
 
 async fn post(app: &TestApp, body: &Value) -> (u16, Value) {
@@ -60,9 +67,17 @@ async fn standard_events_become_the_models_events_with_the_client_as_session() {
     app.install(SHOP).await;
     let cases = [
         event("page_viewed", "sh-1", json!({})),
-        event("product_viewed", "sh-2", json!({"product_id": "gid://shopify/Product/101"})),
+        event(
+            "product_viewed",
+            "sh-2",
+            json!({"product_id": "gid://shopify/Product/101"}),
+        ),
         // A customer named in the body is not believed: signals of a customer come signed.
-        event("product_added_to_cart", "sh-3", json!({"product_id": "101", "customer_id": "42"})),
+        event(
+            "product_added_to_cart",
+            "sh-3",
+            json!({"product_id": "101", "customer_id": "42"}),
+        ),
         event("checkout_completed", "sh-4", json!({"order_id": "9001"})),
     ];
     for body in &cases {
@@ -81,7 +96,12 @@ async fn standard_events_become_the_models_events_with_the_client_as_session() {
     assert_eq!(app.table_count("pixel_order_links"), 1);
     // The app's storefront check sees the pixel's events.
     let setup: Value = app.api_get("/api/setup", SHOP).await.json().await.unwrap();
-    let embed = setup["items"].as_array().unwrap().iter().find(|i| i["key"] == "app_embed").unwrap();
+    let embed = setup["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "app_embed")
+        .unwrap();
     assert_eq!(embed["done"], true, "{setup}");
 }
 
@@ -115,14 +135,22 @@ async fn spoofed_and_unknown_shops_store_nothing() {
     let app = spawn_app().await;
     app.install(SHOP).await;
     app.install("gone.myshopify.com").await;
-    app.deliver(&Delivery::new("app/uninstalled", "gone.myshopify.com", &json!({"id": 1})))
-        .await;
+    app.deliver(&Delivery::new(
+        "app/uninstalled",
+        "gone.myshopify.com",
+        &json!({"id": 1}),
+    ))
+    .await;
     app.drain().await;
     for shop in ["never-installed.myshopify.com", "gone.myshopify.com"] {
         let mut body = event("product_viewed", "sh-x", json!({"product_id": 5}));
         body["shop"] = shop.into();
         let (s, b) = post(&app, &body).await;
-        assert_eq!((s, b["error"]["code"].as_str()), (404, Some("not_found")), "{shop}");
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (404, Some("not_found")),
+            "{shop}"
+        );
     }
     for shop in ["evil.example.com", "", "https://pixel-shop.myshopify.com"] {
         let mut body = event("product_viewed", "sh-y", json!({"product_id": 5}));
@@ -141,25 +169,82 @@ async fn malformed_ids_and_bodies_get_the_error_json() {
     app.install(SHOP).await;
     let bad: Vec<(Value, &str)> = vec![
         (event("product_viewed", "sh-1", json!({})), "product_id"),
-        (event("product_viewed", "sh-1", json!({"product_id": "abc"})), "product_id"),
-        (event("product_viewed", "sh-1", json!({"product_id": -3})), "product_id"),
-        (event("product_viewed", "sh-1", json!({"product_id": "gid://shopify/Order/3"})), "product_id"),
-        (event("checkout_completed", "sh-1", json!({"order_id": "99999999999999999999"})), "order_id"),
+        (
+            event("product_viewed", "sh-1", json!({"product_id": "abc"})),
+            "product_id",
+        ),
+        (
+            event("product_viewed", "sh-1", json!({"product_id": -3})),
+            "product_id",
+        ),
+        (
+            event(
+                "product_viewed",
+                "sh-1",
+                json!({"product_id": "gid://shopify/Order/3"}),
+            ),
+            "product_id",
+        ),
+        (
+            event(
+                "checkout_completed",
+                "sh-1",
+                json!({"order_id": "99999999999999999999"}),
+            ),
+            "order_id",
+        ),
         (event("checkout_completed", "sh-1", json!({})), "order_id"),
-        (event("product_viewed", "", json!({"product_id": 1})), "event_id"),
-        (event("product_viewed", "sh 1", json!({"product_id": 1})), "event_id"),
-        (event("product_viewed", &"e".repeat(129), json!({"product_id": 1})), "event_id"),
+        (
+            event("product_viewed", "", json!({"product_id": 1})),
+            "event_id",
+        ),
+        (
+            event("product_viewed", "sh 1", json!({"product_id": 1})),
+            "event_id",
+        ),
+        (
+            event("product_viewed", &"e".repeat(129), json!({"product_id": 1})),
+            "event_id",
+        ),
         (event("collection_viewed", "sh-1", json!({})), "name"),
-        (event("product_viewed", "sh-1", json!({"product_id": 1, "client_id": "has space"})), "client_id"),
-        (event("product_viewed", "sh-1", json!({"product_id": 1, "client_id": "x".repeat(65)})), "client_id"),
-        (event("product_viewed", "sh-1", json!({"product_id": 1, "client_id": 12})), "client_id"),
-        (event("product_viewed", "sh-1\u{0}", json!({"product_id": 1})), "event_id"),
+        (
+            event(
+                "product_viewed",
+                "sh-1",
+                json!({"product_id": 1, "client_id": "has space"}),
+            ),
+            "client_id",
+        ),
+        (
+            event(
+                "product_viewed",
+                "sh-1",
+                json!({"product_id": 1, "client_id": "x".repeat(65)}),
+            ),
+            "client_id",
+        ),
+        (
+            event(
+                "product_viewed",
+                "sh-1",
+                json!({"product_id": 1, "client_id": 12}),
+            ),
+            "client_id",
+        ),
+        (
+            event("product_viewed", "sh-1\u{0}", json!({"product_id": 1})),
+            "event_id",
+        ),
     ];
     for (body, field) in bad {
         let (s, b) = post(&app, &body).await;
         assert_eq!(s, 422, "{body}: {b}");
         assert!(
-            b["errors"].as_array().unwrap().iter().any(|e| e["field"] == field),
+            b["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["field"] == field),
             "{field}: {b}"
         );
     }
@@ -171,7 +256,10 @@ async fn malformed_ids_and_bodies_get_the_error_json() {
     let mut big = event("page_viewed", "sh-big", json!({}));
     big["padding"] = "x".repeat(5000).into();
     let (s, _, b) = post_raw(&app, big.to_string()).await;
-    assert_eq!((s, b["error"]["code"].as_str()), (413, Some("payload_too_large")));
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
     assert_eq!(app.table_count("pixel_events"), 0);
 }
 
@@ -188,7 +276,10 @@ async fn floods_are_refused_per_client_and_per_address_in_fixed_memory() {
     assert!(statuses[..120].iter().all(|s| *s == 204), "{statuses:?}");
     assert!(statuses[120..].iter().all(|s| *s == 429), "{statuses:?}");
     let (s, b) = post(&app, &event("page_viewed", "sh-late", json!({}))).await;
-    assert_eq!((s, b["error"]["code"].as_str()), (429, Some("rate_limited")));
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
     // Rotating client ids from one address stops at the address's allowance.
     let mut refused = 0;
     for i in 0..600 {
@@ -198,8 +289,15 @@ async fn floods_are_refused_per_client_and_per_address_in_fixed_memory() {
             refused += 1;
         }
     }
-    assert!(refused >= 120, "the address allowance holds: {refused} refused");
-    assert_eq!(app.state.event_rate.memory_bytes(), memory, "no memory per client");
+    assert!(
+        refused >= 120,
+        "the address allowance holds: {refused} refused"
+    );
+    assert_eq!(
+        app.state.event_rate.memory_bytes(),
+        memory,
+        "no memory per client"
+    );
     assert!(app.table_count("pixel_events") <= 600);
 }
 
@@ -216,11 +314,20 @@ async fn preflights_are_answered() {
         .unwrap();
     assert_eq!(resp.status(), 204);
     assert_eq!(resp.headers()["access-control-allow-origin"], "*");
-    assert!(resp.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+    assert!(
+        resp.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
 }
 
 async fn analytics(app: &TestApp) -> Value {
-    app.api_get("/api/analytics", SHOP).await.json().await.unwrap()
+    app.api_get("/api/analytics", SHOP)
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 async fn click(app: &TestApp, session: &str, product: i64) {
@@ -241,12 +348,18 @@ async fn order(app: &TestApp, order_id: i64, product: i64) {
         order_id,
         None,
         "2099-01-01T10:00:00Z",
-        &[(order_id * 10, product, 1, "30.00"), (order_id * 10 + 1, 99, 1, "5.00")],
+        &[
+            (order_id * 10, product, 1, "30.00"),
+            (order_id * 10 + 1, 99, 1, "5.00"),
+        ],
     );
-    body["created_at"] = json!(time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap());
-    app.deliver(&Delivery::new("orders/create", SHOP, &body)).await;
+    body["created_at"] = json!(
+        time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    );
+    app.deliver(&Delivery::new("orders/create", SHOP, &body))
+        .await;
     app.drain().await;
 }
 
@@ -263,13 +376,27 @@ async fn anonymous_sessions_are_attributed_whichever_arrives_first() {
     assert_eq!(post(&app, &view).await.0, 204);
     click(&app, a, 4).await;
     order(&app, 5001, 4).await;
-    assert_eq!(analytics(&app).await["intents"]["related"]["attributed_orders"], 0, "not linked yet");
-    let mut done = event("checkout_completed", "sh-a2", json!({"order_id": "gid://shopify/Order/5001"}));
+    assert_eq!(
+        analytics(&app).await["intents"]["related"]["attributed_orders"],
+        0,
+        "not linked yet"
+    );
+    let mut done = event(
+        "checkout_completed",
+        "sh-a2",
+        json!({"order_id": "gid://shopify/Order/5001"}),
+    );
     done["client_id"] = a.into();
     assert_eq!(post(&app, &done).await.0, 204);
     let report = analytics(&app).await;
-    assert_eq!(report["intents"]["related"]["attributed_orders"], 1, "{report}");
-    assert_eq!(report["intents"]["related"]["attributed_revenue_cents"], 3000);
+    assert_eq!(
+        report["intents"]["related"]["attributed_orders"], 1,
+        "{report}"
+    );
+    assert_eq!(
+        report["intents"]["related"]["attributed_revenue_cents"],
+        3000
+    );
 
     // Session B: checkout_completed first, the order webhook later.
     click(&app, b, 6).await;
@@ -278,11 +405,25 @@ async fn anonymous_sessions_are_attributed_whichever_arrives_first() {
     assert_eq!(post(&app, &done).await.0, 204);
     order(&app, 5002, 6).await;
     let report = analytics(&app).await;
-    assert_eq!(report["intents"]["related"]["attributed_orders"], 2, "{report}");
-    assert_eq!(report["intents"]["related"]["attributed_revenue_cents"], 6000);
+    assert_eq!(
+        report["intents"]["related"]["attributed_orders"], 2,
+        "{report}"
+    );
+    assert_eq!(
+        report["intents"]["related"]["attributed_revenue_cents"],
+        6000
+    );
     // The daily series agrees.
-    let daily: Value = app.api_get("/api/analytics/daily?days=7", SHOP).await.json().await.unwrap();
-    assert_eq!(daily["totals"]["related"]["attributed_orders"], 2, "{daily}");
+    let daily: Value = app
+        .api_get("/api/analytics/daily?days=7", SHOP)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        daily["totals"]["related"]["attributed_orders"], 2,
+        "{daily}"
+    );
 
     // A later link of the same order to another session changes nothing (first report wins),
     // and a session that clicked something else is not credited.
@@ -294,7 +435,10 @@ async fn anonymous_sessions_are_attributed_whichever_arrives_first() {
     d["client_id"] = "dddd".into();
     post(&app, &d).await;
     order(&app, 5003, 6).await;
-    assert_eq!(analytics(&app).await["intents"]["related"]["attributed_orders"], 2);
+    assert_eq!(
+        analytics(&app).await["intents"]["related"]["attributed_orders"],
+        2
+    );
 }
 
 #[tokio::test]
@@ -307,10 +451,39 @@ async fn erasing_a_customer_forgets_the_sessions_that_placed_their_orders() {
     let mut done = event("checkout_completed", "sh-e2", json!({"order_id": 6001}));
     done["client_id"] = "erase-me".into();
     post(&app, &done).await;
-    let mut body = order_payload(6001, Some(31337), "2099-01-01T10:00:00Z", &[(60010, 4, 1, "30.00")]);
+    let mut body = order_payload(
+        6001,
+        Some(31337),
+        "2099-01-01T10:00:00Z",
+        &[(60010, 4, 1, "30.00")],
+    );
     body["created_at"] = json!("2026-11-30T10:00:00Z");
-    app.deliver(&Delivery::new("orders/create", SHOP, &body)).await;
+    app.deliver(&Delivery::new("orders/create", SHOP, &body))
+        .await;
     app.drain().await;
+    // The export names the session's events as the customer's.
+    app.deliver(&Delivery::new(
+        "customers/data_request",
+        SHOP,
+        &json!({"shop_domain": SHOP, "customer": {"id": 31337}, "orders_requested": [6001], "data_request": {"id": 1}}),
+    ))
+    .await;
+    app.drain().await;
+    let requests: Value = app
+        .api_get("/api/compliance/requests", SHOP)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let export = &requests["items"][0]["export"];
+    assert!(
+        export["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["session_id"] == "erase-me"),
+        "{requests}"
+    );
     app.deliver(&Delivery::new(
         "customers/redact",
         SHOP,
@@ -338,7 +511,11 @@ async fn installing_activates_the_web_pixel_once() {
         app.store
             .requests()
             .iter()
-            .filter(|r| r.body["query"].as_str().is_some_and(|q| q.contains("webPixel")))
+            .filter(|r| {
+                r.body["query"]
+                    .as_str()
+                    .is_some_and(|q| q.contains("webPixel"))
+            })
             .count()
     };
     assert_eq!(pixel_calls(), 1);
@@ -347,7 +524,8 @@ async fn installing_activates_the_web_pixel_once() {
     assert_eq!(app.store.web_pixel().unwrap().0, id);
     assert_eq!(pixel_calls(), 3, "create (taken) and read, no update");
     // Settings from elsewhere are corrected.
-    app.store.set_web_pixel(&json!({"appUrl": "https://old.example"}));
+    app.store
+        .set_web_pixel(&json!({"appUrl": "https://old.example"}));
     app.install(SHOP).await;
     assert_eq!(app.store.web_pixel().unwrap().1, json!({"appUrl": APP_URL}));
 

@@ -365,10 +365,7 @@ const LANDED: &[(&str, &str)] = &[
         "sqlite/2026-11-21-000013_followups/down.sql",
         "6979dcfbf8e8797e",
     ),
-    (
-        "sqlite/2026-11-21-000014_pixel/up.sql",
-        "1462ad6bc8955dcc",
-    ),
+    ("sqlite/2026-11-21-000014_pixel/up.sql", "1462ad6bc8955dcc"),
     (
         "sqlite/2026-11-21-000014_pixel/down.sql",
         "382e508f47b473ff",
