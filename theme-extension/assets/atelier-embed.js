@@ -24,12 +24,16 @@
 		const p = privacy();
 		return !!(p && typeof p.analyticsProcessingAllowed === 'function' && p.analyticsProcessingAllowed());
 	};
-	const whenAllowed = (run) => {
-		if (allowed()) return run();
-		document.addEventListener('visitorConsentCollected', (e) => { if (e.detail && e.detail.analyticsAllowed) run(); }, { once: true });
-		if (!privacy() && window.Shopify && window.Shopify.loadFeatures) {
-			window.Shopify.loadFeatures([{ name: 'consent-tracking-api', version: '0.1' }], (err) => { if (!err && allowed()) run(); });
-		}
+	// Themes without a consent banner may not load the API: load it (once) where Shopify can.
+	const load = (done) => {
+		if (privacy() || !(window.Shopify && window.Shopify.loadFeatures)) return done && done();
+		window.Shopify.loadFeatures([{ name: 'consent-tracking-api', version: '0.1' }], () => done && done());
+	};
+	const whenAllowed = (task) => {
+		let ran = false;
+		const run = () => { if (!ran && allowed()) { ran = true; task(); } };
+		document.addEventListener('visitorConsentCollected', (e) => { if (e.detail && e.detail.analyticsAllowed) run(); });
+		load(run);
 	};
 	whenAllowed(() => send('view'));
 	document.addEventListener('submit', (e) => {

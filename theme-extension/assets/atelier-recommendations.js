@@ -1,19 +1,17 @@
 // Atelier recommendations (theme app extension): product cards for one intent, with impressions
 // and clicks reported to /apps/atelier/events.
 (() => {
-	// Only what the visitor's privacy choices allow (Shopify's Customer Privacy API): nothing
-	// before analytics is allowed; a choice made later (visitorConsentCollected) lets it through.
+	// Only what the visitor's privacy choices allow (Shopify's Customer Privacy API): impressions
+	// and clicks are sent while analytics is allowed, and dropped otherwise.
 	const privacy = () => window.Shopify && window.Shopify.customerPrivacy;
 	const allowed = () => {
 		const p = privacy();
 		return !!(p && typeof p.analyticsProcessingAllowed === 'function' && p.analyticsProcessingAllowed());
 	};
-	const whenAllowed = (run) => {
-		if (allowed()) return run();
-		document.addEventListener('visitorConsentCollected', (e) => { if (e.detail && e.detail.analyticsAllowed) run(); }, { once: true });
-		if (!privacy() && window.Shopify && window.Shopify.loadFeatures) {
-			window.Shopify.loadFeatures([{ name: 'consent-tracking-api', version: '0.1' }], (err) => { if (!err && allowed()) run(); });
-		}
+	// Themes without a consent banner may not load the API: load it (once) where Shopify can.
+	const load = (done) => {
+		if (privacy() || !(window.Shopify && window.Shopify.loadFeatures)) return done && done();
+		window.Shopify.loadFeatures([{ name: 'consent-tracking-api', version: '0.1' }], () => done && done());
 	};
 	// One anonymous id per browser, for co-views and attribution (no personal data in it). Where
 	// the app's web pixel runs, it writes its client id here, so a click in a widget and the
@@ -107,6 +105,7 @@
 			.catch(() => { root.hidden = true; });
 	}
 
+	load();
 	const start = () => document.querySelectorAll('[data-atelier-recs]').forEach(init);
 	if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
 	else start();
