@@ -81,7 +81,7 @@ struct PixelBody {
 }
 
 /// A pixel event as sent, checked: `(shop, event id, client id, name, signal)`.
-type Parsed = (ShopDomain, String, String, &'static str, PixelSignal);
+pub type Parsed = (ShopDomain, String, String, &'static str, PixelSignal);
 
 /// Shopify's event ids (`sh-…`, UUIDs and the like): 1–128 of `A-Za-z0-9_.:-`.
 fn valid_event_id(s: &str) -> bool {
@@ -114,7 +114,8 @@ fn resource_id(v: &Value, kind: &str) -> Option<i64> {
     .filter(|id| *id > 0)
 }
 
-fn parse(body: &Value) -> Result<Parsed, Vec<FieldError>> {
+/// A `POST /pixel/events` body: every problem named by its member.
+pub fn parse(body: &Value) -> Result<Parsed, Vec<FieldError>> {
     let b: PixelBody = input::object(body, "the body must be a JSON object")?;
     let mut p = Problems::new();
     let shop = b.shop.ok().and_then(|s| ShopDomain::parse(&s).ok());

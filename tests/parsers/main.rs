@@ -4,6 +4,7 @@
 
 mod arb;
 mod export;
+mod extensions;
 mod numbers;
 mod personalization;
 mod preferences;
