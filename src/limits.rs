@@ -108,6 +108,25 @@ pub fn client_address(
     }
 }
 
+/// The address of a visitor whose browser calls Atelier directly (the web pixel), not through
+/// Shopify's proxy: with no load balancer in front, the peer itself; behind `trusted_hops` of
+/// them, the entry the outermost one appended (the `trusted_hops`-th from the right). Entries
+/// further left are whatever the visitor sent.
+pub fn direct_client_address(
+    forwarded_for: Option<&str>,
+    peer: Option<std::net::IpAddr>,
+    trusted_hops: usize,
+) -> Option<std::net::IpAddr> {
+    match (trusted_hops, forwarded_for) {
+        (0, _) | (_, None) => peer,
+        (hops, Some(list)) => list
+            .rsplit(',')
+            .nth(hops - 1)
+            .and_then(|entry| entry.trim().parse().ok())
+            .or(peer),
+    }
+}
+
 impl Client {
     /// The key a sketch counts under, scoped to one shop (visitors of two shops never share).
     pub fn keyed<'a>(&'a self, shop_id: &'a str) -> impl Hash + 'a {
@@ -184,6 +203,26 @@ mod tests {
             "one load balancer's entry skipped"
         );
         assert_eq!(client_address(Some("garbage"), peer, 0), peer);
+    }
+
+    #[test]
+    fn a_direct_visitor_is_the_peer_or_what_the_outermost_balancer_saw() {
+        let peer = Some("10.0.0.9".parse().unwrap());
+        let ip = |s: &str| Some(s.parse().unwrap());
+        assert_eq!(
+            direct_client_address(Some("6.6.6.6"), peer, 0),
+            peer,
+            "no balancer: the header is the visitor's own"
+        );
+        assert_eq!(
+            direct_client_address(Some("6.6.6.6, 203.0.113.5"), peer, 1),
+            ip("203.0.113.5")
+        );
+        assert_eq!(
+            direct_client_address(Some("6.6.6.6, 203.0.113.5, 10.1.1.1"), peer, 2),
+            ip("203.0.113.5")
+        );
+        assert_eq!(direct_client_address(None, peer, 1), peer);
     }
 
     #[test]

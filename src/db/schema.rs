@@ -526,3 +526,27 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 
 diesel::allow_tables_to_appear_in_same_query!(store_writes, shops);
+
+// ---------------------------------------------------------------- web pixel
+
+diesel::table! {
+    pixel_events (shop_id, event_id) {
+        shop_id -> Text,
+        event_id -> Text,
+        client_id -> Text,
+        name -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pixel_order_links (shop_id, order_id) {
+        shop_id -> Text,
+        order_id -> BigInt,
+        session_id -> Text,
+        linked_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(pixel_order_links, orders);
+diesel::allow_tables_to_appear_in_same_query!(pixel_order_links, order_line_items);

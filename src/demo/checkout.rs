@@ -8,7 +8,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value as Json, json};
 
-use super::pages::layout;
+use super::pages::layout_with;
 use super::{CART_COOKIE, DEMO_CUSTOMER, Demo, esc, logged_in};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -92,7 +92,8 @@ pub async fn checkout(
     if let Some(t) = token {
         demo.carts.lock().remove(&t);
     }
-    Ok(layout(
+    // The thank-you page: where Shopify's pixel runtime emits checkout_completed.
+    Ok(layout_with(
         "Order placed",
         &format!(
             r#"<h1>Thank you</h1><p>Order <strong data-order-name>{}</strong> is placed ({}). The store sent it to Atelier as an <code>orders/create</code> webhook.</p><p><a href="/demo">Continue shopping</a> · <a href="/demo/admin#/production">See it in Production</a></p>"#,
@@ -100,5 +101,6 @@ pub async fn checkout(
             crate::theme::money(total, super::MONEY_FORMAT)
         ),
         0,
+        json!({ "order_id": order_id.to_string() }),
     ))
 }

@@ -124,6 +124,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: Option<web::Data<Demo>>) {
         )
         .route("/demo/images/{handle}.svg", web::get().to(pages::image))
         .route(
+            "/demo/shopify.js",
+            crate::routes::assets::method().to(pages::shopify_standin),
+        )
+        .route(
+            "/demo/pixel/pixel.js",
+            crate::routes::assets::method().to(pages::pixel),
+        )
+        .route(
             "/apps/atelier/{tail:.*}",
             web::route().to(app_proxy::app_proxy),
         );

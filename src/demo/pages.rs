@@ -14,6 +14,25 @@ use crate::state::AppState;
 use crate::theme;
 
 pub(super) fn layout(title: &str, body: &str, cart_count: i64) -> HttpResponse {
+    layout_with(title, body, cart_count, json!({}))
+}
+
+/// The demo's stand-in for Shopify's own storefront scripts (the Customer Privacy API and the web
+/// pixel runtime, which loads the app's pixel extension), and that pixel itself.
+pub(super) const SHOPIFY_STANDIN: &[u8] = include_bytes!("shopify-standin.js");
+pub(super) const PIXEL: &[u8] = include_bytes!("../../extensions/web-pixel/src/pixel.js");
+
+/// A page, with what Shopify's scripts know of it (`page`: the product viewed, the order just
+/// placed) for the stand-in's standard events.
+pub(super) fn layout_with(
+    title: &str,
+    body: &str,
+    cart_count: i64,
+    mut page: Json,
+) -> HttpResponse {
+    page["shop"] = json!(crate::config::DEMO_SHOP);
+    // Inside a <script> element: no `</` may close it early.
+    let page = page.to_string().replace("</", "<\\/");
     let html = format!(
         r#"<!doctype html>
 <html lang="en">
@@ -22,6 +41,8 @@ pub(super) fn layout(title: &str, body: &str, cart_count: i64) -> HttpResponse {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · Atelier demo store</title>
 <link rel="stylesheet" href="/demo/assets/atelier.css">
+<script type="application/json" id="atelier-demo-page">{page}</script>
+<script src="/demo/shopify.js"></script>
 <style>
 body {{ font: 16px/1.5 system-ui, sans-serif; margin: 0; color: #1a1a1a; }}
 header, main {{ max-width: 64rem; margin: 0 auto; padding: 1rem; }}
@@ -39,7 +60,7 @@ button, .button {{ font: inherit; padding: .6rem 1.2rem; border-radius: 4px; bor
 </style>
 </head>
 <body>
-<header><strong><a href="/demo">Atelier demo store</a></strong><a href="/demo/account">Account</a><a href="/demo/cart" data-cart-link>Cart ({cart_count})</a></header>
+<header><strong><a href="/demo">Atelier demo store</a></strong><a href="/demo/account">Account</a><a href="/demo/cart" data-cart-link>Cart ({cart_count})</a><button type="button" data-demo-consent style="margin-left:auto">Analytics</button></header>
 <main>
 {body}
 </main>
@@ -110,7 +131,6 @@ pub(super) async fn product_page(
         &globals,
         json!({"intent": "complementary", "heading": "Bought together", "limit": 4}),
     )?;
-    let embed = demo.render_block("app-embed", "embed", &globals, json!({}))?;
     let wishlist = demo.render_block("wishlist-button", "main", &globals, json!({}))?;
     let variants: String = product
         .variants
@@ -143,13 +163,22 @@ pub(super) async fn product_page(
 </div>
 </section>
 <div class="shopify-section">{together}</div>
-<div class="shopify-section">{related}</div>
-{embed}"#,
+<div class="shopify-section">{related}</div>"#,
         handle = esc(&product.handle),
         title = esc(&product.title),
         price = theme::money(product.price_cents, MONEY_FORMAT),
     );
-    Ok(layout(&product.title, &body, cart_count(&demo, &req)))
+    let page = json!({"product": {
+        "id": product.id.to_string(),
+        "title": product.title,
+        "variant_id": product.variants.first().map(|v| v.id.to_string()),
+    }});
+    Ok(layout_with(
+        &product.title,
+        &body,
+        cart_count(&demo, &req),
+        page,
+    ))
 }
 
 /// The Liquid globals a Shopify theme would have.
@@ -264,6 +293,28 @@ pub(super) async fn cart_page(req: HttpRequest, demo: web::Data<Demo>) -> AppRes
         ),
         cart_count(&demo, &req),
     ))
+}
+
+/// `GET /demo/shopify.js`: the stand-in for Shopify's storefront scripts.
+pub(super) async fn shopify_standin(req: HttpRequest) -> HttpResponse {
+    crate::routes::assets::serve(
+        &req,
+        "/demo/",
+        "shopify.js",
+        "text/javascript; charset=utf-8",
+        SHOPIFY_STANDIN,
+    )
+}
+
+/// `GET /demo/pixel/pixel.js`: the app's web pixel extension, as the stand-in loads it.
+pub(super) async fn pixel(req: HttpRequest) -> HttpResponse {
+    crate::routes::assets::serve(
+        &req,
+        "/demo/pixel/",
+        "pixel.js",
+        "text/javascript; charset=utf-8",
+        PIXEL,
+    )
 }
 
 pub(super) async fn asset(req: HttpRequest, path: web::Path<String>) -> AppResult<HttpResponse> {

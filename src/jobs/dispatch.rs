@@ -123,6 +123,11 @@ impl Dispatcher {
                     .ok_or_else(|| SyncError::malformed(topic, "no `current` scope list"))?;
                 shops::set_scopes(c, &shop.id, &granted.join(","))?;
                 let released = writeback::release_held(c, &shop.id, &granted)?;
+                if writeback::may_write(&granted, writeback::WEB_PIXEL) {
+                    // A grant of the pixel's scopes activates it (idempotent if it is).
+                    let reason = triggered.map_or_else(|| granted.join(","), |t| t.to_string());
+                    writeback::pixel_wanted(c, &shop.id, &reason)?;
+                }
                 tracing::info!(shop = %shop.domain, released, "granted scopes changed");
                 Ok(Outcome::Applied)
             }

@@ -123,6 +123,118 @@ pub async fn retry_pending_registrations(state: &AppState) -> AppResult<usize> {
     Ok(registered)
 }
 
+/// Scopes the web pixel needs: `write_pixels` to create it, `read_customer_events` to receive
+/// its events.
+pub const PIXEL_SCOPES: [&str; 2] = ["write_pixels", "read_customer_events"];
+
+const PIXEL_CREATE: &str = "mutation webPixelCreate($webPixel: WebPixelInput!) { webPixelCreate(webPixel: $webPixel) { userErrors { code field message } webPixel { id settings } } }";
+const PIXEL_READ: &str = "query { webPixel { id settings } }";
+const PIXEL_UPDATE: &str = "mutation webPixelUpdate($id: ID!, $webPixel: WebPixelInput!) { webPixelUpdate(id: $id, webPixel: $webPixel) { userErrors { code field message } webPixel { id settings } } }";
+
+/// What the pixel knows of the app: where to send events (its `appUrl` setting, declared in the
+/// extension's `shopify.extension.toml`).
+pub fn pixel_settings(state: &AppState) -> String {
+    serde_json::json!({ "appUrl": state.settings.app_base() }).to_string()
+}
+
+/// Activates the app's web pixel on the shop (Shopify loads an app pixel only once the app has
+/// created it with its settings). Idempotent: a shop that has the pixel already (`TAKEN`) gets
+/// its settings updated when they differ, and is left alone otherwise. A shop that did not grant
+/// the pixel scopes is skipped: the theme's own event script keeps working there. A failure is
+/// logged and does not undo the install. Returns whether the pixel is active with these settings.
+pub async fn activate_pixel(state: &AppState, shop: &Shop) -> bool {
+    let granted = crate::shopify::split_scopes(&shop.scopes);
+    let wanted: Vec<String> = PIXEL_SCOPES.iter().map(|s| (*s).to_owned()).collect();
+    if !crate::shopify::scopes_cover(&granted, &wanted) {
+        tracing::info!(shop = %shop.domain, "web pixel not activated: the shop did not grant write_pixels and read_customer_events");
+        return false;
+    }
+    let Ok(domain) = ShopDomain::parse(&shop.domain) else {
+        return false;
+    };
+    let token = match access_token(state, shop).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(shop = %shop.domain, error = %e, "web pixel activation skipped");
+            return false;
+        }
+    };
+    let settings = pixel_settings(state);
+    let pixel = serde_json::json!({ "webPixel": { "settings": settings } });
+    let user_errors = |data: &serde_json::Value, op: &str| -> Vec<String> {
+        data[op]["userErrors"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|e| e["code"].as_str().unwrap_or("UNKNOWN").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let created = match state
+        .store
+        .graphql(&domain, &token, PIXEL_CREATE, pixel.clone())
+        .await
+    {
+        Ok(data) => user_errors(&data, "webPixelCreate"),
+        Err(e) => {
+            tracing::warn!(shop = %shop.domain, error = %e, "web pixel activation failed");
+            return false;
+        }
+    };
+    if created.is_empty() {
+        tracing::info!(shop = %shop.domain, "web pixel activated");
+        return true;
+    }
+    if created.iter().any(|c| c != "TAKEN") {
+        tracing::warn!(shop = %shop.domain, codes = ?created, "web pixel refused");
+        return false;
+    }
+    // Already there (a reinstall, a second instance): keep it, with these settings.
+    let current = match state
+        .store
+        .graphql(&domain, &token, PIXEL_READ, serde_json::json!({}))
+        .await
+    {
+        Ok(data) => data["webPixel"].clone(),
+        Err(e) => {
+            tracing::warn!(shop = %shop.domain, error = %e, "reading the web pixel failed");
+            return false;
+        }
+    };
+    let same = match &current["settings"] {
+        serde_json::Value::String(s) => serde_json::from_str::<serde_json::Value>(s).ok(),
+        other => Some(other.clone()),
+    } == serde_json::from_str(&settings).ok();
+    if same {
+        return true;
+    }
+    let Some(id) = current["id"].as_str() else {
+        tracing::warn!(shop = %shop.domain, "the store named no web pixel to update");
+        return false;
+    };
+    let mut vars = pixel;
+    vars["id"] = id.into();
+    match state
+        .store
+        .graphql(&domain, &token, PIXEL_UPDATE, vars)
+        .await
+    {
+        Ok(data) if user_errors(&data, "webPixelUpdate").is_empty() => {
+            tracing::info!(shop = %shop.domain, "web pixel settings updated");
+            true
+        }
+        Ok(data) => {
+            tracing::warn!(shop = %shop.domain, codes = ?user_errors(&data, "webPixelUpdate"), "web pixel update refused");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(shop = %shop.domain, error = %e, "web pixel update failed");
+            false
+        }
+    }
+}
+
 /// Stores a grant and registers webhooks: the end of every install path (OAuth, token exchange).
 pub async fn complete_install(
     state: &AppState,
@@ -138,6 +250,16 @@ pub async fn complete_install(
     state.forget_storefront_shop(&shop.domain);
     tracing::info!(shop = %shop.domain, "shop installed");
     let registered = register_webhooks(state, &shop).await;
+    if !activate_pixel(state, &shop).await
+        && crate::writeback::may_write(&shop.scope_list(), crate::writeback::WEB_PIXEL)
+    {
+        // The store failed it: the write-back job tries again, with backoff, until it holds.
+        let (id, reason) = (shop.id.clone(), format!("install:{}", crate::db::new_id()));
+        state
+            .db
+            .run_write(move |c| Ok(crate::writeback::pixel_wanted(c, &id, &reason)?))
+            .await?;
+    }
     // Past orders and the catalogue for recommendations, in the background.
     super::backfill::start(state, &shop).await;
     if !registered {

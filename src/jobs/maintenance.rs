@@ -74,5 +74,17 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             Ok(n) => tracing::info!(events = n, "storefront events past retention deleted"),
             Err(e) => tracing::warn!(error = ?e, "event retention failed"),
         }
+        match state
+            .db
+            .run_write(move |c| Ok(crate::recommendations::pixel::purge(c, retention, 5_000)?))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                rows = n,
+                "pixel event ids and order links past retention deleted"
+            ),
+            Err(e) => tracing::warn!(error = ?e, "pixel retention failed"),
+        }
     }
 }

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use crate::db::new_id;
 use crate::error::{AppError, AppResult};
-use crate::shopify::{ShopDomain, StoreError, scopes_cover};
+use crate::shopify::{ShopDomain, StoreError};
 use crate::shops::{Shop, find_by_id};
 use crate::state::AppState;
 use crate::writeback::{self, Claimed, FlaggedLine};
@@ -110,9 +110,24 @@ async fn attempt(state: &AppState, w: &Claimed) -> Result<Value, Failure> {
             "Atelier is not installed on this shop".into(),
         ));
     }
-    let scope = writeback::scope_for(&w.kind);
-    if !scopes_cover(&shop.scope_list(), &[scope.to_owned()]) {
-        return Err(Failure::Scope(format!("needs the {scope} scope")));
+    if !writeback::may_write(&shop.scope_list(), &w.kind) {
+        let scopes = writeback::scopes_for(&w.kind).join(" and ");
+        let s = if writeback::scopes_for(&w.kind).len() > 1 {
+            "s"
+        } else {
+            ""
+        };
+        return Err(Failure::Scope(format!("needs the {scopes} scope{s}")));
+    }
+    if w.kind == writeback::WEB_PIXEL {
+        // Its own idempotent steps (create, or read and update the settings).
+        return if crate::jobs::install::activate_pixel(state, &shop).await {
+            Ok(json!({ "pixel": "active" }))
+        } else {
+            Err(Failure::Transient(
+                "the web pixel could not be activated".into(),
+            ))
+        };
     }
     let token = crate::jobs::install::access_token(state, &shop).await?;
     let domain = ShopDomain::parse(&shop.domain).map_err(|e| Failure::Refused(e.to_string()))?;

@@ -1,19 +1,21 @@
 //! Recommendation analytics per UTC day, for the admin's charts and funnel. The attribution
 //! rules are exactly those of `GET /api/analytics` (see `analytics`): an
 //! add-to-cart is credited to the latest click on the same product in the same session (or by
-//! the same customer) within 24 hours, an order to a click by the same customer on one of its
-//! products within 7 days. Each signal is counted on the day it happened.
+//! the same customer) within 24 hours, an order to a click on one of its products within 7 days
+//! by the same customer or in the session the web pixel linked to the order. Each signal is
+//! counted on the day it happened.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 use serde::Serialize;
 use time::{Date, PrimitiveDateTime, Time};
 
-use super::analytics::{Ev, ORDER_WINDOW_DAYS, credited_click, intent_of};
+use super::analytics::{Ev, ORDER_WINDOW_DAYS, credited_click, intent_of, order_credits};
 use super::serve::Intent;
-use crate::db::schema::{order_line_items, orders, rec_events};
+use crate::db::schema::rec_events;
 use crate::db::{DbConnection, now};
+use crate::error::AppResult;
 
 pub const MAX_DAYS: i64 = 366;
 
@@ -41,17 +43,6 @@ pub struct Series {
     pub totals: BTreeMap<&'static str, DayCounts>,
 }
 
-/// `(order, customer, created, product, current quantity, price, discount)`
-type OrderLineRow = (
-    i64,
-    Option<i64>,
-    PrimitiveDateTime,
-    Option<i64>,
-    i32,
-    i64,
-    i64,
-);
-
 fn empty() -> BTreeMap<&'static str, DayCounts> {
     Intent::ALL
         .iter()
@@ -60,7 +51,7 @@ fn empty() -> BTreeMap<&'static str, DayCounts> {
 }
 
 /// The last `days` UTC calendar days, today included.
-pub fn daily(c: &mut DbConnection, shop_id: &str, days: i64) -> QueryResult<Series> {
+pub fn daily(c: &mut DbConnection, shop_id: &str, days: i64) -> AppResult<Series> {
     let today = now().date();
     let first: Date = today - time::Duration::days(days - 1);
     let since = PrimitiveDateTime::new(first, Time::MIDNIGHT);
@@ -105,54 +96,11 @@ pub fn daily(c: &mut DbConnection, shop_id: &str, days: i64) -> QueryResult<Seri
             _ => {}
         }
     }
-    let customers: Vec<i64> = clicks
-        .iter()
-        .filter_map(|k| k.2)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    for chunk in customers.chunks(500) {
-        let rows: Vec<OrderLineRow> = orders::table
-            .inner_join(
-                order_line_items::table.on(order_line_items::shop_id
-                    .eq(orders::shop_id)
-                    .and(order_line_items::order_id.eq(orders::order_id))),
-            )
-            .filter(orders::shop_id.eq(shop_id))
-            .filter(orders::customer_id.eq_any(chunk))
-            .filter(orders::created_at.ge(since))
-            .filter(orders::cancelled.eq(false))
-            .select((
-                orders::order_id,
-                orders::customer_id,
-                orders::created_at,
-                order_line_items::product_id,
-                order_line_items::current_quantity,
-                order_line_items::price_cents,
-                order_line_items::discount_cents,
-            ))
-            .load(c)?;
-        let mut credited: BTreeMap<(i64, &'static str), (Date, i64)> = BTreeMap::new();
-        for (order_id, customer, at, product, qty, price, discount) in rows {
-            let (Some(customer), Some(product)) = (customer, product) else {
-                continue;
-            };
-            let from = at - time::Duration::days(ORDER_WINDOW_DAYS);
-            let click = clicks
-                .iter()
-                .rev()
-                .find(|k| k.2 == Some(customer) && k.3 == product && k.5 <= at && k.5 >= from);
-            if let Some(i) = click.and_then(|k| intent_of(&k.4)) {
-                credited.entry((order_id, i)).or_insert((at.date(), 0)).1 +=
-                    (price * i64::from(qty) - discount).max(0);
-            }
-        }
-        for ((_, i), (day, revenue)) in credited {
-            if let Some(b) = buckets.get_mut(index(day)) {
-                let e = b.entry(i).or_default();
-                e.attributed_orders += 1;
-                e.attributed_revenue_cents += revenue;
-            }
+    for ((_, i), (at, revenue)) in order_credits(c, shop_id, since, &clicks)? {
+        if let Some(b) = buckets.get_mut(index(at.date())) {
+            let e = b.entry(i).or_default();
+            e.attributed_orders += 1;
+            e.attributed_revenue_cents += revenue;
         }
     }
     let mut totals = empty();

@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod consent;
 pub mod daily;
 pub mod model;
+pub mod pixel;
 pub mod scoring;
 pub mod serve;
 pub mod steering;

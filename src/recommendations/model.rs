@@ -741,13 +741,21 @@ pub fn redact_customer(
             }
         }
     }
-    // Events: whole sessions in which the shopper was logged in.
-    let sessions: Vec<String> = rec_events::table
+    // Events: whole sessions in which the shopper was logged in, and the web pixel's sessions
+    // that placed one of their orders (the order ties such a session to them).
+    let mut sessions: Vec<String> = rec_events::table
         .filter(rec_events::shop_id.eq(shop_id))
         .filter(rec_events::customer_id.eq(customer_id))
         .select(rec_events::session_id)
         .distinct()
         .load(c)?;
+    let linked = super::pixel::sessions_of_orders(c, shop_id, &theirs)?;
+    for s in linked {
+        if !sessions.contains(&s) {
+            sessions.push(s);
+        }
+    }
+    super::pixel::forget(c, shop_id, &theirs, &sessions)?;
     if !sessions.is_empty() {
         let events: Vec<EventRow> = rec_events::table
             .filter(rec_events::shop_id.eq(shop_id))
@@ -815,9 +823,20 @@ type ExportRow = (
 
 /// The `events` member of a `customers/data_request` export.
 pub fn export_events(c: &mut DbConnection, shop_id: &str, customer_id: i64) -> QueryResult<Value> {
+    // With the web pixel's sessions that placed one of their orders (as erasure counts them).
+    let theirs: Vec<i64> = orders::table
+        .filter(orders::shop_id.eq(shop_id))
+        .filter(orders::customer_id.eq(customer_id))
+        .select(orders::order_id)
+        .load(c)?;
+    let linked = super::pixel::sessions_of_orders(c, shop_id, &theirs)?;
     let rows: Vec<ExportRow> = rec_events::table
         .filter(rec_events::shop_id.eq(shop_id))
-        .filter(rec_events::customer_id.eq(customer_id))
+        .filter(
+            rec_events::customer_id
+                .eq(customer_id)
+                .or(rec_events::session_id.eq_any(&linked)),
+        )
         .order(rec_events::created_at)
         .select((
             rec_events::kind,

@@ -12,7 +12,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
 use crate::error::AppError;
 use crate::shopify::hmac::parse_query;
-use crate::shopify::session_token::{self, SessionClaims};
+use crate::shopify::session_token::SessionClaims;
 use crate::shopify::{ShopDomain, StoreError, Verdict};
 use crate::shops::{self, Shop};
 use crate::state::AppState;
@@ -51,10 +51,10 @@ impl FromRequest for ShopSession {
                         "A session token (Authorization: Bearer) is required.",
                     )
                 })?;
-            let verified =
-                session_token::verify(token, &state.settings.api_key, state.api_secret()).map_err(
-                    |e| AppError::invalid_session(format!("Invalid session token: {e}.")),
-                )?;
+            let verified = state
+                .signatures
+                .session_token(token, &state.settings.api_key)
+                .map_err(|e| AppError::invalid_session(format!("Invalid session token: {e}.")))?;
             crate::telemetry::record_shop(verified.shop.as_str());
 
             let domain = verified.shop.clone();

@@ -7,9 +7,11 @@ pub mod admin;
 pub mod app;
 pub mod assets;
 pub mod auth;
+pub mod customer_account;
 pub mod extractors;
 pub mod health;
 pub mod pagination;
+pub mod pixel;
 pub mod proxy;
 pub mod uploads;
 pub mod webhooks;
@@ -35,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/auth/callback", web::get().to(auth::callback))
         .route("/webhooks", web::post().to(webhooks::receive))
         .route("/uploads/{id}", web::get().to(uploads::serve))
+        .configure(customer_account::configure)
+        .configure(pixel::configure)
         .configure(admin::pages)
         .service(
             web::scope("/api")

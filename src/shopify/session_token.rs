@@ -1,8 +1,11 @@
-//! App Bridge session tokens: HS256 JWTs signed with the API secret.
+//! Session tokens: HS256 JWTs signed with the API secret, minted by App Bridge for the
+//! merchant's admin and by Shopify for UI extensions (a customer account extension's token names
+//! the logged-in customer in `sub`).
 //!
 //! Signature, algorithm and audience are checked by `jsonwebtoken`; `exp`/`nbf` are checked here
 //! against an explicit clock (10 s leeway, like Shopify's library) so the checks are testable
-//! with Shopify's published example token.
+//! with Shopify's published example token. Both kinds share that core ([`claims_at`]); they
+//! differ only in what names the shop and who is asking.
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
@@ -13,6 +16,8 @@ pub const LEEWAY_SECS: i64 = 10;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionClaims {
+    /// The shop's admin for App Bridge tokens; extension tokens may carry none.
+    #[serde(default)]
     pub iss: String,
     pub dest: String,
     pub aud: serde_json::Value,
@@ -40,6 +45,10 @@ pub enum SessionTokenError {
     NotYetValid,
     #[error("the session token does not name a valid shop")]
     BadDestination,
+    #[error("the session token names no logged-in customer")]
+    NoCustomer,
+    #[error("the session token's subject is not a customer")]
+    BadCustomer,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +76,69 @@ pub fn verify_at(
     secret: &[u8],
     now: i64,
 ) -> Result<VerifiedSession, SessionTokenError> {
+    let claims = claims_at(token, api_key, secret, now)?;
+    let dest_host = claims
+        .dest
+        .strip_prefix("https://")
+        .ok_or(SessionTokenError::BadDestination)?;
+    let shop = ShopDomain::parse(dest_host).map_err(|_| SessionTokenError::BadDestination)?;
+    // Shopify's documented manual check: the issuer is the same shop's admin.
+    let iss_host = claims
+        .iss
+        .strip_prefix("https://")
+        .and_then(|rest| rest.split('/').next())
+        .ok_or(SessionTokenError::BadDestination)?;
+    if iss_host != shop.as_str() {
+        return Err(SessionTokenError::BadDestination);
+    }
+    Ok(VerifiedSession { shop, claims })
+}
+
+/// What a customer account UI extension's token proves: the shop, and the customer logged in
+/// to its customer account.
+#[derive(Debug, Clone)]
+pub struct CustomerSession {
+    pub shop: ShopDomain,
+    pub customer_id: i64,
+}
+
+/// A customer account extension's token: the same signature, algorithm, audience and time
+/// checks as an admin token; `dest` is the shop (Shopify writes it with or without `https://`),
+/// and `sub` the customer's GID, `gid://shopify/Customer/ID`. A token without `sub` (nobody
+/// logged in, or the app may not read customers) names nobody and opens nothing.
+pub fn verify_customer_at(
+    token: &str,
+    api_key: &str,
+    secret: &[u8],
+    now: i64,
+) -> Result<CustomerSession, SessionTokenError> {
+    let claims = claims_at(token, api_key, secret, now)?;
+    let dest = claims.dest.strip_prefix("https://").unwrap_or(&claims.dest);
+    let shop = ShopDomain::parse(dest.trim_end_matches('/'))
+        .map_err(|_| SessionTokenError::BadDestination)?;
+    // No issuer check: Shopify documents `dest` as what names the shop for extension tokens
+    // (its own library checks nothing else), and the signature already proves who wrote it.
+    let sub = claims.sub.as_deref().ok_or(SessionTokenError::NoCustomer)?;
+    let customer_id = customer_gid(sub).ok_or(SessionTokenError::BadCustomer)?;
+    Ok(CustomerSession { shop, customer_id })
+}
+
+/// `gid://shopify/Customer/ID` with ID a positive 64-bit integer in plain digits.
+pub fn customer_gid(sub: &str) -> Option<i64> {
+    sub.strip_prefix("gid://shopify/Customer/")
+        .filter(|id| !id.is_empty() && id.len() <= 19 && id.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|id| id.parse::<i64>().ok())
+        .filter(|id| *id > 0)
+}
+
+/// Signature (HS256 only: `none`, `RS256`, `HS512`… are refused by the decoder before any key is
+/// used), audience and times, shared by every kind of session token.
+pub fn claims_at(
+    token: &str,
+    api_key: &str,
+    secret: &[u8],
+    now: i64,
+) -> Result<SessionClaims, SessionTokenError> {
     if token.len() > 8192 {
         return Err(SessionTokenError::Invalid);
     }
@@ -99,21 +171,7 @@ pub fn verify_at(
     if now.saturating_add(LEEWAY_SECS) < claims.nbf {
         return Err(SessionTokenError::NotYetValid);
     }
-    let dest_host = claims
-        .dest
-        .strip_prefix("https://")
-        .ok_or(SessionTokenError::BadDestination)?;
-    let shop = ShopDomain::parse(dest_host).map_err(|_| SessionTokenError::BadDestination)?;
-    // Shopify's documented manual check: the issuer is the same shop's admin.
-    let iss_host = claims
-        .iss
-        .strip_prefix("https://")
-        .and_then(|rest| rest.split('/').next())
-        .ok_or(SessionTokenError::BadDestination)?;
-    if iss_host != shop.as_str() {
-        return Err(SessionTokenError::BadDestination);
-    }
-    Ok(VerifiedSession { shop, claims })
+    Ok(claims)
 }
 
 /// Mints a token the way App Bridge does (for tests, the demo and the load scripts).
@@ -267,5 +325,77 @@ mod tests {
         )
         .unwrap();
         assert!(verify_at(&no_exp, "k", b"s", now).is_err());
+    }
+
+    fn customer_token(claims: serde_json::Value, alg: Algorithm, key: &[u8]) -> String {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(alg),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(key),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn customer_tokens_name_the_shop_and_the_customer() {
+        let now = 1_700_000_000;
+        let claims = |dest: &str, sub: Option<&str>| {
+            let mut c = serde_json::json!({"dest": dest, "aud": "k", "exp": now + 60, "nbf": now});
+            if let Some(sub) = sub {
+                c["sub"] = sub.into();
+            }
+            c
+        };
+        for dest in ["a.myshopify.com", "https://a.myshopify.com"] {
+            let t = customer_token(
+                claims(dest, Some("gid://shopify/Customer/77")),
+                Algorithm::HS256,
+                b"s",
+            );
+            let s = verify_customer_at(&t, "k", b"s", now).unwrap();
+            assert_eq!((s.shop.as_str(), s.customer_id), ("a.myshopify.com", 77));
+        }
+        let none = customer_token(claims("a.myshopify.com", None), Algorithm::HS256, b"s");
+        assert_eq!(
+            verify_customer_at(&none, "k", b"s", now).unwrap_err(),
+            SessionTokenError::NoCustomer
+        );
+        for sub in [
+            "77",
+            "gid://shopify/Customer/",
+            "gid://shopify/Customer/-1",
+            "gid://shopify/Customer/0",
+            "gid://shopify/Customer/+7",
+            "gid://shopify/Order/77",
+            "gid://shopify/Customer/99999999999999999999",
+        ] {
+            let t = customer_token(claims("a.myshopify.com", Some(sub)), Algorithm::HS256, b"s");
+            assert_eq!(
+                verify_customer_at(&t, "k", b"s", now).unwrap_err(),
+                SessionTokenError::BadCustomer,
+                "{sub}"
+            );
+        }
+        let evil = customer_token(
+            claims("evil.com", Some("gid://shopify/Customer/1")),
+            Algorithm::HS256,
+            b"s",
+        );
+        assert_eq!(
+            verify_customer_at(&evil, "k", b"s", now).unwrap_err(),
+            SessionTokenError::BadDestination
+        );
+        // Only HS256: the same key under another HMAC is refused.
+        for alg in [Algorithm::HS384, Algorithm::HS512] {
+            let t = customer_token(
+                claims("a.myshopify.com", Some("gid://shopify/Customer/1")),
+                alg,
+                b"s",
+            );
+            assert_eq!(
+                verify_customer_at(&t, "k", b"s", now).unwrap_err(),
+                SessionTokenError::Invalid
+            );
+        }
     }
 }

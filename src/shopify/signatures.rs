@@ -1,5 +1,5 @@
-//! Checking every request Shopify signs — webhooks, the OAuth callback, the app launch and the
-//! app proxy — in one place, so the entry points cannot drift apart: each accepts the current
+//! Checking every request Shopify signs — webhooks, the OAuth callback, the app launch, the
+//! app proxy and session tokens (the admin's and the extensions') — in one place, so the entry points cannot drift apart: each accepts the current
 //! API secret and, during a rotation, the previous one (Shopify keeps signing with the old
 //! secret for a while after it is rotated), and each signed query must carry a fresh
 //! `timestamp`. The message formats themselves are in [`super::hmac`].
@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::hmac;
+use super::session_token::{self, CustomerSession, SessionTokenError, VerifiedSession};
 use crate::config::{Secret, Settings};
 
 /// What a signature check concluded.
@@ -76,6 +77,54 @@ impl Signatures {
     /// The `signature` of an app-proxy query, then its `timestamp`.
     pub fn app_proxy(&self, pairs: &[(String, String)]) -> Verdict {
         self.app_proxy_at(pairs, unix_now())
+    }
+
+    /// An App Bridge session token of the merchant's admin (`aud` = `api_key`).
+    pub fn session_token(
+        &self,
+        token: &str,
+        api_key: &str,
+    ) -> Result<VerifiedSession, SessionTokenError> {
+        let now = unix_now();
+        self.token_by_either(|secret| session_token::verify_at(token, api_key, secret, now))
+    }
+
+    /// A customer account UI extension's session token: the shop and the logged-in customer.
+    pub fn customer_token(
+        &self,
+        token: &str,
+        api_key: &str,
+    ) -> Result<CustomerSession, SessionTokenError> {
+        self.customer_token_at(token, api_key, unix_now())
+    }
+
+    pub fn customer_token_at(
+        &self,
+        token: &str,
+        api_key: &str,
+        now: i64,
+    ) -> Result<CustomerSession, SessionTokenError> {
+        self.token_by_either(|secret| {
+            session_token::verify_customer_at(token, api_key, secret, now)
+        })
+    }
+
+    /// A token is checked against both secrets (no early exit, as for the HMACs); what the
+    /// current secret says wins unless only the previous one verifies the signature.
+    fn token_by_either<T>(
+        &self,
+        verify: impl Fn(&[u8]) -> Result<T, SessionTokenError>,
+    ) -> Result<T, SessionTokenError> {
+        let current = verify(self.current.expose().as_bytes());
+        let previous = self
+            .previous
+            .as_ref()
+            .map(|old| verify(old.expose().as_bytes()));
+        match (current, previous) {
+            (Ok(v), _) | (Err(_), Some(Ok(v))) => Ok(v),
+            (Err(SessionTokenError::Invalid), Some(Err(e))) => Err(e),
+            (Err(e), _) => Err(e),
+        }
     }
 
     fn oauth_query_at(&self, pairs: &[(String, String)], now: i64) -> Verdict {
@@ -238,6 +287,43 @@ mod tests {
         let mut unsigned = oauth("current", &NOW.to_string());
         unsigned.retain(|(k, _)| k != "timestamp");
         assert_eq!(s.oauth_query_at(&unsigned, NOW), Verdict::BadSignature);
+    }
+
+    #[test]
+    fn session_tokens_verify_with_either_secret() {
+        let rotated = signatures(Some("previous"));
+        let claims = |sub: &str| serde_json::json!({"dest": "a.myshopify.com", "aud": "k", "sub": sub, "exp": NOW + 60, "nbf": NOW});
+        let sign = |secret: &str| {
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::default(),
+                &claims("gid://shopify/Customer/5"),
+                &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .unwrap()
+        };
+        for secret in ["current", "previous"] {
+            let s = rotated.customer_token_at(&sign(secret), "k", NOW).unwrap();
+            assert_eq!(s.customer_id, 5);
+        }
+        assert_eq!(
+            rotated
+                .customer_token_at(&sign("other"), "k", NOW)
+                .unwrap_err(),
+            SessionTokenError::Invalid
+        );
+        // Signed with the previous secret but expired: the verdict is the expiry.
+        assert_eq!(
+            rotated
+                .customer_token_at(&sign("previous"), "k", NOW + 71)
+                .unwrap_err(),
+            SessionTokenError::Expired
+        );
+        assert_eq!(
+            signatures(None)
+                .customer_token_at(&sign("previous"), "k", NOW)
+                .unwrap_err(),
+            SessionTokenError::Invalid
+        );
     }
 
     #[test]

@@ -38,16 +38,26 @@ pub const STATES: [&str; 5] = [PENDING, SENDING, DONE, HELD, DEAD];
 
 pub const CONSENT: &str = "customer_consent";
 pub const ORDER_FLAG: &str = "order_flag";
+/// The app's web pixel, activated again once the shop grants its scopes (or after a failed
+/// activation at install).
+pub const WEB_PIXEL: &str = "web_pixel";
 
 /// The tag a flagged order gets in Shopify (merchants filter their order list by it).
 pub const ORDER_TAG: &str = "Atelier: check personalization";
 
-/// The scope each kind of write needs.
-pub fn scope_for(kind: &str) -> &'static str {
+/// The scopes each kind of write needs.
+pub fn scopes_for(kind: &str) -> &'static [&'static str] {
     match kind {
-        CONSENT => "write_customers",
-        _ => "write_orders",
+        CONSENT => &["write_customers"],
+        WEB_PIXEL => &["write_pixels", "read_customer_events"],
+        _ => &["write_orders"],
     }
+}
+
+/// Whether `granted` covers what a `kind` write needs.
+pub fn may_write(granted: &[String], kind: &str) -> bool {
+    let need: Vec<String> = scopes_for(kind).iter().map(|s| (*s).to_owned()).collect();
+    crate::shopify::scopes_cover(granted, &need)
 }
 
 fn insert(
@@ -93,6 +103,19 @@ pub fn consent_changed(
         CONSENT,
         customer_id,
         &format!("consent:{customer_id}:{change}"),
+        &json!({}),
+    )
+}
+
+/// The web pixel should be (re)activated: once per `reason` (a grant, an install), so a
+/// redelivered `app/scopes_update` is one write.
+pub fn pixel_wanted(c: &mut DbConnection, shop_id: &str, reason: &str) -> QueryResult<bool> {
+    insert(
+        c,
+        shop_id,
+        WEB_PIXEL,
+        0,
+        &format!("pixel:{reason}"),
         &json!({}),
     )
 }
@@ -346,8 +369,8 @@ pub fn failed(
 /// `app/scopes_update`: writes waiting for a scope the shop now has start again.
 pub fn release_held(c: &mut DbConnection, shop_id: &str, granted: &[String]) -> QueryResult<usize> {
     let mut released = 0;
-    for kind in [CONSENT, ORDER_FLAG] {
-        if !crate::shopify::scopes_cover(granted, &[scope_for(kind).to_owned()]) {
+    for kind in [CONSENT, ORDER_FLAG, WEB_PIXEL] {
+        if !may_write(granted, kind) {
             continue;
         }
         released += diesel::update(

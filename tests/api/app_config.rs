@@ -78,11 +78,14 @@ fn the_declared_scopes_cover_what_atelier_requires_and_what_it_writes() {
         .map(String::from)
         .to_vec();
     assert!(scopes_cover(&scopes, &required), "{scopes:?}");
-    for kind in [atelier::writeback::CONSENT, atelier::writeback::ORDER_FLAG] {
-        let need = atelier::writeback::scope_for(kind).to_owned();
+    for kind in [
+        atelier::writeback::CONSENT,
+        atelier::writeback::ORDER_FLAG,
+        atelier::writeback::WEB_PIXEL,
+    ] {
         assert!(
-            scopes_cover(&scopes, std::slice::from_ref(&need)),
-            "{need} missing"
+            atelier::writeback::may_write(&scopes, kind),
+            "{kind}: scopes missing"
         );
     }
     let proxy = t["app_proxy"].as_table().expect("[app_proxy]");
@@ -150,6 +153,51 @@ async fn every_registered_and_declared_topic_is_handled_and_only_those_are_regis
         assert!(
             !why.contains("not handled") && state != "failed" && state != "dead",
             "{topic}: {state} {why}"
+        );
+    }
+}
+
+#[test]
+fn every_extension_directory_holds_an_extension_configuration() {
+    let t = app_toml();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    for dir in strings(t.get("extension_directories")) {
+        let dirs: Vec<std::path::PathBuf> = match dir.strip_suffix("/*") {
+            Some(parent) => std::fs::read_dir(root.join(parent))
+                .expect("extension folder")
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_dir())
+                .collect(),
+            None => vec![root.join(&dir)],
+        };
+        for d in dirs {
+            let text = std::fs::read_to_string(d.join("shopify.extension.toml"))
+                .unwrap_or_else(|_| panic!("{} has no shopify.extension.toml", d.display()));
+            let ext: toml::Table = text.parse().expect("extension TOML");
+            let kind = ext.get("type").or_else(|| {
+                ext.get("extensions")
+                    .and_then(|e| e.as_array())
+                    .and_then(|e| e.first())
+                    .and_then(|e| e.get("type"))
+            });
+            assert!(
+                kind.is_some_and(|k| k.is_str()),
+                "{} names no type",
+                d.display()
+            );
+            found.push(d.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    found.sort();
+    for expected in [
+        "customer-account-preferences",
+        "theme-extension",
+        "web-pixel",
+    ] {
+        assert!(
+            found.iter().any(|f| f == expected),
+            "{expected} missing: {found:?}"
         );
     }
 }

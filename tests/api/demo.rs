@@ -66,10 +66,30 @@ async fn the_demo_store_renders_the_blocks_and_proxies_signed_requests() {
         "translations: {page}"
     );
     assert!(!page.contains("{% schema %}") && !page.contains("translation missing"));
-    // Recommendation blocks and the app embed on the product page; the account page with the
+    // Recommendation blocks on the product page, and Shopify's stand-ins (customer privacy, the
+    // web pixel runtime) with what the pixel reports of the page; the account page with the
     // preference center (and its logged-out greeting).
     assert!(page.contains(r#"data-intent="complementary""#));
-    assert!(page.contains("atelier-embed.js"));
+    assert!(page.contains(r#"<script src="/demo/shopify.js"></script>"#));
+    assert!(page.contains(r#""product":{"id":"8100000001""#), "{page}");
+    let standin = app.get("/demo/shopify.js").await;
+    assert_eq!(standin.status(), 200);
+    assert!(
+        standin
+            .text()
+            .await
+            .unwrap()
+            .contains("/demo/pixel/pixel.js")
+    );
+    let pixel = app.get("/demo/pixel/pixel.js").await;
+    assert_eq!(pixel.status(), 200);
+    assert!(
+        pixel
+            .text()
+            .await
+            .unwrap()
+            .contains("export function createPixel")
+    );
     let account = app.get("/demo/account").await;
     assert_eq!(account.status(), 200);
     let account = account.text().await.unwrap();

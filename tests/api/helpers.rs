@@ -144,6 +144,8 @@ struct StoreInner {
     backfill_products: Vec<Value>,
     backfill_orders: Vec<Value>,
     backfill_requests: usize,
+    /// The app's web pixel on the store: `(id, settings as the JSON string the app sent)`.
+    web_pixel: Option<(String, String)>,
     /// What Atelier wrote back: consent, order tags and notes (see [`FakeStore::admin_writes`]).
     writes: StoreWrites,
 }
@@ -183,6 +185,7 @@ impl FakeStore {
             backfill_orders: Vec::new(),
             backfill_requests: 0,
             writes: StoreWrites::default(),
+            web_pixel: None,
         }));
         let data = web::Data::new(inner.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -281,6 +284,22 @@ impl FakeStore {
 
     pub fn backfill_requests(&self) -> usize {
         self.inner.lock().unwrap().backfill_requests
+    }
+
+    /// The app's web pixel as the store holds it: `(id, settings)`.
+    pub fn web_pixel(&self) -> Option<(String, Value)> {
+        self.inner
+            .lock()
+            .unwrap()
+            .web_pixel
+            .clone()
+            .map(|(id, s)| (id, serde_json::from_str(&s).unwrap_or(Value::Null)))
+    }
+
+    /// A web pixel that exists already (created by an earlier install), with these settings.
+    pub fn set_web_pixel(&self, settings: &Value) {
+        self.inner.lock().unwrap().web_pixel =
+            Some(("gid://shopify/WebPixel/1".into(), settings.to_string()));
     }
 }
 
@@ -432,6 +451,45 @@ async fn fake_store_handler(
                 .collect();
             return HttpResponse::Ok().json(json!({"data": {"webhookSubscriptions": {
                 "nodes": nodes, "pageInfo": {"hasNextPage": false, "endCursor": null}}}}));
+        }
+        // Web pixels, as the Admin API answers them: one per app and shop; creating a second
+        // is `TAKEN`; `settings` is a JSON string.
+        if query.contains("webPixelCreate(") {
+            if g.web_pixel.is_some() {
+                return HttpResponse::Ok().json(json!({"data": {"webPixelCreate": {"webPixel": null,
+                    "userErrors": [{"code": "TAKEN", "field": ["webPixel"], "message": "Web pixel is taken."}]}}}));
+            }
+            let settings = vars["webPixel"]["settings"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let id = "gid://shopify/WebPixel/1".to_owned();
+            g.web_pixel = Some((id.clone(), settings.clone()));
+            return HttpResponse::Ok().json(json!({"data": {"webPixelCreate": {
+                "webPixel": {"id": id, "settings": settings}, "userErrors": []}}}));
+        }
+        if query.contains("webPixelUpdate(") {
+            let settings = vars["webPixel"]["settings"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let id = vars["id"].as_str().unwrap_or_default().to_owned();
+            let known = g.web_pixel.as_ref().is_some_and(|(have, _)| *have == id);
+            if !known {
+                return HttpResponse::Ok().json(json!({"data": {"webPixelUpdate": {"webPixel": null,
+                    "userErrors": [{"code": "NOT_FOUND", "field": ["id"], "message": "Not found."}]}}}));
+            }
+            g.web_pixel = Some((id.clone(), settings.clone()));
+            return HttpResponse::Ok().json(json!({"data": {"webPixelUpdate": {
+                "webPixel": {"id": id, "settings": settings}, "userErrors": []}}}));
+        }
+        if query.contains("webPixel {") {
+            return match &g.web_pixel {
+                Some((id, settings)) => HttpResponse::Ok()
+                    .json(json!({"data": {"webPixel": {"id": id, "settings": settings}}})),
+                None => HttpResponse::Ok().json(json!({"data": {"webPixel": null},
+                    "errors": [{"message": "No web pixel was found for this app."}]})),
+            };
         }
         if let Some(data) = answer_write(&mut g.writes, query, vars) {
             return HttpResponse::Ok().json(json!({ "data": data }));

@@ -9,6 +9,7 @@ mod auth;
 mod compliance;
 mod contract;
 mod crash;
+mod customer_account;
 #[cfg(feature = "demo")]
 mod demo;
 mod durability;
@@ -23,6 +24,7 @@ mod layout;
 mod limits;
 mod nul;
 mod personalization;
+mod pixel;
 mod preferences;
 mod production;
 mod recommendations;

@@ -262,6 +262,14 @@ const LANDED: &[(&str, &str)] = &[
         "6979dcfbf8e8797e",
     ),
     (
+        "postgres/2026-11-21-000014_pixel/up.sql",
+        "1462ad6bc8955dcc",
+    ),
+    (
+        "postgres/2026-11-21-000014_pixel/down.sql",
+        "382e508f47b473ff",
+    ),
+    (
         "postgres/2026-11-21-000010_rec_buyers/up.sql",
         "5ad8b712e08017c3",
     ),
@@ -356,6 +364,11 @@ const LANDED: &[(&str, &str)] = &[
     (
         "sqlite/2026-11-21-000013_followups/down.sql",
         "6979dcfbf8e8797e",
+    ),
+    ("sqlite/2026-11-21-000014_pixel/up.sql", "1462ad6bc8955dcc"),
+    (
+        "sqlite/2026-11-21-000014_pixel/down.sql",
+        "382e508f47b473ff",
     ),
     (
         "sqlite/2026-11-21-000010_rec_buyers/up.sql",

@@ -450,3 +450,26 @@ async fn an_erased_customers_consent_writes_are_erased_and_never_sent() {
     assert_eq!(app.table_count("store_writes"), 0);
     assert!(app.tables_mentioning(&ANNA.to_string()).is_empty());
 }
+
+#[tokio::test]
+async fn granting_the_pixel_scopes_activates_the_web_pixel() {
+    let app = installed("read_products,read_orders,read_customers", &[]).await;
+    assert!(app.store.web_pixel().is_none(), "not without its scopes");
+    app.deliver(&Delivery::new(
+        "app/scopes_update",
+        SHOP,
+        &json!({"id": 1, "current": ["read_products", "read_orders", "read_customers", "write_pixels", "read_customer_events"],
+            "updated_at": "2026-11-02T10:00:00Z"}),
+    ))
+    .await;
+    app.drain().await;
+    let w = wait_state(&app, "done", 1).await;
+    assert_eq!(w["items"][0]["kind"], "web_pixel");
+    assert_eq!(w["items"][0]["result"]["pixel"], "active");
+    let (_, settings) = app.store.web_pixel().expect("pixel created");
+    assert_eq!(
+        settings["appUrl"],
+        APP_URL.trim_end_matches('/'),
+        "{settings}"
+    );
+}

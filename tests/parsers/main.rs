@@ -5,6 +5,7 @@
 mod arb;
 mod delivery;
 mod export;
+mod extensions;
 mod numbers;
 mod personalization;
 mod preferences;

@@ -1,7 +1,21 @@
 // Atelier recommendations (theme app extension): product cards for one intent, with impressions
 // and clicks reported to /apps/atelier/events.
 (() => {
-	// One anonymous id per browser, for co-views and attribution (no personal data in it).
+	// Only what the visitor's privacy choices allow (Shopify's Customer Privacy API): impressions
+	// and clicks are sent while analytics is allowed, and dropped otherwise.
+	const privacy = () => window.Shopify && window.Shopify.customerPrivacy;
+	const allowed = () => {
+		const p = privacy();
+		return !!(p && typeof p.analyticsProcessingAllowed === 'function' && p.analyticsProcessingAllowed());
+	};
+	// Themes without a consent banner may not load the API: load it (once) where Shopify can.
+	const load = (done) => {
+		if (privacy() || !(window.Shopify && window.Shopify.loadFeatures)) return done && done();
+		window.Shopify.loadFeatures([{ name: 'consent-tracking-api', version: '0.1' }], () => done && done());
+	};
+	// One anonymous id per browser, for co-views and attribution (no personal data in it). Where
+	// the app's web pixel runs, it writes its client id here, so a click in a widget and the
+	// order the pixel reports at checkout share one session.
 	const sid = () => {
 		try {
 			let s = localStorage.getItem('atelier_sid');
@@ -38,7 +52,7 @@
 	function init(root) {
 		const d = root.dataset;
 		const list = root.querySelector('[data-list]');
-		const send = (type, productId) => fetch(d.proxy + '/events', {
+		const send = (type, productId) => allowed() && fetch(d.proxy + '/events', {
 			method: 'POST',
 			keepalive: true,
 			headers: { 'Content-Type': 'application/json' },
@@ -91,6 +105,7 @@
 			.catch(() => { root.hidden = true; });
 	}
 
+	load();
 	const start = () => document.querySelectorAll('[data-atelier-recs]').forEach(init);
 	if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
 	else start();

@@ -154,7 +154,7 @@ pub async fn daily(
     let shop_id = session.shop.id.clone();
     let out = state
         .db
-        .run(move |c| Ok(daily::daily(c, &shop_id, days)?))
+        .run(move |c| daily::daily(c, &shop_id, days))
         .await?;
     Ok(HttpResponse::Ok().json(out))
 }

@@ -43,7 +43,11 @@ pub async fn get_settings_storefront(
     sf: Storefront,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let shop_id = sf.shop.id.clone();
+    read_center(&state, sf.shop.id.clone()).await
+}
+
+/// What the shop's preference center offers, as every shopper surface renders it.
+pub(crate) async fn read_center(state: &AppState, shop_id: String) -> AppResult<HttpResponse> {
     let s = state
         .db
         .run(move |c| Ok(center::load(c, &shop_id)?))
@@ -54,11 +58,32 @@ pub async fn get_settings_storefront(
 /// `GET /proxy/preferences`
 pub async fn get_own(sf: Storefront, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let customer = customer(&sf)?;
-    let shop_id = sf.shop.id.clone();
+    read_preferences(&state, sf.shop.id.clone(), customer).await
+}
+
+/// The shopper's PREFERENCES: the one answer of every surface that shows them (the theme's
+/// preference-center block through the app proxy, the customer account extension).
+pub(crate) async fn read_preferences(
+    state: &AppState,
+    shop_id: String,
+    customer: i64,
+) -> AppResult<HttpResponse> {
     let p = state
         .db
         .run(move |c| prefs::get(c, &shop_id, customer))
         .await?;
+    Ok(no_store(HttpResponse::Ok()).json(p))
+}
+
+/// A shopper's own change of their preferences (recorded as `storefront` in the consent
+/// history), answered as stored: shared by every shopper surface.
+pub(crate) async fn write_preferences(
+    state: &AppState,
+    shop_id: String,
+    customer: i64,
+    body: &Value,
+) -> AppResult<HttpResponse> {
+    let p = put_prefs(state, shop_id, customer, body, Source::Storefront).await?;
     Ok(no_store(HttpResponse::Ok()).json(p))
 }
 
@@ -83,15 +108,7 @@ pub async fn put_own(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let customer = customer(&sf)?;
-    let p = put_prefs(
-        &state,
-        sf.shop.id.clone(),
-        customer,
-        &body,
-        Source::Storefront,
-    )
-    .await?;
-    Ok(no_store(HttpResponse::Ok()).json(p))
+    write_preferences(&state, sf.shop.id.clone(), customer, &body).await
 }
 
 /// `GET /proxy/saved-personalizations`

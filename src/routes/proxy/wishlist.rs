@@ -36,7 +36,15 @@ fn no_store(mut resp: actix_web::HttpResponseBuilder) -> actix_web::HttpResponse
 /// `GET /proxy/wishlist`
 pub async fn get_wishlist(sf: Storefront, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let customer = customer(&sf)?;
-    let shop_id = sf.shop.id.clone();
+    read_wishlist(&state, sf.shop.id.clone(), customer).await
+}
+
+/// The shopper's list, as every shopper surface answers it (app proxy, customer account).
+pub(crate) async fn read_wishlist(
+    state: &AppState,
+    shop_id: String,
+    customer: i64,
+) -> AppResult<HttpResponse> {
     let list = state
         .db
         .run(move |c| Ok(wishlist::list(c, &shop_id, customer)?))
@@ -52,8 +60,18 @@ pub async fn add_item(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let customer = customer(&sf)?;
-    let product_id = wishlist::parse_add(&body).map_err(AppError::validation)?;
-    let shop_id = sf.shop.id.clone();
+    add_to_wishlist(&state, sf.shop.id.clone(), customer, &body).await
+}
+
+/// Adds a product to the shopper's list: `201` with the list when added, `200` when it was
+/// already there.
+pub(crate) async fn add_to_wishlist(
+    state: &AppState,
+    shop_id: String,
+    customer: i64,
+    body: &Value,
+) -> AppResult<HttpResponse> {
+    let product_id = wishlist::parse_add(body).map_err(AppError::validation)?;
     let (added, list) = state
         .db
         .run_write(move |c| {
@@ -76,7 +94,17 @@ pub async fn remove_item(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let customer = customer(&sf)?;
-    let product_id = path
+    remove_from_wishlist(&state, sf.shop.id.clone(), customer, &path).await
+}
+
+/// Removes one product from the shopper's list: `204`, also when it was not listed.
+pub(crate) async fn remove_from_wishlist(
+    state: &AppState,
+    shop_id: String,
+    customer: i64,
+    product: &str,
+) -> AppResult<HttpResponse> {
+    let product_id = product
         .parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
@@ -86,7 +114,6 @@ pub async fn remove_item(
                 "The product id must be a positive integer.",
             )
         })?;
-    let shop_id = sf.shop.id.clone();
     state
         .db
         .run_write(move |c| Ok(wishlist::remove(c, &shop_id, customer, product_id)?))

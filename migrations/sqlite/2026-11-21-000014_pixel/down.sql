@@ -1,0 +1,2 @@
+DROP TABLE pixel_order_links;
+DROP TABLE pixel_events;
