@@ -504,3 +504,32 @@ diesel::allow_tables_to_appear_in_same_query!(
     followup_outbox,
     shops,
 );
+
+// ---------------------------------------------------------------- cart transform
+
+diesel::table! {
+    cart_transforms (shop_id) {
+        shop_id -> Text,
+        transform_id -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        attempts -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    price_table_syncs (shop_id, product_id) {
+        shop_id -> Text,
+        product_id -> BigInt,
+        due -> Bool,
+        generation -> BigInt,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        synced_value -> Nullable<Text>,
+        synced_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(cart_transforms, shops);

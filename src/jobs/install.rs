@@ -138,6 +138,11 @@ pub async fn complete_install(
     state.forget_storefront_shop(&shop.domain);
     tracing::info!(shop = %shop.domain, "shop installed");
     let registered = register_webhooks(state, &shop).await;
+    // Checkout's add-on: the cart transform that runs Atelier's function (looked up first, so
+    // installing again keeps the one there is), then the price tables of products that were
+    // saved while the store could not be reached.
+    super::checkout::ensure_cart_transform(state, &shop).await;
+    super::checkout::sync_soon(state, &shop.id);
     // Past orders and the catalogue for recommendations, in the background.
     super::backfill::start(state, &shop).await;
     if !registered {

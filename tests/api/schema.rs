@@ -365,6 +365,22 @@ const LANDED: &[(&str, &str)] = &[
         "sqlite/2026-11-21-000010_rec_buyers/down.sql",
         "391b9a6f69c5e5a8",
     ),
+    (
+        "postgres/2026-11-21-000015_cart_transform/up.sql",
+        "595b41085a59196c",
+    ),
+    (
+        "postgres/2026-11-21-000015_cart_transform/down.sql",
+        "50d6186a68d3f4dd",
+    ),
+    (
+        "sqlite/2026-11-21-000015_cart_transform/up.sql",
+        "595b41085a59196c",
+    ),
+    (
+        "sqlite/2026-11-21-000015_cart_transform/down.sql",
+        "50d6186a68d3f4dd",
+    ),
 ];
 
 #[test]

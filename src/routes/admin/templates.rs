@@ -47,6 +47,8 @@ pub async fn create_template(
         .await?;
     // Written: this instance's storefront sees it at once, others within the cache TTL.
     state.forget_product_templates(&session.shop.id);
+    // The products' price tables for checkout: committed with the save, written now.
+    crate::jobs::checkout::sync_soon(&state, &session.shop.id);
     Ok(HttpResponse::Created().json(t))
 }
 
@@ -64,6 +66,8 @@ pub async fn update_template(
         .await?;
     // Written: this instance's storefront sees it at once, others within the cache TTL.
     state.forget_product_templates(&session.shop.id);
+    // The products' price tables for checkout: committed with the save, written now.
+    crate::jobs::checkout::sync_soon(&state, &session.shop.id);
     Ok(HttpResponse::Ok().json(t))
 }
 
@@ -79,6 +83,8 @@ pub async fn delete_template(
         .await?;
     // Written: this instance's storefront sees it at once, others within the cache TTL.
     state.forget_product_templates(&session.shop.id);
+    // The products' price tables for checkout: committed with the save, written now.
+    crate::jobs::checkout::sync_soon(&state, &session.shop.id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -108,6 +114,7 @@ pub async fn put_settings(
         .run_write(move |c| Ok(crate::personalization::policy::put(c, &shop_id, change)?))
         .await?;
     state.forget_personalization_policy(&session.shop.id);
+    crate::jobs::checkout::sync_soon(&state, &session.shop.id);
     Ok(HttpResponse::Ok().json(s))
 }
 
