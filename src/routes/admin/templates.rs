@@ -134,3 +134,38 @@ pub async fn versions(
         .ok_or_else(|| AppError::not_found("No such template."))?;
     Ok(HttpResponse::Ok().json(json!({ "items": items, "next_cursor": null })))
 }
+
+/// `GET /api/checkout`: the setup checklist of charging the add-on at checkout (the shop's cart
+/// transform, and which products' price tables the store has).
+pub async fn checkout_status(
+    session: ShopSession,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let shop_id = session.shop.id.clone();
+    let status = state
+        .db
+        .run(move |c| Ok(crate::personalization::checkout::status(c, &shop_id)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(status))
+}
+
+/// `POST /api/checkout/retry`: tries the cart transform and every waiting price table again now
+/// (after the merchant deployed the function or fixed the store), and answers the checklist.
+pub async fn checkout_retry(
+    session: ShopSession,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let shop_id = session.shop.id.clone();
+    state
+        .db
+        .run_write(move |c| Ok(crate::personalization::checkout::retry_now(c, &shop_id)?))
+        .await?;
+    crate::jobs::checkout::ensure_cart_transform(&state, &session.shop).await;
+    crate::jobs::checkout::sync_due(&state, Some(session.shop.id.clone())).await?;
+    let shop_id = session.shop.id.clone();
+    let status = state
+        .db
+        .run(move |c| Ok(crate::personalization::checkout::status(c, &shop_id)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(status))
+}
