@@ -251,7 +251,10 @@ pub(super) struct AtCheckout {
 /// shop's, as written for its products), the cart in USD at rate 1.
 pub(super) async fn at_checkout(state: &AppState, lines: &[CartLine]) -> Vec<AtCheckout> {
     let Ok(shop) = demo_shop(state).await else {
-        return lines.iter().map(|_| AtCheckout { expansion: None }).collect();
+        return lines
+            .iter()
+            .map(|_| AtCheckout { expansion: None })
+            .collect();
     };
     let products: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
     let shop_id = shop.id.clone();
@@ -307,9 +310,7 @@ pub(super) async fn at_checkout(state: &AppState, lines: &[CartLine]) -> Vec<AtC
         .collect();
     atelier_pricing::transform::plan(&input, "1.0")
         .into_iter()
-        .map(|r| AtCheckout {
-            expansion: r.ok(),
-        })
+        .map(|r| AtCheckout { expansion: r.ok() })
         .collect()
 }
 

@@ -52,7 +52,10 @@ pub async fn checkout(
             .iter()
             .map(|(n, v)| json!({"name": n, "value": v.as_str().unwrap_or_default()}))
             .collect();
-        let unit = at.expansion.as_ref().map_or(l.price, |e| e.product.unit_minor);
+        let unit = at
+            .expansion
+            .as_ref()
+            .map_or(l.price, |e| e.product.unit_minor);
         let k = line_items.len() as i64;
         line_items.push(json!({
             "id": order_id * 100 + k, "product_id": l.product_id, "variant_id": l.variant_id,

@@ -53,7 +53,10 @@ pub async fn ensure_cart_transform(state: &AppState, shop: &Shop) -> bool {
             Ok(checkout::record_transform(
                 c,
                 &id,
-                outcome.as_ref().map(|t| t.id.as_str()).map_err(String::as_str),
+                outcome
+                    .as_ref()
+                    .map(|t| t.id.as_str())
+                    .map_err(String::as_str),
             )?)
         })
         .await;

@@ -15,7 +15,10 @@ use serde::Serialize;
 use time::{Duration, PrimitiveDateTime};
 
 use super::template::FieldDef;
-use crate::db::schema::{cart_transforms as ct, price_table_syncs as pts, template_products, template_versions, templates};
+use crate::db::schema::{
+    cart_transforms as ct, price_table_syncs as pts, template_products, template_versions,
+    templates,
+};
 use crate::db::{DbConnection, now, rfc3339};
 
 /// The handle of the function in `extensions/cart-transform/shopify.extension.toml`.
@@ -28,11 +31,7 @@ pub fn priced_fields(fields: &[FieldDef]) -> Vec<PricedField> {
         .map(|f| PricedField {
             price_cents: f.price_cents,
             option_prices: if f.kind.has_options() {
-                f.options
-                    .iter()
-                    .flatten()
-                    .map(|o| o.price_cents)
-                    .collect()
+                f.options.iter().flatten().map(|o| o.price_cents).collect()
             } else {
                 Vec::new()
             },
@@ -44,11 +43,7 @@ pub fn priced_fields(fields: &[FieldDef]) -> Vec<PricedField> {
 /// The product's price table: its template's newest versions with the shop's fee variant. A
 /// product without a template, or a shop without a fee variant, gets an empty table, which the
 /// function reads as "charge nothing" (the line is left as the theme added it).
-pub fn table_for(
-    c: &mut DbConnection,
-    shop_id: &str,
-    product_id: i64,
-) -> QueryResult<PriceTable> {
+pub fn table_for(c: &mut DbConnection, shop_id: &str, product_id: i64) -> QueryResult<PriceTable> {
     let fee = super::policy::get(c, shop_id)?.fee_variant();
     let template: Option<String> = template_products::table
         .inner_join(templates::table.on(templates::id.eq(template_products::template_id)))
@@ -154,7 +149,12 @@ pub fn claim_due(
         .filter(pts::due.eq(true))
         .filter(pts::next_attempt_at.le(at))
         .filter(pts::lease_until.is_null().or(pts::lease_until.lt(at)))
-        .select((pts::shop_id, pts::product_id, pts::generation, pts::lease_until))
+        .select((
+            pts::shop_id,
+            pts::product_id,
+            pts::generation,
+            pts::lease_until,
+        ))
         .order(pts::next_attempt_at.asc())
         .limit(limit);
     let candidates: Vec<(String, i64, i64, Option<PrimitiveDateTime>)> = match shop_id {
@@ -396,7 +396,12 @@ pub struct Failing {
 pub fn status(c: &mut DbConnection, shop_id: &str) -> QueryResult<Status> {
     let transform: Option<(Option<String>, Option<String>, i32, PrimitiveDateTime)> = ct::table
         .find(shop_id)
-        .select((ct::transform_id, ct::last_error, ct::attempts, ct::updated_at))
+        .select((
+            ct::transform_id,
+            ct::last_error,
+            ct::attempts,
+            ct::updated_at,
+        ))
         .first(c)
         .optional()?;
     let rows: Vec<(i64, bool, i32, Option<String>, PrimitiveDateTime)> = pts::table

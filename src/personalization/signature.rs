@@ -82,7 +82,12 @@ pub fn sign(
             properties,
         ),
     );
-    atelier_pricing::signed::format(template_id, version, price_cents, &URL_SAFE_NO_PAD.encode(mac))
+    atelier_pricing::signed::format(
+        template_id,
+        version,
+        price_cents,
+        &URL_SAFE_NO_PAD.encode(mac),
+    )
 }
 
 /// Reads a `_atelier` value; `None` when it is not one Atelier could have written. The layout

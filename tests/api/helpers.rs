@@ -429,7 +429,10 @@ async fn fake_store_handler(
                 "webhookSubscription": {"id": id, "uri": uri}, "userErrors": []}}}));
         }
         if query.contains("cartTransformCreate(") {
-            let handle = vars["functionHandle"].as_str().unwrap_or_default().to_owned();
+            let handle = vars["functionHandle"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             if !g.function_deployed {
                 return HttpResponse::Ok().json(json!({"data": {"cartTransformCreate": {
                     "cartTransform": null, "userErrors": [{"field": ["functionHandle"],
@@ -442,7 +445,10 @@ async fn fake_store_handler(
                     "message": "Could not enable cart transform because it is already registered",
                     "code": "FUNCTION_ALREADY_REGISTERED"}]}}}));
             }
-            let id = format!("gid://shopify/CartTransform/{}", g.cart_transforms.len() + 1);
+            let id = format!(
+                "gid://shopify/CartTransform/{}",
+                g.cart_transforms.len() + 1
+            );
             g.cart_transforms.push((id.clone(), handle));
             return HttpResponse::Ok().json(json!({"data": {"cartTransformCreate": {
                 "cartTransform": {"id": id, "functionId": "01JFUNCTION"}, "userErrors": []}}}));

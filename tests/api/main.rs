@@ -5,6 +5,7 @@ mod admin;
 mod agreement;
 mod assets;
 mod auth;
+mod checkout;
 mod compliance;
 mod contract;
 mod crash;

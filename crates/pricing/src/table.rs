@@ -215,9 +215,7 @@ mod tests {
 
     #[test]
     fn too_many_amounts_keep_the_maximum() {
-        let fields: Vec<PricedField> = (0..12)
-            .map(|i| field(Some(1 << i), &[], false))
-            .collect();
+        let fields: Vec<PricedField> = (0..12).map(|i| field(Some(1 << i), &[], false)).collect();
         let v = version_prices("t", 1, &fields);
         assert_eq!((v.amounts.as_ref(), v.max), (None, Some(4095)));
         let table = PriceTable::new(2, "gid://shopify/ProductVariant/9".into(), vec![v]);

@@ -104,7 +104,11 @@ const MAX_COMPONENT_QUANTITY: i64 = 2000;
 /// With an unreadable rate nothing is converted, so nothing is expanded.
 pub fn plan(lines: &[Line<'_>], rate: &str) -> Vec<Result<Expansion, Skip>> {
     let rate = Rate::parse(rate);
-    let paid: Vec<&str> = lines.iter().filter_map(|l| l.fee_for).map(str::trim).collect();
+    let paid: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.fee_for)
+        .map(str::trim)
+        .collect();
     lines
         .iter()
         .map(|line| match rate {
@@ -118,7 +122,10 @@ pub fn plan(lines: &[Line<'_>], rate: &str) -> Vec<Result<Expansion, Skip>> {
 
 /// The expansions of a cart (the function's operations), in line order.
 pub fn expansions(lines: &[Line<'_>], rate: &str) -> Vec<Expansion> {
-    plan(lines, rate).into_iter().filter_map(Result::ok).collect()
+    plan(lines, rate)
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect()
 }
 
 fn plan_line(line: &Line<'_>, paid: &[&str], rate: Rate) -> Result<Expansion, Skip> {
@@ -219,7 +226,10 @@ mod tests {
         let plan = plan(&[line(Some(&sig), Some(&t))], "1.0");
         let e = plan[0].as_ref().unwrap();
         assert_eq!(e.product.merchandise_id, RING);
-        assert_eq!((e.product.amount(), e.product.quantity), ("20.00".into(), 1));
+        assert_eq!(
+            (e.product.amount(), e.product.quantity),
+            ("20.00".into(), 1)
+        );
         assert_eq!(e.add_on.merchandise_id, FEE);
         assert_eq!(e.add_on.amount(), "7.50");
         assert_eq!(
@@ -238,12 +248,18 @@ mod tests {
         l.currency = "CAD";
         // 7.50 × 1.3684 = 10.263 → 10.26.
         let e = plan(&[l.clone()], "1.3684").remove(0).unwrap();
-        assert_eq!((e.product.amount(), e.add_on.amount()), ("27.37".into(), "10.26".into()));
+        assert_eq!(
+            (e.product.amount(), e.add_on.amount()),
+            ("27.37".into(), "10.26".into())
+        );
         l.currency = "JPY";
         l.unit_price = "3027";
         // 7.50 × 151.37 = 1135.275 → ¥1135.
         let e = plan(&[l], "151.37").remove(0).unwrap();
-        assert_eq!((e.product.amount(), e.add_on.amount()), ("3027".into(), "1135".into()));
+        assert_eq!(
+            (e.product.amount(), e.add_on.amount()),
+            ("3027".into(), "1135".into())
+        );
     }
 
     #[test]
@@ -255,14 +271,26 @@ mod tests {
         let free = signed::format("tpl", 2, 0, MAC);
         let check = |lines: &[Line<'_>], rate: &str| plan(lines, rate).remove(0).unwrap_err();
         assert_eq!(check(&[line(None, Some(&t))], "1"), Skip::NotPersonalized);
-        assert_eq!(check(&[line(Some("v1.tpl.2.750.bad"), Some(&t))], "1"), Skip::Malformed);
+        assert_eq!(
+            check(&[line(Some("v1.tpl.2.750.bad"), Some(&t))], "1"),
+            Skip::Malformed
+        );
         assert_eq!(check(&[line(Some(&sig), None)], "1"), Skip::NoPriceTable);
-        assert_eq!(check(&[line(Some(&sig), Some("{}"))], "1"), Skip::NoPriceTable);
-        assert_eq!(check(&[line(Some(&cheap), Some(&t))], "1"), Skip::NotOffered);
+        assert_eq!(
+            check(&[line(Some(&sig), Some("{}"))], "1"),
+            Skip::NoPriceTable
+        );
+        assert_eq!(
+            check(&[line(Some(&cheap), Some(&t))], "1"),
+            Skip::NotOffered
+        );
         assert_eq!(check(&[line(Some(&old), Some(&t))], "1"), Skip::NotOffered);
         // A required 5.00 field: 0 is not an add-on this version makes.
         assert_eq!(check(&[line(Some(&free), Some(&t))], "1"), Skip::NotOffered);
-        assert_eq!(check(&[line(Some(&sig), Some(&t))], "nope"), Skip::OutOfRange);
+        assert_eq!(
+            check(&[line(Some(&sig), Some(&t))], "nope"),
+            Skip::OutOfRange
+        );
         let mut custom = line(Some(&sig), Some(&t));
         custom.variant_id = None;
         assert_eq!(check(&[custom], "1"), Skip::NotAVariant);
