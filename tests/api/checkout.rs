@@ -419,3 +419,100 @@ async fn the_function_charges_what_personalize_priced() {
         }
     }
 }
+
+/// The demo store runs the function's logic: the cart page shows the expanded line, and the
+/// order its checkout places (product line + add-on component carrying `_atelier_fee`) is paid
+/// in full by reconciliation's own reading.
+#[cfg(feature = "demo")]
+#[tokio::test]
+async fn the_demo_cart_shows_and_orders_what_checkout_charges() {
+    const RING: i64 = 8_100_000_001;
+    let app = spawn_app_with(|vars| {
+        vars.insert("ATELIER_ENV".into(), "development".into());
+    })
+    .await;
+    let p: Value = app
+        .client
+        .post(app.url(&format!("/apps/atelier/products/{RING}/personalize")))
+        .json(&json!({"values": {"engraving": "Anna", "metal": "silver"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(p["price_cents"], 1500);
+    let resp = app
+        .client
+        .post(app.url("/demo/cart/add.js"))
+        .json(&json!({"items": [{"id": "81000000011", "quantity": 2,
+            "properties": {"Engraving": "Anna", "Metal": "Sterling silver", "_atelier": p["signature"]}}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let added: Value = resp.json().await.unwrap();
+    let unit = added["items"][0]["price"].as_i64().unwrap();
+    let page = app
+        .client
+        .get(app.url("/demo/cart"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!(
+            r#"data-component="product" data-unit-cents="{unit}""#
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"data-component="add-on" data-unit-cents="1500""#),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(r#"data-cents="{}""#, (unit + 1500) * 2)),
+        "checkout's total: {page}"
+    );
+
+    let resp = app
+        .client
+        .post(app.url("/demo/checkout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    app.drain().await;
+    let orders: Value = app
+        .api_get(
+            "/api/orders?personalized=true",
+            "atelier-demo.myshopify.com",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let line = orders["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|o| o["line_items"].as_array().unwrap().iter())
+        .find(|l| l["expected_cents"] == 3000)
+        .unwrap_or_else(|| panic!("{orders}"));
+    assert_eq!(line["personalization_verified"], true);
+    assert_eq!(
+        line["charged_cents"], 3000,
+        "paid in full by the add-on component"
+    );
+}
