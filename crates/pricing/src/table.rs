@@ -12,7 +12,7 @@
 //! - `digits`: decimals of the minor units the add-ons are in (the shop currency's cents).
 //! - `fee_variant`: the product variant that carries the add-on at checkout.
 //! - `versions`: the template versions a cart may still carry for this product (the current one
-//!   and the few before it, for carts made before an edit), each with every add-on its
+//!   and the two before it, for carts made before an edit), each with every add-on its
 //!   selections can produce (`amounts`, ascending), or only the largest (`max`) when there are
 //!   too many to list. The amounts are an over-approximation (conditions are not followed), so
 //!   an add-on the server signed is always among them.
@@ -28,10 +28,12 @@ pub const VERSION: u32 = 1;
 /// write it, and only this app's function reads it).
 pub const NAMESPACE: &str = "$app:atelier";
 pub const KEY: &str = "prices";
-/// Distinct add-ons listed per version before only the maximum is kept.
-pub const MAX_AMOUNTS: usize = 256;
+/// Distinct add-ons listed per version before only the maximum is kept. The table travels in
+/// the function's input once per cart line, and that input is size-limited: a few versions of a
+/// few dozen amounts keep it near a kilobyte.
+pub const MAX_AMOUNTS: usize = 64;
 /// Versions of a template listed for a product: the current one and those before it.
-pub const MAX_VERSIONS: usize = 5;
+pub const MAX_VERSIONS: usize = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriceTable {
