@@ -121,10 +121,16 @@ async fn sync_shop(state: &AppState, shop_id: &str, products: Vec<Claimed>) -> A
             value: value.clone(),
         })
         .collect();
+    // The development demo shop has no store behind it: its "store" is this database, so the
+    // tables are taken as written (the demo cart then shows what checkout would charge).
+    let demo = !state.settings.is_production()
+        && shop.domain == crate::config::DEMO_SHOP
+        && shop.access_token_enc.is_none();
     let result = match (
         ShopDomain::parse(&shop.domain),
         super::install::access_token(state, &shop).await,
     ) {
+        _ if demo => Ok(()),
         (Ok(domain), Ok(token)) => state
             .store
             .set_json_metafields(&domain, &token, &metafields)

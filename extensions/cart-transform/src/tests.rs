@@ -25,8 +25,7 @@ fn every_fixture_gives_its_documented_output() {
     assert!(files.len() >= 6, "{files:?}");
     for path in files {
         let case: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).expect("readable"))
-                .expect("JSON");
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("readable")).expect("JSON");
         assert!(case["description"].is_string(), "{}", path.display());
         let result = run_function_with_input(cart_transform_run, &case["input"].to_string())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
