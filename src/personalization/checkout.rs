@@ -393,6 +393,9 @@ pub struct Failing {
     pub next_attempt_at: String,
 }
 
+/// `(product_id, due, attempts, last_error, next_attempt_at)` of one product's write.
+type SyncRow = (i64, bool, i32, Option<String>, PrimitiveDateTime);
+
 pub fn status(c: &mut DbConnection, shop_id: &str) -> QueryResult<Status> {
     let transform: Option<(Option<String>, Option<String>, i32, PrimitiveDateTime)> = ct::table
         .find(shop_id)
@@ -404,7 +407,7 @@ pub fn status(c: &mut DbConnection, shop_id: &str) -> QueryResult<Status> {
         ))
         .first(c)
         .optional()?;
-    let rows: Vec<(i64, bool, i32, Option<String>, PrimitiveDateTime)> = pts::table
+    let rows: Vec<SyncRow> = pts::table
         .filter(pts::shop_id.eq(shop_id))
         .select((
             pts::product_id,
@@ -426,9 +429,7 @@ pub fn status(c: &mut DbConnection, shop_id: &str) -> QueryResult<Status> {
             next_attempt_at: rfc3339(*next),
         })
         .collect();
-    let count = |f: &dyn Fn(&(i64, bool, i32, Option<String>, PrimitiveDateTime)) -> bool| {
-        rows.iter().filter(|r| f(r)).count() as i64
-    };
+    let count = |f: &dyn Fn(&SyncRow) -> bool| rows.iter().filter(|r| f(r)).count() as i64;
     Ok(Status {
         cart_transform: match transform {
             Some((id, error, attempts, at)) => TransformStatus {
