@@ -90,6 +90,16 @@ pub struct Settings {
     pub dev_defaults: Vec<&'static str>,
     /// Delivery of follow-up events to merchants' tools.
     pub outbox: OutboxSettings,
+    /// Writing products' price tables (checkout's add-on prices) to their stores.
+    pub price_sync: PriceSyncSettings,
+}
+
+/// How often due price tables are written, and how a failed write waits before the next try.
+#[derive(Debug, Clone)]
+pub struct PriceSyncSettings {
+    pub poll: Duration,
+    /// First retry delay; each further one doubles (capped at a day).
+    pub backoff: Duration,
 }
 
 /// How follow-up events leave: leases, retries, timeouts, and whether private addresses may be
@@ -139,6 +149,7 @@ impl fmt::Debug for Settings {
             .field("log_json", &self.log_json)
             .field("dev_defaults", &self.dev_defaults)
             .field("outbox", &self.outbox)
+            .field("price_sync", &self.price_sync)
             .finish()
     }
 }
@@ -337,6 +348,14 @@ impl Settings {
             poll: Duration::from_millis(parse_num(&get, "ATELIER_OUTBOX_POLL_MS", 1_000)?.max(10)),
             allow_private,
         };
+        let price_sync = PriceSyncSettings {
+            poll: Duration::from_millis(
+                parse_num(&get, "ATELIER_PRICE_SYNC_POLL_MS", 5_000)?.max(10),
+            ),
+            backoff: Duration::from_millis(
+                parse_num(&get, "ATELIER_PRICE_SYNC_BACKOFF_MS", 30_000)?.max(1),
+            ),
+        };
         let log_json = match get("LOG_FORMAT").as_deref() {
             None => production,
             Some("json") => true,
@@ -370,6 +389,7 @@ impl Settings {
             log_json,
             dev_defaults,
             outbox,
+            price_sync,
         })
     }
 

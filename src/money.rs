@@ -1,15 +1,9 @@
 //! Money is integer minor units. Shopify sends amounts as decimal strings in the shop's
-//! currency ("89.99", "1000", "1.250"); they are converted exactly, never through a float.
+//! currency ("89.99", "1000", "1.250"); they are converted exactly, never through a float. The
+//! arithmetic and the decimal rules are the pricing crate's, shared with the Cart Transform
+//! function, so the server and checkout count money the same way.
 
-/// Digits after the decimal point of an ISO 4217 currency.
-pub fn minor_unit_digits(currency: &str) -> u32 {
-    match currency.to_ascii_uppercase().as_str() {
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
-        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
-        _ => 2,
-    }
-}
+pub use atelier_pricing::money::{Overflow, add, minor_unit_digits, sub, sum, times};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not a decimal amount")]
@@ -18,65 +12,8 @@ pub struct InvalidAmount(pub String);
 /// Parses a decimal amount into minor units of `currency`. Extra decimals beyond the currency's
 /// precision are rounded half away from zero (Shopify pads, it does not add precision).
 pub fn parse_minor(amount: &str, currency: &str) -> Result<i64, InvalidAmount> {
-    let bad = || InvalidAmount(amount.chars().take(40).collect());
-    let s = amount.trim();
-    let (negative, digits) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
-    if int_part.is_empty() && frac_part.is_empty()
-        || !int_part.bytes().all(|b| b.is_ascii_digit())
-        || !frac_part.bytes().all(|b| b.is_ascii_digit())
-        || int_part.len() > 15
-    {
-        return Err(bad());
-    }
-    let scale = minor_unit_digits(currency) as usize;
-    let mut value: i64 = if int_part.is_empty() {
-        0
-    } else {
-        int_part.parse().map_err(|_| bad())?
-    };
-    for i in 0..scale {
-        let d = frac_part.as_bytes().get(i).map_or(0, |b| (b - b'0') as i64);
-        value = value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(d))
-            .ok_or_else(bad)?;
-    }
-    if frac_part.as_bytes().get(scale).is_some_and(|b| *b >= b'5') {
-        value = value.checked_add(1).ok_or_else(bad)?;
-    }
-    Ok(if negative { -value } else { value })
-}
-
-/// A sum or product of amounts that does not fit in 64 bits. Shopify's amounts are bounded, but
-/// a payload can carry many of them (or huge quantities): the arithmetic on them is checked,
-/// so such an order is reported as out of range instead of wrapping into a wrong amount (or
-/// aborting the worker).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("an amount is out of range (it does not fit in 64 bits)")]
-pub struct Overflow;
-
-/// `a + b`, checked.
-pub fn add(a: i64, b: i64) -> Result<i64, Overflow> {
-    a.checked_add(b).ok_or(Overflow)
-}
-
-/// `a - b`, checked.
-pub fn sub(a: i64, b: i64) -> Result<i64, Overflow> {
-    a.checked_sub(b).ok_or(Overflow)
-}
-
-/// `amount × quantity`, checked.
-pub fn times(amount: i64, quantity: i64) -> Result<i64, Overflow> {
-    amount.checked_mul(quantity).ok_or(Overflow)
-}
-
-/// The sum of `amounts`, checked.
-pub fn sum(amounts: impl IntoIterator<Item = i64>) -> Result<i64, Overflow> {
-    amounts.into_iter().try_fold(0i64, add)
+    atelier_pricing::money::parse_minor(amount, minor_unit_digits(currency))
+        .ok_or_else(|| InvalidAmount(amount.chars().take(40).collect()))
 }
 
 /// A JSON amount that may arrive as a string ("12.50") or a number (12.5, 12).

@@ -370,6 +370,47 @@ pub struct Check {
 /// Storefront activity within this many days counts as the theme's app embed being on.
 pub const EMBED_EVIDENCE_DAYS: i64 = 30;
 
+/// Whether checkout charges the add-on (Atelier's Cart Transform function): the shop's cart
+/// transform is in place and the store has every product's price table. Without it the fee
+/// product charges the add-on, as before.
+fn checkout_add_on(c: &mut DbConnection, shop_id: &str) -> QueryResult<Check> {
+    use crate::db::schema::{cart_transforms, price_table_syncs};
+    let transform: Option<(Option<String>, Option<String>)> = cart_transforms::table
+        .find(shop_id)
+        .select((cart_transforms::transform_id, cart_transforms::last_error))
+        .first(c)
+        .optional()?;
+    let failing: i64 = price_table_syncs::table
+        .filter(price_table_syncs::shop_id.eq(shop_id))
+        .filter(price_table_syncs::due.eq(true))
+        .filter(price_table_syncs::attempts.gt(0))
+        .count()
+        .get_result(c)?;
+    let (done, detail) = match transform {
+        Some((Some(_), _)) if failing == 0 => (
+            true,
+            "Checkout charges the add-on as part of each personalized line (Atelier's Cart Transform function).".to_owned(),
+        ),
+        Some((Some(_), _)) => (
+            false,
+            format!("The store has not accepted the price table of {failing} products yet; Atelier retries (details in Checkout)."),
+        ),
+        Some((None, Some(error))) => (
+            false,
+            format!("The store did not create Atelier's cart transform ({error}); deploy the app's function with `shopify app deploy`, then retry. Until then the fee product charges the add-on."),
+        ),
+        _ => (
+            false,
+            "Atelier's cart transform is not in place yet; until it is, the fee product charges the add-on.".to_owned(),
+        ),
+    };
+    Ok(Check {
+        key: "checkout_add_on",
+        done,
+        detail,
+    })
+}
+
 /// The setup checklist, in the order a merchant works through it.
 pub fn setup_checklist(
     c: &mut DbConnection,
@@ -441,6 +482,7 @@ pub fn setup_checklist(
             "Create a template and assign it to a product.".into()
         },
     });
+    out.push(checkout_add_on(c, shop_id)?);
     let prefs: Option<String> = preference_settings::table
         .find(shop_id)
         .select(preference_settings::settings)

@@ -550,3 +550,32 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(pixel_order_links, orders);
 diesel::allow_tables_to_appear_in_same_query!(pixel_order_links, order_line_items);
+
+// ---------------------------------------------------------------- cart transform
+
+diesel::table! {
+    cart_transforms (shop_id) {
+        shop_id -> Text,
+        transform_id -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        attempts -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    price_table_syncs (shop_id, product_id) {
+        shop_id -> Text,
+        product_id -> BigInt,
+        due -> Bool,
+        generation -> BigInt,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        synced_value -> Nullable<Text>,
+        synced_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(cart_transforms, shops);

@@ -239,3 +239,94 @@ pub(super) async fn cart_clear(req: HttpRequest, demo: web::Data<Demo>) -> HttpR
     demo.carts.lock().remove(&token);
     HttpResponse::Ok().json(cart_json(&[], &token))
 }
+
+/// A cart line as checkout will charge it: expanded by the Cart Transform function's own logic
+/// (`atelier_pricing::transform`, the code the function runs) into the product and its add-on,
+/// or `None` when the function leaves it alone.
+pub(super) struct AtCheckout {
+    pub expansion: Option<atelier_pricing::transform::Expansion>,
+}
+
+/// What checkout charges for each line of a demo cart: the store's price tables (the demo
+/// shop's, as written for its products), the cart in USD at rate 1.
+pub(super) async fn at_checkout(state: &AppState, lines: &[CartLine]) -> Vec<AtCheckout> {
+    let Ok(shop) = demo_shop(state).await else {
+        return lines
+            .iter()
+            .map(|_| AtCheckout { expansion: None })
+            .collect();
+    };
+    let products: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
+    let shop_id = shop.id.clone();
+    let tables: Vec<Option<String>> = state
+        .db
+        .run(move |c| {
+            if !crate::personalization::checkout::transform_active(c, &shop_id)? {
+                return Ok(products.iter().map(|_| None).collect());
+            }
+            Ok(products
+                .iter()
+                .map(|p| crate::personalization::checkout::synced_table(c, &shop_id, *p))
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+        .unwrap_or_else(|_| lines.iter().map(|_| None).collect());
+    let ids: Vec<String> = (0..lines.len())
+        .map(|i| format!("gid://shopify/CartLine/{}", i + 1))
+        .collect();
+    let variants: Vec<String> = lines
+        .iter()
+        .map(|l| format!("gid://shopify/ProductVariant/{}", l.variant_id))
+        .collect();
+    let prices: Vec<String> = lines
+        .iter()
+        .map(|l| atelier_pricing::money::format_minor(l.price, 2))
+        .collect();
+    let text = |l: &CartLine, k: &str| {
+        l.properties
+            .get(k)
+            .and_then(Json::as_str)
+            .map(str::to_owned)
+    };
+    let signatures: Vec<Option<String>> = lines
+        .iter()
+        .map(|l| text(l, atelier_pricing::signed::PROPERTY))
+        .collect();
+    let fees: Vec<Option<String>> = lines
+        .iter()
+        .map(|l| text(l, atelier_pricing::signed::FEE_PROPERTY))
+        .collect();
+    let input: Vec<atelier_pricing::transform::Line<'_>> = (0..lines.len())
+        .map(|i| atelier_pricing::transform::Line {
+            id: &ids[i],
+            quantity: lines[i].quantity,
+            variant_id: Some(&variants[i]),
+            unit_price: &prices[i],
+            currency: "USD",
+            signature: signatures[i].as_deref(),
+            fee_for: fees[i].as_deref(),
+            table: tables[i].as_deref(),
+        })
+        .collect();
+    atelier_pricing::transform::plan(&input, "1.0")
+        .into_iter()
+        .map(|r| AtCheckout { expansion: r.ok() })
+        .collect()
+}
+
+/// The variant id of a component's merchandise GID.
+pub(super) fn variant_of(gid: &str) -> Option<i64> {
+    gid.rsplit('/').next()?.parse().ok()
+}
+
+/// The demo shop's product of a variant.
+pub(super) async fn product_of(state: &AppState, variant: i64) -> Option<i64> {
+    let shop = demo_shop(state).await.ok()?;
+    state
+        .db
+        .run(move |c| Ok(seed::variant(c, &shop.id, variant)?))
+        .await
+        .ok()
+        .flatten()
+        .map(|v| v.product_id)
+}

@@ -41,24 +41,51 @@ pub async fn checkout(
     let stamp = now
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(AppError::internal)?;
-    let total: i64 = lines.iter().map(|l| l.price * l.quantity).sum();
-    let line_items: Vec<Json> = lines
-        .iter()
-        .enumerate()
-        .map(|(k, l)| {
-            let properties: Vec<Json> = l
-                .properties
+    // As checkout would charge it: a line the Cart Transform function expands becomes the
+    // product at its price and the add-on component (the fee variant carrying `_atelier_fee`).
+    let charged = super::cart::at_checkout(&state, &lines).await;
+    let mut line_items: Vec<Json> = Vec::new();
+    let mut total: i64 = 0;
+    for (l, at) in lines.iter().zip(&charged) {
+        let properties: Vec<Json> = l
+            .properties
+            .iter()
+            .map(|(n, v)| json!({"name": n, "value": v.as_str().unwrap_or_default()}))
+            .collect();
+        let unit = at
+            .expansion
+            .as_ref()
+            .map_or(l.price, |e| e.product.unit_minor);
+        let k = line_items.len() as i64;
+        line_items.push(json!({
+            "id": order_id * 100 + k, "product_id": l.product_id, "variant_id": l.variant_id,
+            "title": l.title, "quantity": l.quantity, "current_quantity": l.quantity,
+            "price": decimal(unit), "total_discount": "0.00", "gift_card": false,
+            "properties": properties, "discount_allocations": [],
+        }));
+        total += unit * l.quantity;
+        if let Some(e) = &at.expansion {
+            let variant = super::cart::variant_of(&e.add_on.merchandise_id);
+            let product = match variant {
+                Some(v) => super::cart::product_of(&state, v).await,
+                None => None,
+            };
+            let properties: Vec<Json> = e
+                .add_on
+                .attributes
                 .iter()
-                .map(|(n, v)| json!({"name": n, "value": v.as_str().unwrap_or_default()}))
+                .map(|(n, v)| json!({"name": n, "value": v}))
                 .collect();
-            json!({
-                "id": order_id * 100 + k as i64, "product_id": l.product_id, "variant_id": l.variant_id,
-                "title": l.title, "quantity": l.quantity, "current_quantity": l.quantity,
-                "price": decimal(l.price), "total_discount": "0.00", "gift_card": false,
+            let k = line_items.len() as i64;
+            line_items.push(json!({
+                "id": order_id * 100 + k, "product_id": product, "variant_id": variant,
+                "title": "Personalization", "quantity": l.quantity, "current_quantity": l.quantity,
+                "price": decimal(e.add_on.unit_minor), "total_discount": "0.00", "gift_card": false,
                 "properties": properties, "discount_allocations": [],
-            })
-        })
-        .collect();
+            }));
+            total += e.add_on.unit_minor * l.quantity;
+        }
+    }
     let customer = logged_in(&req).then(|| json!({"id": DEMO_CUSTOMER}));
     let order = json!({
         "id": order_id, "name": name, "created_at": stamp, "updated_at": stamp, "processed_at": stamp,

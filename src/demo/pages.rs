@@ -249,14 +249,23 @@ pub(super) async fn logout() -> HttpResponse {
         .finish()
 }
 
-/// `GET /demo/cart`: the lines and their visible properties.
-pub(super) async fn cart_page(req: HttpRequest, demo: web::Data<Demo>) -> AppResult<HttpResponse> {
+/// `GET /demo/cart`: the lines and their visible properties, and what checkout charges for
+/// each: a personalized line the Cart Transform function expands shows its two components (the
+/// product and the add-on at the function's prices), and the total is checkout's.
+pub(super) async fn cart_page(
+    req: HttpRequest,
+    demo: web::Data<Demo>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
     let lines = cart_token(&req)
         .and_then(|t| demo.carts.lock().get(&t).cloned())
         .unwrap_or_default();
+    let charged = super::cart::at_checkout(&state, &lines).await;
+    let mut total: i64 = 0;
     let rows: String = lines
         .iter()
-        .map(|l| {
+        .zip(&charged)
+        .map(|(l, at)| {
             let props: String = l
                 .properties
                 .iter()
@@ -269,20 +278,44 @@ pub(super) async fn cart_page(req: HttpRequest, demo: web::Data<Demo>) -> AppRes
                     )
                 })
                 .collect();
+            let (line_total, components) = match &at.expansion {
+                Some(e) => {
+                    let unit = e.unit_total().unwrap_or(l.price);
+                    let component = |kind: &str, name: &str, c: &atelier_pricing::transform::Component| {
+                        format!(
+                            r#"<li class="cart-component" data-component="{kind}" data-unit-cents="{u}">{n} — {p} × {q}</li>"#,
+                            u = c.unit_minor,
+                            n = esc(name),
+                            p = theme::money(c.unit_minor, MONEY_FORMAT),
+                            q = l.quantity,
+                        )
+                    };
+                    (
+                        unit.saturating_mul(l.quantity),
+                        format!(
+                            r#"<ul class="cart-components" aria-label="Charged at checkout">{}{}</ul>"#,
+                            component("product", &l.title, &e.product),
+                            component("add-on", "Personalization add-on", &e.add_on)
+                        ),
+                    )
+                }
+                None => (l.price.saturating_mul(l.quantity), String::new()),
+            };
+            total = total.saturating_add(line_total);
             format!(
-                r#"<li class="cart-line" data-variant-id="{v}"><strong>{t}</strong> × {q} — {p}<ul>{props}</ul></li>"#,
+                r#"<li class="cart-line" data-variant-id="{v}" data-line-cents="{lc}"><strong>{t}</strong> × {q} — {p}<ul>{props}</ul>{components}</li>"#,
                 v = l.variant_id,
+                lc = line_total,
                 t = esc(&l.title),
                 q = l.quantity,
-                p = theme::money(l.price * l.quantity, MONEY_FORMAT),
+                p = theme::money(line_total, MONEY_FORMAT),
             )
         })
         .collect();
-    let total: i64 = lines.iter().map(|l| l.price * l.quantity).sum();
     Ok(layout(
         "Cart",
         &format!(
-            r#"<h1>Your cart</h1><ul class="cart-lines">{rows}</ul><p>Total: <span data-cart-total>{}</span></p>{checkout}"#,
+            r#"<h1>Your cart</h1><ul class="cart-lines">{rows}</ul><p>Total at checkout: <span data-cart-total data-cents="{total}">{}</span></p>{checkout}"#,
             theme::money(total, MONEY_FORMAT),
             // The demo's order path (checkout.rs): the order arrives as a signed webhook.
             checkout = if lines.is_empty() {

@@ -171,6 +171,15 @@ pub fn seed(c: &mut DbConnection, state: &crate::state::AppState) -> anyhow::Res
             fee_variant_id: Some(Some(FEE_VARIANT)),
         },
     )?;
+    // The demo stands in for a store where Atelier's Cart Transform function is deployed: its
+    // cart transform is in place and the products' price tables are the store's, so the demo
+    // cart shows what checkout charges (the storefront adds no fee line then).
+    crate::personalization::checkout::record_transform(
+        c,
+        &shop.id,
+        Ok("gid://shopify/CartTransform/1"),
+    )?;
+    crate::personalization::checkout::settle_locally(c, &shop.id)?;
     // Past orders, so recommendations have something to learn from.
     let baskets: &[&[i64]] = &[
         &[8_100_000_004, 8_100_000_005],

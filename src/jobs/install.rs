@@ -260,6 +260,11 @@ pub async fn complete_install(
             .run_write(move |c| Ok(crate::writeback::pixel_wanted(c, &id, &reason)?))
             .await?;
     }
+    // Checkout's add-on: the cart transform that runs Atelier's function (looked up first, so
+    // installing again keeps the one there is), then the price tables of products that were
+    // saved while the store could not be reached.
+    super::checkout::ensure_cart_transform(state, &shop).await;
+    super::checkout::sync_soon(state, &shop.id);
     // Past orders and the catalogue for recommendations, in the background.
     super::backfill::start(state, &shop).await;
     if !registered {

@@ -4,6 +4,7 @@
 //! claimed under leases, and what is repeated is idempotent.
 
 pub mod backfill;
+pub mod checkout;
 pub mod dispatch;
 pub mod inbox_worker;
 pub mod install;
@@ -57,6 +58,10 @@ pub fn spawn(state: &AppState, shutdown: &watch::Sender<bool>) -> Vec<JoinHandle
         )));
     }
     workers.push(tokio::spawn(maintenance::run(
+        state.clone(),
+        shutdown.subscribe(),
+    )));
+    workers.push(tokio::spawn(checkout::run(
         state.clone(),
         shutdown.subscribe(),
     )));

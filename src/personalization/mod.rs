@@ -6,6 +6,7 @@
 //! database, no HTTP — so they are unit-tested and fast; `store` (template versions and their
 //! product assignments) and `policy` (the shop's blocked words and fee product) own this domain's queries.
 
+pub mod checkout;
 pub mod decimal;
 pub mod policy;
 pub mod preview;

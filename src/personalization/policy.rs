@@ -141,12 +141,18 @@ pub fn get(c: &mut DbConnection, shop_id: &str) -> QueryResult<Policy> {
 pub fn put(c: &mut DbConnection, shop_id: &str, change: Change) -> QueryResult<Policy> {
     crate::db::write_tx(c, |c| {
         let current = get(c, shop_id)?;
+        let before = current.fee_variant();
         let words = change.blocked_words.unwrap_or(current.blocked_words);
         let fee = change
             .fee_variant_id
             .unwrap_or_else(|| current.fee_variant_id.and_then(|v| v.parse().ok()));
         let json = serde_json::to_string(&words).unwrap_or_else(|_| "[]".into());
         let at = now();
+        if fee != before {
+            // Every price table names the fee variant: write them all again.
+            let products = super::checkout::assigned_products(c, shop_id)?;
+            super::checkout::mark_due(c, shop_id, &products)?;
+        }
         per_backend!(c, |c| diesel::insert_into(ps::table)
             .values((
                 ps::shop_id.eq(shop_id),

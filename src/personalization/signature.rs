@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::crypto::{hmac_sha256, hmac_sha256_verify};
 
-pub const PROPERTY: &str = "_atelier";
+pub use atelier_pricing::signed::PROPERTY;
 const DOMAIN: &str = "atelier-personalization/v1";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,41 +82,28 @@ pub fn sign(
             properties,
         ),
     );
-    format!(
-        "v1.{template_id}.{version}.{price_cents}.{}",
-        URL_SAFE_NO_PAD.encode(mac)
+    atelier_pricing::signed::format(
+        template_id,
+        version,
+        price_cents,
+        &URL_SAFE_NO_PAD.encode(mac),
     )
 }
 
-/// Reads a `_atelier` value; `None` when it is not one Atelier could have written.
+/// Reads a `_atelier` value; `None` when it is not one Atelier could have written. The layout
+/// (and its one-spelling rule: a fee line is matched to its personalized line by this text, so a
+/// respelled copy must not pass as the same proof) is the pricing crate's, which the Cart
+/// Transform function reads too.
 pub fn parse(value: &str) -> Option<Signed> {
-    let mut parts = value.trim().split('.');
-    let (Some("v1"), Some(template_id), Some(version), Some(price), Some(mac), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    if template_id.is_empty() || template_id.len() > 64 {
-        return None;
-    }
-    // One spelling per signature: the numbers exactly as `sign` writes them (no `+`, no
-    // leading zeros, no `-0`). A fee line is matched to its personalized line by this text, so
-    // a respelled copy of a value must not pass as the same proof. (The MAC's base64 is
-    // canonical already: the decoder refuses padding and stray trailing bits.)
-    let number = |text: &str| {
-        let n: i64 = text.parse().ok()?;
-        (n.to_string() == text).then_some(n)
-    };
+    let text = atelier_pricing::signed::parse(value)?;
     Some(Signed {
-        template_id: template_id.to_owned(),
-        version: number(version)?,
-        price_cents: number(price)?,
-        mac: URL_SAFE_NO_PAD.decode(mac).ok().filter(|m| m.len() == 32)?,
+        template_id: text.template_id.to_owned(),
+        version: text.version,
+        price_cents: text.price_cents,
+        mac: URL_SAFE_NO_PAD
+            .decode(text.mac)
+            .ok()
+            .filter(|m| m.len() == 32)?,
     })
 }
 

@@ -274,6 +274,8 @@ pub fn create(c: &mut DbConnection, shop_id: &str, input: TemplateInput) -> AppR
             ))
             .execute(c)?;
         write_version(c, shop_id, &id, 1, &input, &fields_json, at)?;
+        // Checkout's price table of each product, written to the store by a job.
+        super::checkout::mark_due(c, shop_id, &input.product_ids)?;
         get(c, shop_id, &id)
     })
 }
@@ -292,6 +294,12 @@ pub fn update(
         check_products(c, shop_id, Some(id), &input.product_ids)?;
         let at = now();
         let version = row.version + 1;
+        // Products losing the template get an empty table, the others the new version's.
+        let mut touched = product_ids_of(c, id)?;
+        touched.extend(input.product_ids.iter().copied());
+        touched.sort_unstable();
+        touched.dedup();
+        super::checkout::mark_due(c, shop_id, &touched)?;
         diesel::update(templates::table.find(id))
             .set((
                 templates::name.eq(&input.name),
@@ -310,6 +318,8 @@ pub fn delete(c: &mut DbConnection, shop_id: &str, id: &str) -> AppResult<()> {
     write_tx(c, |c| {
         lock_shop_templates(c, shop_id)?;
         find_row(c, shop_id, id)?;
+        let touched = product_ids_of(c, id)?;
+        super::checkout::mark_due(c, shop_id, &touched)?;
         diesel::update(templates::table.find(id))
             .set((templates::deleted.eq(true), templates::updated_at.eq(now())))
             .execute(c)?;

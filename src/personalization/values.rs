@@ -377,7 +377,7 @@ pub fn validate(
             option_price,
         }) = checked
         {
-            let total = crate::money::add(f.price_cents.unwrap_or(0), option_price)
+            let total = atelier_pricing::table::field_charge(f.price_cents, option_price)
                 .and_then(|add_on| crate::money::add(accepted.price_cents, add_on));
             match total {
                 Ok(total) => accepted.price_cents = total,

@@ -23,8 +23,9 @@ use super::template::FieldType;
 use super::values::{BlockedWords, CompiledTemplate, validate};
 use crate::money::{self, Overflow};
 
-/// The hidden property linking a fee line to the personalized line it pays for.
-pub const FEE_PROPERTY: &str = "_atelier_fee";
+/// The hidden property linking a fee line (or the add-on component of a line the Cart Transform
+/// function expanded) to the personalized line it pays for.
+pub use atelier_pricing::signed::FEE_PROPERTY;
 
 pub const VERDICT_OK: &str = "ok";
 pub const VERDICT_UNDERPAID: &str = "underpaid";
@@ -228,7 +229,7 @@ fn check_line(
     }
     let unit = reprice(&template, &signed_props, upload_base).unwrap_or(signed.price_cents);
     out.verified = Some(true);
-    out.expected_cents = Some(money::times(unit, line.quantity.max(0))?);
+    out.expected_cents = Some(atelier_pricing::table::line_add_on(unit, line.quantity)?);
     out.verdict = Some(VERDICT_OK);
     Ok(out)
 }

@@ -445,4 +445,116 @@ impl StoreClient {
         }
         Ok(report)
     }
+
+    /// Makes sure the shop has Atelier's cart transform (the record that runs the function
+    /// `function_handle` at checkout): an existing one is reused, so installing again never
+    /// creates a second. A store may hold one cart transform per app, and lists only this
+    /// app's, so any node found is ours.
+    pub async fn ensure_cart_transform(
+        &self,
+        shop: &ShopDomain,
+        access_token: &str,
+        function_handle: &str,
+    ) -> Result<CartTransformOutcome, StoreError> {
+        const LIST: &str = "query atelierCartTransforms { cartTransforms(first: 25) { nodes { id functionId blockOnFailure } } }";
+        const CREATE: &str = "mutation atelierCartTransformCreate($functionHandle: String!) { cartTransformCreate(functionHandle: $functionHandle, blockOnFailure: false) { cartTransform { id functionId } userErrors { field message code } } }";
+        let existing = |data: &Value| {
+            data.pointer("/cartTransforms/nodes/0/id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let data = self.graphql(shop, access_token, LIST, json!({})).await?;
+        if let Some(id) = existing(&data) {
+            return Ok(CartTransformOutcome { id, created: false });
+        }
+        let data = self
+            .graphql(
+                shop,
+                access_token,
+                CREATE,
+                json!({ "functionHandle": function_handle }),
+            )
+            .await?;
+        let payload = &data["cartTransformCreate"];
+        if let Some(first) = payload["userErrors"].as_array().and_then(|e| e.first()) {
+            if first["code"].as_str() == Some("FUNCTION_ALREADY_REGISTERED") {
+                // Another instance created it a moment ago.
+                let data = self.graphql(shop, access_token, LIST, json!({})).await?;
+                if let Some(id) = existing(&data) {
+                    return Ok(CartTransformOutcome { id, created: false });
+                }
+            }
+            return Err(StoreError::Unavailable(user_error(first)));
+        }
+        payload
+            .pointer("/cartTransform/id")
+            .and_then(Value::as_str)
+            .map(|id| CartTransformOutcome {
+                id: id.to_owned(),
+                created: true,
+            })
+            .ok_or_else(|| StoreError::Unavailable("no cart transform in the answer".into()))
+    }
+
+    /// Writes JSON metafields (`metafieldsSet`, at most 25 per call as Shopify allows). Setting a
+    /// metafield to the value it has is harmless, so a repeated or concurrent write is too.
+    pub async fn set_json_metafields(
+        &self,
+        shop: &ShopDomain,
+        access_token: &str,
+        metafields: &[JsonMetafield],
+    ) -> Result<(), StoreError> {
+        const SET: &str = "mutation atelierMetafieldsSet($metafields: [MetafieldsSetInput!]!) { metafieldsSet(metafields: $metafields) { metafields { id key namespace } userErrors { field message code } } }";
+        for chunk in metafields.chunks(25) {
+            let inputs: Vec<Value> = chunk
+                .iter()
+                .map(|m| {
+                    json!({"ownerId": m.owner_id, "namespace": m.namespace, "key": m.key,
+                           "type": "json", "value": m.value})
+                })
+                .collect();
+            let data = self
+                .graphql(shop, access_token, SET, json!({ "metafields": inputs }))
+                .await?;
+            if let Some(first) = data
+                .pointer("/metafieldsSet/userErrors")
+                .and_then(Value::as_array)
+                .and_then(|e| e.first())
+            {
+                return Err(StoreError::Unavailable(user_error(first)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A `userErrors` entry as one short line (code and message; never a value that was sent).
+fn user_error(e: &Value) -> String {
+    let message: String = e["message"]
+        .as_str()
+        .unwrap_or("userError")
+        .chars()
+        .take(200)
+        .collect();
+    match e["code"].as_str() {
+        Some(code) => format!("{code}: {message}"),
+        None => message,
+    }
+}
+
+/// The shop's cart transform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartTransformOutcome {
+    pub id: String,
+    /// Made by this call (false: it existed).
+    pub created: bool,
+}
+
+/// One JSON metafield to write.
+#[derive(Debug, Clone)]
+pub struct JsonMetafield {
+    pub owner_id: String,
+    pub namespace: String,
+    pub key: String,
+    pub value: String,
 }

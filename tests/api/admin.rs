@@ -148,6 +148,7 @@ async fn home_shows_webhook_health_and_a_setup_checklist() {
             "app_embed",
             "fee_product",
             "template_assigned",
+            "checkout_add_on",
             "preference_center"
         ]
     );
@@ -171,7 +172,11 @@ async fn home_shows_webhook_health_and_a_setup_checklist() {
     assert_eq!(resp.status(), 201);
     let (_, setup) = json_of(app.api_get("/api/setup", SHOP).await).await;
     assert!(done(&setup, "template_assigned"));
-    assert_eq!(setup["total"], 5);
+    assert_eq!(setup["total"], 6);
+    assert!(
+        done(&setup, "checkout_add_on"),
+        "the fake store has the function deployed: the install created the cart transform"
+    );
 
     // Another shop's deliveries are not this shop's health.
     app.install(OTHER).await;

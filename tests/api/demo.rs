@@ -121,7 +121,10 @@ async fn the_demo_store_renders_the_blocks_and_proxies_signed_requests() {
         .await
         .unwrap();
     assert_eq!(fields["fields"][0]["key"], "engraving");
-    assert_eq!(fields["fee_variant_id"], "8900000001");
+    // The demo store has Atelier's cart transform and the ring's price table: checkout charges
+    // the add-on, so the storefront is told not to add a fee line.
+    assert_eq!(fields["charged_at_checkout"], true);
+    assert_eq!(fields["fee_variant_id"], Value::Null);
     let resp = app
         .client
         .post(app.url(&format!("/apps/atelier/products/{RING}/personalize")))

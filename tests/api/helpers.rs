@@ -144,6 +144,17 @@ struct StoreInner {
     backfill_products: Vec<Value>,
     backfill_orders: Vec<Value>,
     backfill_requests: usize,
+    /// Cart transforms the app created: `(id, function handle)`.
+    cart_transforms: Vec<(String, String)>,
+    /// Whether the app's function is deployed (else `cartTransformCreate` answers
+    /// `FUNCTION_NOT_FOUND`, as Shopify does).
+    function_deployed: bool,
+    /// Metafields written with `metafieldsSet`: `(owner, namespace, key)` → `(type, value)`.
+    metafields: std::collections::BTreeMap<(String, String, String), (String, String)>,
+    /// `metafieldsSet` calls answered (with or without userErrors).
+    metafield_sets: usize,
+    /// The next `metafieldsSet` calls answer this userError instead of writing.
+    metafield_user_errors: usize,
     /// The app's web pixel on the store: `(id, settings as the JSON string the app sent)`.
     web_pixel: Option<(String, String)>,
     /// What Atelier wrote back: consent, order tags and notes (see [`FakeStore::admin_writes`]).
@@ -186,6 +197,11 @@ impl FakeStore {
             backfill_requests: 0,
             writes: StoreWrites::default(),
             web_pixel: None,
+            cart_transforms: Vec::new(),
+            function_deployed: true,
+            metafields: Default::default(),
+            metafield_sets: 0,
+            metafield_user_errors: 0,
         }));
         let data = web::Data::new(inner.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -300,6 +316,34 @@ impl FakeStore {
     pub fn set_web_pixel(&self, settings: &Value) {
         self.inner.lock().unwrap().web_pixel =
             Some(("gid://shopify/WebPixel/1".into(), settings.to_string()));
+    }
+
+    /// The cart transforms the store holds for the app: `(id, function handle)`.
+    pub fn cart_transforms(&self) -> Vec<(String, String)> {
+        self.inner.lock().unwrap().cart_transforms.clone()
+    }
+
+    pub fn set_function_deployed(&self, deployed: bool) {
+        self.inner.lock().unwrap().function_deployed = deployed;
+    }
+
+    /// A metafield's `(type, value)` as written.
+    pub fn metafield(&self, owner: &str, namespace: &str, key: &str) -> Option<(String, String)> {
+        self.inner
+            .lock()
+            .unwrap()
+            .metafields
+            .get(&(owner.to_owned(), namespace.to_owned(), key.to_owned()))
+            .cloned()
+    }
+
+    pub fn metafield_sets(&self) -> usize {
+        self.inner.lock().unwrap().metafield_sets
+    }
+
+    /// The next `n` `metafieldsSet` calls answer a userError (nothing written).
+    pub fn fail_metafield_sets(&self, n: usize) {
+        self.inner.lock().unwrap().metafield_user_errors = n;
     }
 }
 
@@ -442,6 +486,64 @@ async fn fake_store_handler(
             }
             return HttpResponse::Ok().json(json!({"data": {"webhookSubscriptionUpdate": {
                 "webhookSubscription": {"id": id, "uri": uri}, "userErrors": []}}}));
+        }
+        if query.contains("cartTransformCreate(") {
+            let handle = vars["functionHandle"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if !g.function_deployed {
+                return HttpResponse::Ok().json(json!({"data": {"cartTransformCreate": {
+                    "cartTransform": null, "userErrors": [{"field": ["functionHandle"],
+                    "message": format!("Could not find function with handle: {handle}."),
+                    "code": "FUNCTION_NOT_FOUND"}]}}}));
+            }
+            if !g.cart_transforms.is_empty() {
+                return HttpResponse::Ok().json(json!({"data": {"cartTransformCreate": {
+                    "cartTransform": null, "userErrors": [{"field": ["functionHandle"],
+                    "message": "Could not enable cart transform because it is already registered",
+                    "code": "FUNCTION_ALREADY_REGISTERED"}]}}}));
+            }
+            let id = format!(
+                "gid://shopify/CartTransform/{}",
+                g.cart_transforms.len() + 1
+            );
+            g.cart_transforms.push((id.clone(), handle));
+            return HttpResponse::Ok().json(json!({"data": {"cartTransformCreate": {
+                "cartTransform": {"id": id, "functionId": "01JFUNCTION"}, "userErrors": []}}}));
+        }
+        if query.contains("cartTransforms(") {
+            let nodes: Vec<Value> = g
+                .cart_transforms
+                .iter()
+                .map(|(id, _)| json!({"id": id, "functionId": "01JFUNCTION", "blockOnFailure": false}))
+                .collect();
+            return HttpResponse::Ok().json(json!({"data": {"cartTransforms": {"nodes": nodes}}}));
+        }
+        if query.contains("metafieldsSet(") {
+            g.metafield_sets += 1;
+            if g.metafield_user_errors > 0 {
+                g.metafield_user_errors -= 1;
+                return HttpResponse::Ok().json(json!({"data": {"metafieldsSet": {
+                    "metafields": [], "userErrors": [{"field": ["metafields", "0", "value"],
+                    "message": "Value is invalid JSON", "code": "INVALID_VALUE"}]}}}));
+            }
+            let list = vars["metafields"].as_array().cloned().unwrap_or_default();
+            if list.len() > 25 {
+                return HttpResponse::Ok().json(json!({"errors": [{"message": "The input array size of 26 is greater than the maximum allowed of 25."}]}));
+            }
+            let mut written = Vec::new();
+            for m in list {
+                let field = |k: &str| m[k].as_str().unwrap_or_default().to_owned();
+                g.metafields.insert(
+                    (field("ownerId"), field("namespace"), field("key")),
+                    (field("type"), field("value")),
+                );
+                written.push(json!({"id": format!("gid://shopify/Metafield/{}", g.metafields.len()),
+                    "key": field("key"), "namespace": field("namespace").replace("$app:", "app--1--")}));
+            }
+            return HttpResponse::Ok().json(json!({"data": {"metafieldsSet": {
+                "metafields": written, "userErrors": []}}}));
         }
         if query.contains("webhookSubscriptions(") {
             let nodes: Vec<Value> = g

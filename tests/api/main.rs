@@ -6,6 +6,7 @@ mod agreement;
 mod app_config;
 mod assets;
 mod auth;
+mod checkout;
 mod compliance;
 mod contract;
 mod crash;

@@ -394,6 +394,22 @@ const LANDED: &[(&str, &str)] = &[
         "sqlite/2026-11-21-000017_store_writes/down.sql",
         "65b0393f83fd8b31",
     ),
+    (
+        "postgres/2026-11-21-000015_cart_transform/up.sql",
+        "595b41085a59196c",
+    ),
+    (
+        "postgres/2026-11-21-000015_cart_transform/down.sql",
+        "50d6186a68d3f4dd",
+    ),
+    (
+        "sqlite/2026-11-21-000015_cart_transform/up.sql",
+        "595b41085a59196c",
+    ),
+    (
+        "sqlite/2026-11-21-000015_cart_transform/down.sql",
+        "50d6186a68d3f4dd",
+    ),
 ];
 
 #[test]

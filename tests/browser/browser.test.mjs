@@ -134,7 +134,7 @@ function png(width, height) {
 
 const cart = (page) => page.evaluate(() => fetch('/demo/cart.js').then((r) => r.json()));
 
-test('ring: every rule shows inline, the price follows, the cart gets signed properties and the fee line', async () => {
+test('ring: every rule shows inline, the price follows, the cart gets signed properties and checkout charges the add-on', async () => {
   const { page, errors } = await newPage();
   await page.goto(`${base}/demo/products/engraved-ring`);
   const block = page.locator('[data-atelier-personalizer]');
@@ -183,9 +183,10 @@ test('ring: every rule shows inline, the price follows, the cart gets signed pro
   assert.equal(ring.properties.Karat, '18k');
   assert.equal(ring.properties['Gift box'], 'Yes');
   assert.match(ring.properties._atelier, /^v1\.[^.]+\.1\.8500\.[A-Za-z0-9_-]{43}$/);
-  const fee = c.items.find((i) => i.properties._atelier_fee);
-  assert.equal(fee.properties._atelier_fee, ring.properties._atelier);
-  assert.equal(fee.quantity, 8500, 'one cent per unit of the add-on');
+  // The demo store runs Atelier's Cart Transform function: no fee line in the cart, the add-on
+  // is part of the ring's line at checkout.
+  assert.equal(c.items.find((i) => i.properties._atelier_fee), undefined, 'no fee line');
+  assert.equal(c.items.length, 1);
   // The signature is the one Atelier gives for exactly these values (HMAC, deterministic).
   const again = await page.evaluate(async () => {
     const r = await fetch('/apps/atelier/products/8100000001/personalize', {
@@ -200,6 +201,15 @@ test('ring: every rule shows inline, the price follows, the cart gets signed pro
   const text = await page.locator('.cart-lines').textContent();
   assert.match(text, /Engraving: Forever, A & J/);
   assert.doesNotMatch(text, /_atelier/);
+  // …and what checkout charges: the function's expansion, the ring at its price and the add-on
+  // component at the signed $85.00, the total checkout's.
+  const components = page.getByRole('list', { name: 'Charged at checkout' });
+  const product = components.locator('[data-component="product"]');
+  const addOn = components.locator('[data-component="add-on"]');
+  assert.equal(await product.getAttribute('data-unit-cents'), String(ring.price));
+  assert.equal(await addOn.getAttribute('data-unit-cents'), '8500');
+  assert.match(await addOn.textContent(), /Personalization add-on — \$85\.00 × 1/);
+  assert.equal(await page.locator('[data-cart-total]').getAttribute('data-cents'), String(ring.price + 8500));
   await page.screenshot({ path: path.join(artifacts, 'ring-cart.png') });
   assert.deepEqual(errors, []);
 });
@@ -242,7 +252,9 @@ test('tote: textarea, swatch, number and an uploaded photo, keyboard only', asyn
   assert.match(tote.properties.Photo, new RegExp(`^${base}/uploads/up_`));
   const image = await page.evaluate((u) => fetch(u).then((r) => r.headers.get('content-type')), tote.properties.Photo);
   assert.equal(image, 'image/png');
-  assert.equal(c.items.find((i) => i.properties._atelier_fee).quantity, 1100);
+  assert.equal(c.items.find((i) => i.properties._atelier_fee), undefined, 'charged at checkout, no fee line');
+  const addOn = page.getByRole('list', { name: 'Charged at checkout' }).locator('[data-component="add-on"]');
+  assert.equal(await addOn.getAttribute('data-unit-cents'), '1100');
   assert.deepEqual(errors, []);
 });
 

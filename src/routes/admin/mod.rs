@@ -47,6 +47,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/personalization/settings",
             web::put().to(templates::put_settings),
         )
+        .route("/checkout", web::get().to(templates::checkout_status))
+        .route("/checkout/retry", web::post().to(templates::checkout_retry))
         .route("/orders", web::get().to(orders::list_orders))
         .route("/orders/export.csv", web::get().to(orders::export_csv))
         .route(

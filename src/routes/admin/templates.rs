@@ -47,6 +47,8 @@ pub async fn create_template(
         .await?;
     // Written: this instance's storefront sees it at once, others within the cache TTL.
     state.forget_product_templates(&session.shop.id);
+    // The products' price tables for checkout: committed with the save, written now.
+    crate::jobs::checkout::sync_soon(&state, &session.shop.id);
     Ok(HttpResponse::Created().json(t))
 }
 
@@ -64,6 +66,8 @@ pub async fn update_template(
         .await?;
     // Written: this instance's storefront sees it at once, others within the cache TTL.
     state.forget_product_templates(&session.shop.id);
+    // The products' price tables for checkout: committed with the save, written now.
+    crate::jobs::checkout::sync_soon(&state, &session.shop.id);
     Ok(HttpResponse::Ok().json(t))
 }
 
@@ -79,6 +83,8 @@ pub async fn delete_template(
         .await?;
     // Written: this instance's storefront sees it at once, others within the cache TTL.
     state.forget_product_templates(&session.shop.id);
+    // The products' price tables for checkout: committed with the save, written now.
+    crate::jobs::checkout::sync_soon(&state, &session.shop.id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -124,6 +130,7 @@ pub async fn put_settings(
         })
         .await?;
     state.forget_personalization_policy(&session.shop.id);
+    crate::jobs::checkout::sync_soon(&state, &session.shop.id);
     Ok(HttpResponse::Ok().json(s))
 }
 
@@ -142,4 +149,39 @@ pub async fn versions(
         .await?
         .ok_or_else(|| AppError::not_found("No such template."))?;
     Ok(HttpResponse::Ok().json(json!({ "items": items, "next_cursor": null })))
+}
+
+/// `GET /api/checkout`: the setup checklist of charging the add-on at checkout (the shop's cart
+/// transform, and which products' price tables the store has).
+pub async fn checkout_status(
+    session: ShopSession,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let shop_id = session.shop.id.clone();
+    let status = state
+        .db
+        .run(move |c| Ok(crate::personalization::checkout::status(c, &shop_id)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(status))
+}
+
+/// `POST /api/checkout/retry`: tries the cart transform and every waiting price table again now
+/// (after the merchant deployed the function or fixed the store), and answers the checklist.
+pub async fn checkout_retry(
+    session: ShopSession,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let shop_id = session.shop.id.clone();
+    state
+        .db
+        .run_write(move |c| Ok(crate::personalization::checkout::retry_now(c, &shop_id)?))
+        .await?;
+    crate::jobs::checkout::ensure_cart_transform(&state, &session.shop).await;
+    crate::jobs::checkout::sync_due(&state, Some(session.shop.id.clone())).await?;
+    let shop_id = session.shop.id.clone();
+    let status = state
+        .db
+        .run(move |c| Ok(crate::personalization::checkout::status(c, &shop_id)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(status))
 }

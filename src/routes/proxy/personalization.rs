@@ -42,6 +42,15 @@ pub async fn get_fields(
     let product = product_id(&path)?;
     let (template_id, version, template) = template_for(&state, &sf.shop.id, product).await?;
     let settings = state.personalization_policy(&sf.shop.id).await?;
+    let (shop_id, tid) = (sf.shop.id.clone(), template_id.clone());
+    let at_checkout = state
+        .db
+        .run(move |c| {
+            Ok(crate::personalization::checkout::charged_at_checkout(
+                c, &shop_id, product, &tid, version,
+            )?)
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({
@@ -50,8 +59,10 @@ pub async fn get_fields(
             "version": version,
             "fields": template.fields,
             // The variant the storefront adds, quantity = add-on in cents × quantity, with
-            // `_atelier_fee` = the signature (README, "Charging the add-on").
-            "fee_variant_id": settings.settings.fee_variant_id,
+            // `_atelier_fee` = the signature (README, "Charging the add-on"); none when the
+            // shop's Cart Transform function charges the add-on at checkout instead.
+            "fee_variant_id": if at_checkout { None } else { settings.settings.fee_variant_id.clone() },
+            "charged_at_checkout": at_checkout,
         })))
 }
 

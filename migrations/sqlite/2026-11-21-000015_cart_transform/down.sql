@@ -1,0 +1,2 @@
+DROP TABLE price_table_syncs;
+DROP TABLE cart_transforms;
