@@ -262,6 +262,14 @@ const LANDED: &[(&str, &str)] = &[
         "6979dcfbf8e8797e",
     ),
     (
+        "postgres/2026-11-21-000016_zero_party_questions/up.sql",
+        "7145e9260bad2120",
+    ),
+    (
+        "postgres/2026-11-21-000016_zero_party_questions/down.sql",
+        "5a34f81f0a6c599c",
+    ),
+    (
         "postgres/2026-11-21-000010_rec_buyers/up.sql",
         "5ad8b712e08017c3",
     ),
@@ -356,6 +364,14 @@ const LANDED: &[(&str, &str)] = &[
     (
         "sqlite/2026-11-21-000013_followups/down.sql",
         "6979dcfbf8e8797e",
+    ),
+    (
+        "sqlite/2026-11-21-000016_zero_party_questions/up.sql",
+        "7145e9260bad2120",
+    ),
+    (
+        "sqlite/2026-11-21-000016_zero_party_questions/down.sql",
+        "5a34f81f0a6c599c",
     ),
     (
         "sqlite/2026-11-21-000010_rec_buyers/up.sql",
