@@ -9,6 +9,7 @@ pub mod orders;
 pub mod preferences;
 pub mod preview;
 pub mod production;
+pub mod questions;
 pub mod products;
 pub mod recommendations;
 pub mod shop;
@@ -88,5 +89,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/wishlists/most-wished",
             web::get().to(wishlists::most_wished),
         )
-        .configure(followups::routes);
+        .configure(followups::routes)
+        .configure(questions::routes);
 }

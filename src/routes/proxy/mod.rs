@@ -6,6 +6,7 @@ pub mod personalization;
 pub mod preferences;
 pub mod recommendations;
 pub mod uploads;
+pub mod questions;
 pub mod wishlist;
 
 use actix_web::web;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/uploads", web::post().to(uploads::upload))
     .configure(preferences::routes)
     .configure(wishlist::routes)
+    .configure(questions::routes)
     .route(
         "/recommendations",
         web::get().to(recommendations::recommendations),
