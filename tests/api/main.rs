@@ -24,6 +24,7 @@ mod nul;
 mod personalization;
 mod preferences;
 mod production;
+mod questions;
 mod recommendations;
 mod rotation;
 mod schema;

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use diesel::AggregateExpressionMethods;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -540,7 +541,7 @@ pub fn distribution(
     let respondents: i64 = qa::table
         .filter(qa::shop_id.eq(shop_id))
         .filter(qa::question_key.eq(key))
-        .select(diesel::dsl::count_distinct(qa::customer_id))
+        .select(diesel::dsl::count(qa::customer_id).aggregate_distinct())
         .first(c)?;
     let counts: Vec<(String, i64)> = qa::table
         .filter(qa::shop_id.eq(shop_id))
@@ -588,7 +589,7 @@ pub fn respondents(c: &mut DbConnection, shop_id: &str) -> QueryResult<BTreeMap<
     let rows: Vec<(String, i64)> = qa::table
         .filter(qa::shop_id.eq(shop_id))
         .group_by(qa::question_key)
-        .select((qa::question_key, diesel::dsl::count_distinct(qa::customer_id)))
+        .select((qa::question_key, diesel::dsl::count(qa::customer_id).aggregate_distinct()))
         .load(c)?;
     Ok(rows.into_iter().collect())
 }
