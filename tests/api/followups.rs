@@ -849,15 +849,19 @@ async fn during_a_pause_price_drops_are_dropped_and_abandoned_personalizations_d
     .await;
     app.drain().await;
     {
-        use atelier::db::schema::followup_outbox as fo;
+        // The payload's created_at is fixed in the past: the order is Ben's of today.
+        use atelier::db::schema::{customer_preferences as cp, followup_outbox as fo, orders};
         let mut c = app.state.db.conn().unwrap();
-        diesel::update(fo::table)
-            .set(fo::next_attempt_at.eq(atelier::db::now()))
+        diesel::update(orders::table)
+            .set(orders::created_at.eq(atelier::db::now()))
             .execute(&mut *c)
             .unwrap();
-        use atelier::db::schema::customer_preferences as cp;
         diesel::update(cp::table)
             .set(cp::pause_until.eq(None::<String>))
+            .execute(&mut *c)
+            .unwrap();
+        diesel::update(fo::table)
+            .set(fo::next_attempt_at.eq(atelier::db::now()))
             .execute(&mut *c)
             .unwrap();
     }
