@@ -175,8 +175,8 @@ async fn the_pages_link_versioned_assets_that_browsers_keep() {
     let links = versioned_links(&html, "/admin/assets/");
     assert_eq!(
         links.len(),
-        3,
-        "admin.css, admin.js and engagement.js, versioned: {html}"
+        4,
+        "admin.css, admin.js, engagement.js and questions.js, versioned: {html}"
     );
     for link in links {
         let resp = get_with(&app, &link, &[("Accept-Encoding", "gzip")]).await;

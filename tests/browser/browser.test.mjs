@@ -21,6 +21,7 @@ import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { adminTests } from './admin.mjs';
 import { engagementTests } from './engagement.mjs';
+import { quizTests } from './quiz.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const artifacts = path.join(repo, 'artifacts/browser');
@@ -411,3 +412,4 @@ test('wishlist: hearts by keyboard while anonymous, merged on login, listed and 
 // The merchant's admin, on the same server: after the storefront tests, whose clicks it reads.
 adminTests({ base: () => base, newPage, artifacts, png });
 engagementTests({ base: () => base, newPage, artifacts });
+quizTests({ base: () => base, newPage, artifacts });

@@ -33,6 +33,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("assets/engagement.js"),
     ),
     (
+        "questions.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/questions.js"),
+    ),
+    (
         "preview.js",
         "text/javascript; charset=utf-8",
         include_bytes!("assets/preview.js"),
@@ -117,6 +122,7 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
 <link rel="stylesheet" href="{css}">
 <script src="{js}" defer></script>
 <script src="{engagement}" defer></script>
+<script src="{questions}" defer></script>
 </head>
 <body data-shop="{shop}" data-env="{env}">
 <a class="skip" href="#main">Skip to content</a>
@@ -130,6 +136,7 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
 <li><a href="#/preferences">Preference center</a></li>
 <li><a href="#/recommendations">Recommendations</a></li>
 <li><a href="#/analytics">Analytics</a></li>
+<li><a href="#/questions">Questions</a></li>
 <li><a href="#/wishlists">Wishlists</a></li>
 <li><a href="#/follow-ups">Follow-ups</a></li>
 <li><a href="#/privacy">Privacy</a></li>
@@ -148,6 +155,7 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
         css = escape(&asset_url("admin.css")),
         js = escape(&asset_url("admin.js")),
         engagement = escape(&asset_url("engagement.js")),
+        questions = escape(&asset_url("questions.js")),
     );
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
