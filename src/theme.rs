@@ -36,7 +36,10 @@ pub mod files {
             "wishlist-button",
             include_str!("../theme-extension/blocks/wishlist-button.liquid"),
         ),
-        ("quiz", include_str!("../theme-extension/blocks/quiz.liquid")),
+        (
+            "quiz",
+            include_str!("../theme-extension/blocks/quiz.liquid"),
+        ),
     ];
     pub const ASSETS: &[(&str, &str, &[u8])] = &[
         (

@@ -185,7 +185,9 @@ pub(super) async fn quiz_page(req: HttpRequest, demo: web::Data<Demo>) -> AppRes
     let block = demo.render_block("quiz", "quiz", &globals, json!({}))?;
     Ok(layout(
         "Style quiz",
-        &format!(r#"{who}<section class="shopify-section" id="shopify-section-quiz">{block}</section>"#),
+        &format!(
+            r#"{who}<section class="shopify-section" id="shopify-section-quiz">{block}</section>"#
+        ),
         cart_count(&demo, &req),
     ))
 }

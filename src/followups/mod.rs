@@ -99,9 +99,12 @@ pub fn may_contact(
         .as_deref()
         .filter(|until| today.as_str() < *until)
     {
-        let end = time::Date::parse(until, time::macros::format_description!("[year]-[month]-[day]"))
-            .map(|d| d.midnight())
-            .unwrap_or(at);
+        let end = time::Date::parse(
+            until,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map(|d| d.midnight())
+        .unwrap_or(at);
         return Ok(Err(Hold::Paused(end)));
     }
     Ok(Ok(contact))
@@ -126,7 +129,10 @@ mod tests {
     fn only_an_abandoned_personalization_waits_for_a_pause_and_not_for_ever() {
         let at = time::macros::datetime!(2026-12-01 10:00);
         let soon = Hold::Paused(time::macros::datetime!(2026-12-05 00:00));
-        assert_eq!(soon.deferred_to(ABANDONED, at), Some(time::macros::datetime!(2026-12-05 00:00)));
+        assert_eq!(
+            soon.deferred_to(ABANDONED, at),
+            Some(time::macros::datetime!(2026-12-05 00:00))
+        );
         assert_eq!(soon.deferred_to(PRICE_DROP, at), None);
         assert_eq!(soon.deferred_to(BACK_IN_STOCK, at), None);
         let far = Hold::Paused(time::macros::datetime!(2027-03-01 00:00));

@@ -246,7 +246,9 @@ fn ordered_since_validation(c: &mut DbConnection, ev: &Claimed) -> QueryResult<b
     let validated = data["validated_at"].as_str().and_then(|s| {
         time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
     });
-    let product = data["product_id"].as_str().and_then(|p| p.parse::<i64>().ok());
+    let product = data["product_id"]
+        .as_str()
+        .and_then(|p| p.parse::<i64>().ok());
     match (validated, product) {
         (Some(v), Some(p)) => {
             let v = v.to_offset(time::UtcOffset::UTC);

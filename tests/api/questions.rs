@@ -14,7 +14,13 @@ const OTHER: &str = "other-quiz.myshopify.com";
 const ANNA: i64 = 7_710_000_000_000_123; // above 2^53
 const BEN: i64 = 7_720_000_000_000_456;
 
-async fn api(app: &TestApp, method: Method, path: &str, shop: &str, body: Option<&Value>) -> (u16, Value) {
+async fn api(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    shop: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
     let resp = app.api_send(method, path, shop, body).await;
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
@@ -29,7 +35,9 @@ async fn proxy(
     customer: Option<i64>,
     body: Option<&Value>,
 ) -> (u16, Value) {
-    let mut req = app.client.request(method, app.proxy_url(path, shop, customer));
+    let mut req = app
+        .client
+        .request(method, app.proxy_url(path, shop, customer));
     if let Some(b) = body {
         req = req.json(b);
     }
@@ -145,7 +153,14 @@ async fn the_merchant_creates_edits_orders_and_deletes_questions() {
     assert_eq!(list["next_cursor"], Value::Null);
 
     // The same key twice is refused.
-    let (status, body) = api(&app, Method::POST, "/api/questions", SHOP, Some(&occasion())).await;
+    let (status, body) = api(
+        &app,
+        Method::POST,
+        "/api/questions",
+        SHOP,
+        Some(&occasion()),
+    )
+    .await;
     assert_eq!(status, 422);
     assert_eq!(codes(&body), [("key".into(), "duplicate".into())]);
 
@@ -155,11 +170,13 @@ async fn the_merchant_creates_edits_orders_and_deletes_questions() {
         Method::PUT,
         "/api/questions/occasion",
         SHOP,
-        Some(&json!({"prompt": "What brings you here?", "position": 2, "options": [
+        Some(
+            &json!({"prompt": "What brings you here?", "position": 2, "options": [
             {"key": "gift", "label": "A gift", "interest": "gifts"},
             {"key": "myself", "label": "Myself"},
             {"key": "deals", "label": "Good deals", "interest": "sale"},
-            {"key": "home", "label": "My home"}]})),
+            {"key": "home", "label": "My home"}]}),
+        ),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -200,7 +217,9 @@ async fn the_merchant_creates_edits_orders_and_deletes_questions() {
         .collect();
     assert_eq!(asked, ["top_size", "occasion"]);
     assert!(
-        storefront["questions"][0]["options"][0].get("size").is_none(),
+        storefront["questions"][0]["options"][0]
+            .get("size")
+            .is_none(),
         "mappings stay with the merchant"
     );
     assert_eq!(storefront["logged_in"], false);
@@ -223,7 +242,12 @@ async fn the_merchant_creates_edits_orders_and_deletes_questions() {
     assert_eq!(positions, [0, 1], "numbered again after the delete");
 
     // Without a session token: 401.
-    let resp = app.client.get(app.url("/api/questions")).send().await.unwrap();
+    let resp = app
+        .client
+        .get(app.url("/api/questions"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
 }
 
@@ -270,9 +294,11 @@ async fn bad_question_definitions_are_a_422_naming_each_path() {
         Method::POST,
         "/api/questions",
         SHOP,
-        Some(&json!({"key": "fit", "prompt": "Fit?", "kind": "multiple", "options": [
+        Some(
+            &json!({"key": "fit", "prompt": "Fit?", "kind": "multiple", "options": [
             {"key": "a", "label": "A", "interest": "yachts"},
-            {"key": "b", "label": "B", "size": {"category": "tops", "size": "M"}}]})),
+            {"key": "b", "label": "B", "size": {"category": "tops", "size": "M"}}]}),
+        ),
     )
     .await;
     assert_eq!(status, 422);
@@ -288,9 +314,11 @@ async fn bad_question_definitions_are_a_422_naming_each_path() {
         Method::POST,
         "/api/questions",
         SHOP,
-        Some(&json!({"key": "fit", "prompt": "Fit?", "kind": "single", "options": [
+        Some(
+            &json!({"key": "fit", "prompt": "Fit?", "kind": "single", "options": [
             {"key": "a", "label": "A", "size": {"category": "hats", "size": "M"}},
-            {"key": "b", "label": "B", "size": {"category": "tops", "size": "XXXL"}}]})),
+            {"key": "b", "label": "B", "size": {"category": "tops", "size": "XXXL"}}]}),
+        ),
     )
     .await;
     assert_eq!(status, 422);
@@ -329,8 +357,10 @@ async fn bad_question_definitions_are_a_422_naming_each_path() {
         Method::POST,
         "/api/questions",
         SHOP,
-        Some(&json!({"key": "q50", "prompt": "?", "kind": "single", "options": [
-            {"key": "y", "label": "Yes"}, {"key": "n", "label": "No"}]})),
+        Some(
+            &json!({"key": "q50", "prompt": "?", "kind": "single", "options": [
+            {"key": "y", "label": "Yes"}, {"key": "n", "label": "No"}]}),
+        ),
     )
     .await;
     assert_eq!(status, 422);
@@ -348,7 +378,14 @@ async fn bad_question_definitions_are_a_422_naming_each_path() {
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
     assert!(body["error"]["code"].is_string());
-    let (status, _) = api(&app, Method::POST, "/api/questions", SHOP, Some(&json!([1]))).await;
+    let (status, _) = api(
+        &app,
+        Method::POST,
+        "/api/questions",
+        SHOP,
+        Some(&json!([1])),
+    )
+    .await;
     assert_eq!(status, 422);
     let (status, body) = api(
         &app,
@@ -397,12 +434,20 @@ async fn the_quiz_saves_as_the_shopper_goes_and_resumes_at_the_first_unanswered(
     // Answering out of order still resumes at the first unanswered one.
     let (status, body) = answer(&app, ANNA, "style", json!(["vintage", "minimal"])).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["answers"]["style"], json!(["minimal", "vintage"]), "the question's order");
+    assert_eq!(
+        body["answers"]["style"],
+        json!(["minimal", "vintage"]),
+        "the question's order"
+    );
     assert_eq!(body["next"], "top_size");
     let (_, body) = answer(&app, ANNA, "top_size", json!(["m"])).await;
     assert_eq!(body["answered"], 3);
     assert_eq!(body["next"], Value::Null, "finished");
-    assert_eq!(quiz(&app, Some(BEN)).await["answered"], 0, "Ben's are his own");
+    assert_eq!(
+        quiz(&app, Some(BEN)).await["answered"],
+        0,
+        "Ben's are his own"
+    );
 
     // Bad answers: named, nothing changes.
     let (status, body) = answer(&app, ANNA, "occasion", json!(["gift", "deals"])).await;
@@ -419,13 +464,19 @@ async fn the_quiz_saves_as_the_shopper_goes_and_resumes_at_the_first_unanswered(
     );
     let (status, body) = answer(&app, ANNA, "style", json!(["bold", "punk"])).await;
     assert_eq!(status, 422);
-    assert_eq!(codes(&body), [("options[1]".into(), "unknown_option".into())]);
+    assert_eq!(
+        codes(&body),
+        [("options[1]".into(), "unknown_option".into())]
+    );
     let (status, body) = answer(&app, ANNA, "style", json!([])).await;
     assert_eq!(status, 422);
     assert_eq!(codes(&body), [("options".into(), "required".into())]);
     let (status, body) = answer(&app, ANNA, "nope", json!(["a"])).await;
     assert_eq!(status, 404, "{body}");
-    assert_eq!(quiz(&app, Some(ANNA)).await["answers"]["style"], json!(["minimal", "vintage"]));
+    assert_eq!(
+        quiz(&app, Some(ANNA)).await["answers"]["style"],
+        json!(["minimal", "vintage"])
+    );
 
     // Anonymous: the questions, no answers; saving is the browser's job (401 tells it so).
     let anon = quiz(&app, None).await;
@@ -468,7 +519,10 @@ async fn the_quiz_saves_as_the_shopper_goes_and_resumes_at_the_first_unanswered(
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(quiz(&app, Some(ANNA)).await["answers"]["style"], json!(["vintage", "minimal"]));
+    assert_eq!(
+        quiz(&app, Some(ANNA)).await["answers"]["style"],
+        json!(["vintage", "minimal"])
+    );
 }
 
 #[tokio::test]
@@ -496,8 +550,15 @@ async fn answers_are_preferences_with_history_and_mapped_values_editable_later()
     assert_eq!(p["sizes"]["tops"], "M");
 
     // Changed later (as the preference center block does): the earlier mapping is taken back.
-    assert_eq!(answer(&app, ANNA, "occasion", json!(["deals"])).await.0, 200);
-    assert_eq!(answer(&app, ANNA, "occasion", json!(["deals"])).await.0, 200, "same again");
+    assert_eq!(
+        answer(&app, ANNA, "occasion", json!(["deals"])).await.0,
+        200
+    );
+    assert_eq!(
+        answer(&app, ANNA, "occasion", json!(["deals"])).await.0,
+        200,
+        "same again"
+    );
     let p = prefs(&app, ANNA).await;
     assert_eq!(p["interests"], json!(["new_arrivals", "sale"]));
     // Taken back altogether: the size the answer set goes with it.
@@ -551,13 +612,23 @@ async fn answers_are_preferences_with_history_and_mapped_values_editable_later()
     // The merchant's customer view shows the answers with prompts and labels.
     assert_eq!(view["answers"][0]["question"], "occasion");
     assert_eq!(view["answers"][0]["prompt"], "What do you shop for most?");
-    assert_eq!(view["answers"][0]["options"], json!([{"key": "deals", "label": "Good deals"}]));
+    assert_eq!(
+        view["answers"][0]["options"],
+        json!([{"key": "deals", "label": "Good deals"}])
+    );
 
     // A Ben who only answered a question is known to the merchant.
-    assert_eq!(answer(&app, BEN, "occasion", json!(["myself"])).await.0, 200);
+    assert_eq!(
+        answer(&app, BEN, "occasion", json!(["myself"])).await.0,
+        200
+    );
     let view = customer_view(&app, BEN).await;
     assert_eq!(view["answers"][0]["options"][0]["key"], "myself");
-    assert_eq!(view["preferences"]["interests"], json!([]), "an unmapped option sets nothing");
+    assert_eq!(
+        view["preferences"]["interests"],
+        json!([]),
+        "an unmapped option sets nothing"
+    );
 }
 
 #[tokio::test]
@@ -567,7 +638,10 @@ async fn a_browsers_answers_are_merged_on_login_without_overwriting_the_account(
     for q in [occasion(), top_size(), style()] {
         create(&app, SHOP, &q).await;
     }
-    assert_eq!(answer(&app, ANNA, "occasion", json!(["myself"])).await.0, 200);
+    assert_eq!(
+        answer(&app, ANNA, "occasion", json!(["myself"])).await.0,
+        200
+    );
     let (status, body) = proxy(
         &app,
         Method::POST,
@@ -580,7 +654,11 @@ async fn a_browsers_answers_are_merged_on_login_without_overwriting_the_account(
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["answers"]["occasion"], json!(["myself"]), "the account's answer stays");
+    assert_eq!(
+        body["answers"]["occasion"],
+        json!(["myself"]),
+        "the account's answer stays"
+    );
     assert_eq!(body["answers"]["top_size"], json!(["s"]));
     assert!(body["answers"].get("style").is_none());
     let mut skipped: Vec<(String, String)> = body["skipped"]
@@ -612,8 +690,15 @@ async fn a_browsers_answers_are_merged_on_login_without_overwriting_the_account(
         json!({"answers": {}, "extra": 1}),
         json!({}),
     ] {
-        let (status, body) =
-            proxy(&app, Method::POST, "/questions/merge", SHOP, Some(ANNA), Some(&bad)).await;
+        let (status, body) = proxy(
+            &app,
+            Method::POST,
+            "/questions/merge",
+            SHOP,
+            Some(ANNA),
+            Some(&bad),
+        )
+        .await;
         assert_eq!(status, 422, "{bad}: {body}");
         assert!(!codes(&body).is_empty());
     }
@@ -675,7 +760,13 @@ async fn for_you(app: &TestApp, customer: Option<i64>) -> Vec<i64> {
 async fn mapped_and_unmapped_answers_move_for_you_only_with_consent() {
     let app = spawn_app().await;
     app.install(SHOP).await;
-    for (id, tags) in [(1, ""), (2, ""), (3, "gifts"), (4, "style:minimal"), (5, "")] {
+    for (id, tags) in [
+        (1, ""),
+        (2, ""),
+        (3, "gifts"),
+        (4, "style:minimal"),
+        (5, ""),
+    ] {
         app.deliver(&Delivery::new("products/create", SHOP, &product(id, tags)))
             .await;
     }
@@ -723,9 +814,15 @@ async fn mapped_and_unmapped_answers_move_for_you_only_with_consent() {
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(quiz(&app, Some(ANNA)).await["consent"]["personalization"], true);
+    assert_eq!(
+        quiz(&app, Some(ANNA)).await["consent"]["personalization"],
+        true
+    );
     let personal = for_you(&app, Some(ANNA)).await;
-    assert_eq!(personal[0], 3, "the mapped interest (gifts) leads: {personal:?}");
+    assert_eq!(
+        personal[0], 3,
+        "the mapped interest (gifts) leads: {personal:?}"
+    );
     // An unmapped answer is a taste signal: products tagged style:minimal are lifted too.
     assert_eq!(answer(&app, ANNA, "style", json!(["minimal"])).await.0, 200);
     let personal = for_you(&app, Some(ANNA)).await;
@@ -750,10 +847,20 @@ async fn the_merchant_sees_answer_distributions_per_option() {
         (31, "deals", vec!["vintage"]),
         (32, "myself", vec!["minimal"]),
     ] {
-        assert_eq!(answer(&app, customer, "occasion", json!([occ])).await.0, 200);
+        assert_eq!(
+            answer(&app, customer, "occasion", json!([occ])).await.0,
+            200
+        );
         assert_eq!(answer(&app, customer, "style", json!(styles)).await.0, 200);
     }
-    let (status, d) = api(&app, Method::GET, "/api/questions/occasion/distribution", SHOP, None).await;
+    let (status, d) = api(
+        &app,
+        Method::GET,
+        "/api/questions/occasion/distribution",
+        SHOP,
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{d}");
     assert_eq!(d["respondents"], 4);
     assert_eq!(d["kind"], "single");
@@ -779,7 +886,14 @@ async fn the_merchant_sees_answer_distributions_per_option() {
     );
     assert_eq!(d["options"][0]["label"], "Gifts");
     assert!(!d.to_string().contains(&ANNA.to_string()), "counts only");
-    let (_, d) = api(&app, Method::GET, "/api/questions/style/distribution", SHOP, None).await;
+    let (_, d) = api(
+        &app,
+        Method::GET,
+        "/api/questions/style/distribution",
+        SHOP,
+        None,
+    )
+    .await;
     assert_eq!(d["respondents"], 4);
     let counts: Vec<i64> = d["options"]
         .as_array()
@@ -791,7 +905,14 @@ async fn the_merchant_sees_answer_distributions_per_option() {
     assert_eq!(d["options"][0]["share"], 0.75);
     // Ben changes his mind: counted once, under his new answer.
     assert_eq!(answer(&app, BEN, "occasion", json!(["deals"])).await.0, 200);
-    let (_, d) = api(&app, Method::GET, "/api/questions/occasion/distribution", SHOP, None).await;
+    let (_, d) = api(
+        &app,
+        Method::GET,
+        "/api/questions/occasion/distribution",
+        SHOP,
+        None,
+    )
+    .await;
     assert_eq!(d["respondents"], 4);
     assert_eq!(d["options"][0]["count"], 1);
     assert_eq!(d["options"][2]["count"], 2);
@@ -805,9 +926,19 @@ async fn the_merchant_sees_answer_distributions_per_option() {
     )
     .await;
     assert_eq!(status, 200);
-    let (_, d) = api(&app, Method::GET, "/api/questions/style/distribution", SHOP, None).await;
+    let (_, d) = api(
+        &app,
+        Method::GET,
+        "/api/questions/style/distribution",
+        SHOP,
+        None,
+    )
+    .await;
     assert_eq!(d["options"].as_array().unwrap().len(), 2);
-    assert_eq!(d["retired"], json!([{"key": "vintage", "label": null, "count": 1, "share": 0.25}]));
+    assert_eq!(
+        d["retired"],
+        json!([{"key": "vintage", "label": null, "count": 1, "share": 0.25}])
+    );
     // The list shows respondents per question.
     let (_, list) = api(&app, Method::GET, "/api/questions", SHOP, None).await;
     assert_eq!(list["items"][0]["respondents"], 4);
@@ -817,7 +948,14 @@ async fn the_merchant_sees_answer_distributions_per_option() {
         body
     };
     assert_eq!(q["next"], "style");
-    let (status, _) = api(&app, Method::GET, "/api/questions/nope/distribution", SHOP, None).await;
+    let (status, _) = api(
+        &app,
+        Method::GET,
+        "/api/questions/nope/distribution",
+        SHOP,
+        None,
+    )
+    .await;
     assert_eq!(status, 404);
 }
 
@@ -863,7 +1001,14 @@ async fn shops_never_see_each_others_questions_or_answers() {
     assert_eq!(status, 404);
     // The same key in the other shop is its own question.
     create(&app, OTHER, &occasion()).await;
-    let (_, d) = api(&app, Method::GET, "/api/questions/occasion/distribution", OTHER, None).await;
+    let (_, d) = api(
+        &app,
+        Method::GET,
+        "/api/questions/occasion/distribution",
+        OTHER,
+        None,
+    )
+    .await;
     assert_eq!(d["respondents"], 0);
     let (_, d) = api(&app, Method::GET, "/api/questions/occasion", SHOP, None).await;
     assert_eq!(d["prompt"], "What do you shop for most?");
@@ -876,7 +1021,12 @@ async fn answers_are_exported_and_erased_with_the_customer_and_the_shop() {
     create(&app, SHOP, &occasion()).await;
     create(&app, SHOP, &style()).await;
     assert_eq!(answer(&app, ANNA, "occasion", json!(["gift"])).await.0, 200);
-    assert_eq!(answer(&app, ANNA, "style", json!(["bold", "vintage"])).await.0, 200);
+    assert_eq!(
+        answer(&app, ANNA, "style", json!(["bold", "vintage"]))
+            .await
+            .0,
+        200
+    );
     assert_eq!(answer(&app, BEN, "style", json!(["minimal"])).await.0, 200);
 
     app.deliver(&Delivery::new(
@@ -915,7 +1065,10 @@ async fn answers_are_exported_and_erased_with_the_customer_and_the_shop() {
     ))
     .await;
     app.drain().await;
-    assert_eq!(app.tables_mentioning(&ANNA.to_string()), Vec::<String>::new());
+    assert_eq!(
+        app.tables_mentioning(&ANNA.to_string()),
+        Vec::<String>::new()
+    );
     assert_eq!(quiz(&app, Some(ANNA)).await["answered"], 0);
     assert_eq!(quiz(&app, Some(BEN)).await["answered"], 1, "Ben keeps his");
 
@@ -927,7 +1080,8 @@ async fn answers_are_exported_and_erased_with_the_customer_and_the_shop() {
 
     // shop/redact erases the questions too.
     assert_eq!(answer(&app, BEN, "occasion", json!(["gift"])).await.0, 200);
-    app.deliver(&Delivery::new("app/uninstalled", SHOP, &json!({"id": 1}))).await;
+    app.deliver(&Delivery::new("app/uninstalled", SHOP, &json!({"id": 1})))
+        .await;
     app.drain().await;
     app.deliver(&Delivery::new(
         "shop/redact",

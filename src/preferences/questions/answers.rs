@@ -23,9 +23,9 @@ use crate::db::schema::quiz_answers as qa;
 use crate::db::{DbConnection, now, rfc3339, write_tx};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::input::{self, Lenient, Problems, Unknown};
+use crate::preferences::Source;
 use crate::preferences::center::{self, Center, MAX_INTERESTS};
 use crate::preferences::prefs::{self, Prefs};
-use crate::preferences::Source;
 
 /// Answers one merge may carry (a browser holds at most one per question).
 pub const MAX_MERGE: usize = super::MAX_QUESTIONS;
@@ -125,10 +125,7 @@ pub fn quiz(c: &mut DbConnection, shop_id: &str, customer_id: Option<i64>) -> Qu
         if keys.is_empty() {
             next = next.or_else(|| Some(q.key.clone()));
         } else {
-            answers.insert(
-                q.key.clone(),
-                keys.into_iter().map(str::to_owned).collect(),
-            );
+            answers.insert(q.key.clone(), keys.into_iter().map(str::to_owned).collect());
         }
     }
     let consent = match customer_id {
@@ -194,7 +191,9 @@ fn option_keys(p: &mut Problems, path: &str, raw: Lenient<Vec<Lenient<String>>>)
     for (i, k) in list.into_iter().enumerate() {
         let item = input::item(path, i);
         match k.typed(p, &item, "An option is its key (string).") {
-            Some(k) if keys.contains(&k) => p.push(item, "duplicate", "This option is chosen twice."),
+            Some(k) if keys.contains(&k) => {
+                p.push(item, "duplicate", "This option is chosen twice.")
+            }
             Some(k) => keys.push(k),
             None => {}
         }
@@ -255,7 +254,11 @@ pub fn parse_merge(body: &Value) -> Result<Vec<(String, Vec<String>)>, Vec<Field
 // ---------------------------------------------------------------- answering
 
 /// What `options` of `q` set in the preferences: interests and sizes (offered by the center).
-fn mapped(center: &Center, q: &Question, options: &[String]) -> (Vec<String>, Vec<(String, String)>) {
+fn mapped(
+    center: &Center,
+    q: &Question,
+    options: &[String],
+) -> (Vec<String>, Vec<(String, String)>) {
     let mut interests = Vec::new();
     let mut sizes = Vec::new();
     for o in q.def.options.iter().filter(|o| options.contains(&o.key)) {
@@ -530,11 +533,7 @@ fn share(n: i64, of: i64) -> f64 {
 }
 
 /// How shoppers answered one question: counts and shares per option. Counts only, no customers.
-pub fn distribution(
-    c: &mut DbConnection,
-    shop_id: &str,
-    key: &str,
-) -> AppResult<Distribution> {
+pub fn distribution(c: &mut DbConnection, shop_id: &str, key: &str) -> AppResult<Distribution> {
     let Some(q) = find(c, shop_id, key)? else {
         return Err(AppError::not_found("No such question."));
     };
@@ -589,7 +588,10 @@ pub fn respondents(c: &mut DbConnection, shop_id: &str) -> QueryResult<BTreeMap<
     let rows: Vec<(String, i64)> = qa::table
         .filter(qa::shop_id.eq(shop_id))
         .group_by(qa::question_key)
-        .select((qa::question_key, diesel::dsl::count(qa::customer_id).aggregate_distinct()))
+        .select((
+            qa::question_key,
+            diesel::dsl::count(qa::customer_id).aggregate_distinct(),
+        ))
         .load(c)?;
     Ok(rows.into_iter().collect())
 }
@@ -693,7 +695,10 @@ mod tests {
             sizes: [("tops".to_owned(), "M".to_owned())].into(),
             ..Prefs::default()
         };
-        let before = (vec!["gifts".to_owned()], vec![("tops".to_owned(), "M".to_owned())]);
+        let before = (
+            vec!["gifts".to_owned()],
+            vec![("tops".to_owned(), "M".to_owned())],
+        );
         let after = (vec!["new_arrivals".to_owned()], vec![]);
         apply_mapping(&mut p, &before, &after);
         assert_eq!(p.interests, ["sale", "new_arrivals"]);
@@ -726,8 +731,8 @@ mod tests {
             parse_answer(&json!({"options": []})).unwrap_err()[0].code,
             "required"
         );
-        let errors = parse_merge(&json!({"answers": {"style": "minimal", "fit": ["slim"]}}))
-            .unwrap_err();
+        let errors =
+            parse_merge(&json!({"answers": {"style": "minimal", "fit": ["slim"]}})).unwrap_err();
         assert_eq!(errors[0].field, "answers.style");
         assert_eq!(
             parse_merge(&json!({"answers": {"fit": ["slim"]}})).unwrap(),

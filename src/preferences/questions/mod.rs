@@ -334,11 +334,10 @@ fn parse_option(p: &mut Problems, path: &str, o: OptionBody) -> Option<QuestionO
         p.push(&interest_path, "invalid_key", "Not an interest key.");
     }
     let size_path = input::member(path, "size");
-    let size = match o.size.nullable(
-        p,
-        &size_path,
-        "size is {\"category\",\"size\"}, or null.",
-    ) {
+    let size = match o
+        .size
+        .nullable(p, &size_path, "size is {\"category\",\"size\"}, or null.")
+    {
         Some(Some(s)) => {
             p.unknown_members(&size_path, s.unknown.keys(), not_in_request);
             let cat_path = input::member(&size_path, "category");
@@ -404,17 +403,18 @@ pub fn parse(body: &Value, creating: bool) -> Result<QuestionInput, Vec<FieldErr
             "required",
             "A question is \"single\" or \"multiple\" choice.",
         ),
-        kind => match kind.typed(&mut p, "kind", "kind is \"single\" or \"multiple\".") {
-            Some(k) => match Kind::parse(&k) {
-                Some(k) => out.kind = Some(k),
-                None => p.push(
-                    "kind",
-                    "invalid_kind",
-                    "kind is \"single\" or \"multiple\".",
-                ),
-            },
-            None => {}
-        },
+        kind => {
+            if let Some(k) = kind.typed(&mut p, "kind", "kind is \"single\" or \"multiple\".") {
+                match Kind::parse(&k) {
+                    Some(k) => out.kind = Some(k),
+                    None => p.push(
+                        "kind",
+                        "invalid_kind",
+                        "kind is \"single\" or \"multiple\".",
+                    ),
+                }
+            }
+        }
     }
     match b.options {
         Lenient::Absent if creating => p.push(

@@ -16,10 +16,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/questions/{key}", web::get().to(get_one))
         .route("/questions/{key}", web::put().to(update))
         .route("/questions/{key}", web::delete().to(delete))
-        .route(
-            "/questions/{key}/distribution",
-            web::get().to(distribution),
-        );
+        .route("/questions/{key}/distribution", web::get().to(distribution));
 }
 
 fn with_respondents(q: QuestionOut, respondents: i64) -> Value {

@@ -4,9 +4,9 @@
 
 pub mod personalization;
 pub mod preferences;
+pub mod questions;
 pub mod recommendations;
 pub mod uploads;
-pub mod questions;
 pub mod wishlist;
 
 use actix_web::web;
