@@ -127,7 +127,7 @@ fn tote_template() -> Json {
 fn demo_questions() -> Vec<Json> {
     vec![
         json!({"key": "occasion", "prompt": "What do you shop for most often?", "kind": "single", "options": [
-            {"key": "gift", "label": "Gifts for others", "interest": "gifts"},
+            {"key": "gift", "label": "Presents for others", "interest": "gifts"},
             {"key": "myself", "label": "Something for myself"},
             {"key": "deals", "label": "Good deals", "interest": "sale"}]}),
         json!({"key": "top_size", "prompt": "Which size do you wear in tops?", "kind": "single", "options": [
