@@ -113,10 +113,15 @@
     async function loadDistribution() {
       if (isNew) return;
       const d = await api('/api/questions/' + encodeURIComponent(q.key) + '/distribution');
-      const row = (o, label) => h('tr', { 'data-option': o.key },
-        h('th', { scope: 'row', text: label }),
-        h('td', { text: num(o.count) }),
-        h('td', {}, h('span', { class: 'meter', 'aria-hidden': 'true' }, h('span', { style: 'width:' + Math.min(100, o.share * 100) + '%' })), ' ' + pct(o.share)));
+      const row = (o, label) => {
+        const fill = h('span', {});
+        // Set through the CSSOM: the admin's CSP allows no inline style attributes.
+        fill.style.width = Math.min(100, o.share * 100) + '%';
+        return h('tr', { 'data-option': o.key },
+          h('th', { scope: 'row', text: label }),
+          h('td', { text: num(o.count) }),
+          h('td', {}, h('span', { class: 'meter', 'aria-hidden': 'true' }, fill), ' ' + pct(o.share)));
+      };
       dist.replaceChildren(
         h('p', { 'data-respondents': '', text: d.respondents === 1 ? '1 shopper answered.' : num(d.respondents) + ' shoppers answered.' + (d.kind === 'multiple' ? ' Shoppers may choose several options, so shares add up to more than 100%.' : '') }),
         d.respondents ? h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-distribution': '' },
