@@ -61,7 +61,11 @@
     const active = h('input', { type: 'checkbox', checked: q.active });
     const optionsBox = h('div', {});
     const renderOptions = () => optionsBox.replaceChildren(...q.options.map((o, i) => {
-      const map = select(targets, mappingOf(o), { on: { change: (e) => { delete o.interest; delete o.size; if (e.target.value) Object.assign(o, JSON.parse(e.target.value)); } } });
+      // A mapping the center no longer offers stays selectable, so saving keeps it.
+      const current = mappingOf(o);
+      const known = !current || targets.some(([v]) => v === current);
+      const stale = known ? [] : [[current, (o.interest ? 'Interest: ' + o.interest : 'Size: ' + o.size.category + ' ' + o.size.size) + ' (no longer offered)']];
+      const map = select(stale.concat(targets), current, { on: { change: (e) => { delete o.interest; delete o.size; if (e.target.value) Object.assign(o, JSON.parse(e.target.value)); } } });
       return h('fieldset', { class: 'group', 'data-option': i }, h('legend', { text: 'Option ' + (i + 1) }),
         h('div', { class: 'row' },
           field('Label', input({ value: o.label, maxlength: 100, on: { input: (e) => { o.label = e.target.value; } } }), { errors, path: 'options[' + i + '].label', inline: true }),
