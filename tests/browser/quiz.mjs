@@ -157,6 +157,9 @@ export function quizTests({ base, newPage, artifacts }) {
     await page.waitForSelector('main:not([aria-busy]) h1');
     const gift = page.locator('[data-distribution] tr[data-option="gift"]');
     await gift.waitFor();
+    // The option's mapping is shown (and kept on save) even if the center stopped offering it.
+    const sets = page.locator('[data-option="0"]').getByLabel('Sets');
+    assert.match(await sets.evaluate((s) => s.selectedOptions[0].textContent), /^Interest: gifts/i);
     assert.equal((await gift.locator('td').first().textContent()).trim(), '1');
     assert.match(await gift.locator('td').nth(1).textContent(), /100%/);
     assert.equal((await page.locator('[data-distribution] tr[data-option="deals"] td').first().textContent()).trim(), '0');
