@@ -36,6 +36,10 @@ pub mod files {
             "wishlist-button",
             include_str!("../theme-extension/blocks/wishlist-button.liquid"),
         ),
+        (
+            "quiz",
+            include_str!("../theme-extension/blocks/quiz.liquid"),
+        ),
     ];
     pub const ASSETS: &[(&str, &str, &[u8])] = &[
         (
@@ -62,6 +66,11 @@ pub mod files {
             "atelier-wishlist.js",
             "text/javascript; charset=utf-8",
             include_bytes!("../theme-extension/assets/atelier-wishlist.js"),
+        ),
+        (
+            "atelier-quiz.js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../theme-extension/assets/atelier-quiz.js"),
         ),
         (
             "atelier.css",

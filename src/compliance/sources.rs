@@ -5,7 +5,7 @@ use diesel::QueryResult;
 use serde_json::{Value, json};
 
 use crate::db::{DbConnection, rfc3339};
-use crate::preferences::{prefs, saved, wishlist};
+use crate::preferences::{prefs, questions, saved, wishlist};
 
 /// One kind of customer data: how to export it and how to erase it.
 pub struct CustomerDataSource {
@@ -54,6 +54,7 @@ pub const CUSTOMER_DATA: &[CustomerDataSource] =
         CONSENT_HISTORY,
         SAVED,
         WISHLIST,
+        QUIZ_ANSWERS,
         FOLLOWUPS,
         FOLLOWUP_PERSONALIZATIONS,
         STORE_WRITES,
@@ -92,6 +93,14 @@ pub const WISHLIST: CustomerDataSource = CustomerDataSource {
     key: "wishlist",
     export: wishlist::export,
     redact: |c, shop, customer, _| wishlist::redact(c, shop, customer),
+};
+
+/// `quiz_answers`: the shopper's answers to the merchant's questions (their history is in
+/// `consent_history`).
+pub const QUIZ_ANSWERS: CustomerDataSource = CustomerDataSource {
+    key: "quiz_answers",
+    export: questions::answers::export,
+    redact: |c, shop, customer, _| questions::answers::redact(c, shop, customer),
 };
 
 /// `followups`: follow-up events made for the shopper (kind, state, when).

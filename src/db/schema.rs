@@ -466,6 +466,8 @@ diesel::table! {
         abandoned_personalization -> Bool,
         abandoned_after_minutes -> BigInt,
         updated_at -> Timestamp,
+        klaviyo_key -> Nullable<Text>,
+        klaviyo_key_hint -> Nullable<Text>,
     }
 }
 
@@ -579,3 +581,30 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(cart_transforms, shops);
+
+// ---------------------------------------------------------------- zero-party questions
+
+diesel::table! {
+    quiz_questions (shop_id, question_key) {
+        shop_id -> Text,
+        question_key -> Text,
+        position -> BigInt,
+        active -> Bool,
+        version -> BigInt,
+        definition -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    quiz_answers (shop_id, customer_id, question_key, option_key) {
+        shop_id -> Text,
+        customer_id -> BigInt,
+        question_key -> Text,
+        option_key -> Text,
+        answered_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(quiz_questions, quiz_answers);

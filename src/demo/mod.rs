@@ -116,6 +116,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: Option<web::Data<Demo>>) {
         .route("/demo/cart/clear.js", web::post().to(cart::cart_clear))
         .route("/demo/checkout", web::post().to(checkout::checkout))
         .route("/demo/account", web::get().to(pages::account_page))
+        .route("/demo/quiz", web::get().to(pages::quiz_page))
         .route("/demo/login", web::get().to(pages::login))
         .route("/demo/logout", web::get().to(pages::logout))
         .route(

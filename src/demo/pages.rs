@@ -60,7 +60,7 @@ button, .button {{ font: inherit; padding: .6rem 1.2rem; border-radius: 4px; bor
 </style>
 </head>
 <body>
-<header><strong><a href="/demo">Atelier demo store</a></strong><a href="/demo/account">Account</a><a href="/demo/cart" data-cart-link>Cart ({cart_count})</a><button type="button" data-demo-consent style="margin-left:auto">Analytics</button></header>
+<header><strong><a href="/demo">Atelier demo store</a></strong><a href="/demo/quiz">Style quiz</a><a href="/demo/account">Account</a><a href="/demo/cart" data-cart-link>Cart ({cart_count})</a><button type="button" data-demo-consent style="margin-left:auto">Analytics</button></header>
 <main>
 {body}
 </main>
@@ -201,6 +201,24 @@ fn globals(req: &HttpRequest, product: Option<&seed::DemoProduct>) -> Json {
         "product": product,
         "routes": {"root_url": "/demo", "cart_url": "/demo/cart", "cart_add_url": "/demo/cart/add", "account_login_url": "/demo/login"},
     })
+}
+
+/// `GET /demo/quiz`: a page with the Quiz block (the merchant's questions).
+pub(super) async fn quiz_page(req: HttpRequest, demo: web::Data<Demo>) -> AppResult<HttpResponse> {
+    let who = if logged_in(&req) {
+        r#"<p>Logged in as the demo customer. <a href="/demo/logout">Log out</a></p>"#
+    } else {
+        r#"<p>You are logged out: your answers stay in this browser. <a href="/demo/login">Log in</a></p>"#
+    };
+    let globals = globals(&req, None);
+    let block = demo.render_block("quiz", "quiz", &globals, json!({}))?;
+    Ok(layout(
+        "Style quiz",
+        &format!(
+            r#"{who}<section class="shopify-section" id="shopify-section-quiz">{block}</section>"#
+        ),
+        cart_count(&demo, &req),
+    ))
 }
 
 /// `GET /demo/account`: the demo customer's account page, with the Preference center block.

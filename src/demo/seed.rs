@@ -45,7 +45,7 @@ const PRODUCTS: DemoCatalogue = &[
         "linen-apron",
         "Linen apron",
         "Kitchen",
-        "kitchen, linen",
+        "kitchen, linen, room:kitchen",
         &[("S", "42.00"), ("M", "42.00"), ("L", "44.00")],
     ),
     (
@@ -53,7 +53,7 @@ const PRODUCTS: DemoCatalogue = &[
         "fig-candle",
         "Fig candle",
         "Home",
-        "candle, home, gift",
+        "candle, home, gift, room:living",
         &[("Default Title", "24.50")],
     ),
     (
@@ -61,7 +61,7 @@ const PRODUCTS: DemoCatalogue = &[
         "stoneware-mug",
         "Stoneware mug",
         "Kitchen",
-        "kitchen, mug, gift",
+        "kitchen, mug, gift, room:kitchen",
         &[("Default Title", "18.00")],
     ),
     (
@@ -123,6 +123,24 @@ fn tote_template() -> Json {
     ]})
 }
 
+/// The demo quiz: one question mapped onto an interest, one onto a size, one a taste only.
+fn demo_questions() -> Vec<Json> {
+    vec![
+        json!({"key": "occasion", "prompt": "What do you shop for most often?", "kind": "single", "options": [
+            {"key": "gift", "label": "Presents for others", "interest": "gifts"},
+            {"key": "myself", "label": "Something for myself"},
+            {"key": "deals", "label": "Good deals", "interest": "sale"}]}),
+        json!({"key": "top_size", "prompt": "Which size do you wear in tops?", "kind": "single", "options": [
+            {"key": "s", "label": "S", "size": {"category": "tops", "size": "S"}},
+            {"key": "m", "label": "M", "size": {"category": "tops", "size": "M"}},
+            {"key": "l", "label": "L", "size": {"category": "tops", "size": "L"}}]}),
+        json!({"key": "room", "prompt": "Which rooms do you love to make your own?", "kind": "multiple", "options": [
+            {"key": "kitchen", "label": "Kitchen"},
+            {"key": "living", "label": "Living room"},
+            {"key": "bedroom", "label": "Bedroom"}]}),
+    ]
+}
+
 /// Seeds the demo shop once.
 pub fn seed(c: &mut DbConnection, state: &crate::state::AppState) -> anyhow::Result<()> {
     let shop = crate::shops::find_by_domain(c, crate::config::DEMO_SHOP)?
@@ -180,6 +198,13 @@ pub fn seed(c: &mut DbConnection, state: &crate::state::AppState) -> anyhow::Res
         Ok("gid://shopify/CartTransform/1"),
     )?;
     crate::personalization::checkout::settle_locally(c, &shop.id)?;
+    // A short quiz: a size and an interest the answers set, and a taste (`room:…` tags).
+    for q in demo_questions() {
+        let input = crate::preferences::questions::parse(&q, true)
+            .map_err(|e| anyhow::anyhow!("demo question: {e:?}"))?;
+        crate::preferences::questions::create(c, &shop.id, input)
+            .map_err(|e| anyhow::anyhow!("demo question: {e:?}"))?;
+    }
     // Past orders, so recommendations have something to learn from.
     let baskets: &[&[i64]] = &[
         &[8_100_000_004, 8_100_000_005],
@@ -219,7 +244,7 @@ pub fn seed(c: &mut DbConnection, state: &crate::state::AppState) -> anyhow::Res
         )
         .map_err(|e| anyhow::anyhow!("seeding an order: {e:?}"))?;
     }
-    tracing::info!("demo shop seeded: products, templates, fee product, orders");
+    tracing::info!("demo shop seeded: products, templates, fee product, questions, orders");
     Ok(())
 }
 

@@ -6,7 +6,9 @@
 //! - `X-Atelier-Event-Type`: `price_drop`, `back_in_stock` or `abandoned_personalization`;
 //! - `X-Atelier-Timestamp`: Unix seconds of this attempt;
 //! - `X-Atelier-Signature`: `v1=` + hex HMAC-SHA256, keyed with the shop's signing secret, over
-//!   `TIMESTAMP + "." + BODY` (the raw bytes).
+//!   `TIMESTAMP + "." + BODY` (the raw bytes);
+//! - `klaviyo` format: `revision`, and `Authorization: Klaviyo-API-Key KEY` when the merchant
+//!   saved a private key (so the destination can be Klaviyo's own `POST /api/events`).
 
 use serde_json::{Value, json};
 
@@ -81,6 +83,7 @@ pub async fn send(
     ev: &Claimed,
     body: Vec<u8>,
     secret: &str,
+    klaviyo_key: Option<&str>,
 ) -> Result<u16, String> {
     let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut req = client
@@ -95,6 +98,14 @@ pub async fn send(
         req = req
             .header("revision", KLAVIYO_REVISION)
             .header("Accept", "application/vnd.api+json");
+        if let Some(key) = klaviyo_key
+            && let Ok(mut value) =
+                reqwest::header::HeaderValue::from_str(&format!("Klaviyo-API-Key {key}"))
+        {
+            // Kept out of any debug output of the request.
+            value.set_sensitive(true);
+            req = req.header(reqwest::header::AUTHORIZATION, value);
+        }
     }
     match req.body(body).send().await {
         Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),

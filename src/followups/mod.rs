@@ -14,6 +14,14 @@
 //! Marketing is only sent with the shopper's marketing consent for the shop's channel, checked
 //! when the event is made **and again when it is sent**, within their frequency and not before
 //! their "pause until" date.
+//!
+//! A pause does not turn every trigger into a later message: a price drop or a return to stock
+//! is news about now (the price may be back up, the stock gone again by the time the pause
+//! ends), so one found during a pause is not made and one due during a pause is suppressed
+//! (`paused`). An abandoned personalization is still waiting for the shopper after their
+//! pause, so it is **deferred** to the day the pause ends (and then passes every send-time
+//! check again, including "not ordered since") — unless that day is more than
+//! [`DEFER_LIMIT_DAYS`] away, when it is no longer timely and is dropped too.
 
 pub mod deliver;
 pub mod destination;
@@ -31,18 +39,36 @@ pub const PRICE_DROP: &str = "price_drop";
 pub const BACK_IN_STOCK: &str = "back_in_stock";
 pub const ABANDONED: &str = "abandoned_personalization";
 
+/// Longest wait for a pause to end that a deferred follow-up accepts.
+pub const DEFER_LIMIT_DAYS: i64 = 30;
+
 /// Why an event is not sent to this shopper now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hold {
     NoConsent,
-    Paused,
+    /// Paused until this moment (the start of the `pause_until` day, UTC).
+    Paused(PrimitiveDateTime),
 }
 
 impl Hold {
     pub fn as_str(self) -> &'static str {
         match self {
             Hold::NoConsent => "no_consent",
-            Hold::Paused => "paused",
+            Hold::Paused(_) => "paused",
+        }
+    }
+
+    /// When an event of `kind` held by this may still go: the pause's end for a trigger that
+    /// waits for it (an abandoned personalization) within [`DEFER_LIMIT_DAYS`] of `at`;
+    /// `None`: not sent.
+    pub fn deferred_to(self, kind: &str, at: PrimitiveDateTime) -> Option<PrimitiveDateTime> {
+        match self {
+            Hold::Paused(until)
+                if kind == ABANDONED && until <= at + time::Duration::days(DEFER_LIMIT_DAYS) =>
+            {
+                Some(until)
+            }
+            _ => None,
         }
     }
 }
@@ -68,12 +94,18 @@ pub fn may_contact(
     }
     let today = at.date().to_string();
     // `YYYY-MM-DD` strings order as dates.
-    if contact
+    if let Some(until) = contact
         .pause_until
         .as_deref()
-        .is_some_and(|until| today.as_str() < until)
+        .filter(|until| today.as_str() < *until)
     {
-        return Ok(Err(Hold::Paused));
+        let end = time::Date::parse(
+            until,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map(|d| d.midnight())
+        .unwrap_or(at);
+        return Ok(Err(Hold::Paused(end)));
     }
     Ok(Ok(contact))
 }
@@ -92,6 +124,21 @@ pub fn frequency_window(frequency: Option<&str>) -> time::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_abandoned_personalization_waits_for_a_pause_and_not_for_ever() {
+        let at = time::macros::datetime!(2026-12-01 10:00);
+        let soon = Hold::Paused(time::macros::datetime!(2026-12-05 00:00));
+        assert_eq!(
+            soon.deferred_to(ABANDONED, at),
+            Some(time::macros::datetime!(2026-12-05 00:00))
+        );
+        assert_eq!(soon.deferred_to(PRICE_DROP, at), None);
+        assert_eq!(soon.deferred_to(BACK_IN_STOCK, at), None);
+        let far = Hold::Paused(time::macros::datetime!(2027-03-01 00:00));
+        assert_eq!(far.deferred_to(ABANDONED, at), None);
+        assert_eq!(Hold::NoConsent.deferred_to(ABANDONED, at), None);
+    }
 
     #[test]
     fn frequencies_are_windows_of_one_message() {

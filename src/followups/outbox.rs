@@ -39,6 +39,19 @@ pub fn enqueue(
     dedupe_key: &str,
     data: &Value,
 ) -> QueryResult<bool> {
+    enqueue_at(c, shop_id, customer_id, kind, dedupe_key, data, now())
+}
+
+/// Stores one event due at `due` (the end of the shopper's pause for a deferred one).
+pub fn enqueue_at(
+    c: &mut DbConnection,
+    shop_id: &str,
+    customer_id: i64,
+    kind: &str,
+    dedupe_key: &str,
+    data: &Value,
+    due: PrimitiveDateTime,
+) -> QueryResult<bool> {
     let at = now();
     let n = crate::per_backend!(c, |c| diesel::insert_into(fo::table)
         .values((
@@ -50,7 +63,8 @@ pub fn enqueue(
             fo::data.eq(data.to_string()),
             fo::state.eq(PENDING),
             fo::attempts.eq(0i64),
-            fo::next_attempt_at.eq(at),
+            fo::next_attempt_at.eq(due.max(at)),
+            fo::last_error.eq((due > at).then_some("paused")),
             fo::created_at.eq(at),
         ))
         .on_conflict((fo::shop_id, fo::dedupe_key))
@@ -102,6 +116,8 @@ pub enum Gate {
     Suppressed(&'static str),
     /// Another worker took it over (this one was too slow): leave it alone.
     LeaseLost,
+    /// Waits for the shopper's pause to end (pending again, due then).
+    Deferred,
 }
 
 /// Everything a delivery needs.
@@ -113,6 +129,8 @@ pub struct Ready {
     pub shop_domain: String,
     /// Still encrypted.
     pub signing_secret: String,
+    /// Klaviyo's private key, still encrypted, when the merchant set one.
+    pub klaviyo_key: Option<String>,
     pub shop_id: String,
 }
 
@@ -148,9 +166,15 @@ pub fn gate(c: &mut DbConnection, ev: &Claimed, worker: &str) -> QueryResult<Gat
         let Some(url) = s.destination_url.clone().filter(|_| s.trigger_on(&ev.kind)) else {
             return suppress(c, ev, "not_configured");
         };
+        if ev.kind == super::ABANDONED && ordered_since_validation(c, ev)? {
+            return suppress(c, ev, "ordered");
+        }
         let contact = match may_contact(c, &ev.shop_id, ev.customer_id, &s.channel, at)? {
             Ok(contact) => contact,
-            Err(hold) => return suppress(c, ev, hold_reason(hold)),
+            Err(hold) => match hold.deferred_to(&ev.kind, at) {
+                Some(until) => return defer(c, ev, until),
+                None => return suppress(c, ev, hold_reason(hold)),
+            },
         };
         if ev.approved_at.is_none() {
             let since = at - frequency_window(contact.frequency.as_deref());
@@ -179,9 +203,45 @@ pub fn gate(c: &mut DbConnection, ev: &Claimed, worker: &str) -> QueryResult<Gat
             channel: s.channel,
             shop_domain,
             signing_secret: s.signing_secret,
+            klaviyo_key: s.klaviyo_key,
             shop_id: s.shop_id,
         }))
     })
+}
+
+/// An abandoned personalization ordered after it was made (while it waited for a pause, say)
+/// is no longer abandoned.
+fn ordered_since_validation(c: &mut DbConnection, ev: &Claimed) -> QueryResult<bool> {
+    let data: Value = serde_json::from_str(&ev.data).unwrap_or(Value::Null);
+    let validated = data["validated_at"].as_str().and_then(|s| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+    });
+    let product = data["product_id"]
+        .as_str()
+        .and_then(|p| p.parse::<i64>().ok());
+    match (validated, product) {
+        (Some(v), Some(p)) => {
+            let v = v.to_offset(time::UtcOffset::UTC);
+            let since = PrimitiveDateTime::new(v.date(), v.time());
+            super::triggers::ordered_since(c, &ev.shop_id, ev.customer_id, p, since)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Pending again, due at `until`; the claim's attempt is not counted (nothing was sent).
+fn defer(c: &mut DbConnection, ev: &Claimed, until: PrimitiveDateTime) -> QueryResult<Gate> {
+    diesel::update(fo::table.find(&ev.id))
+        .set((
+            fo::state.eq(PENDING),
+            fo::attempts.eq((ev.attempts - 1).max(0)),
+            fo::next_attempt_at.eq(until),
+            fo::last_error.eq(Some("paused")),
+            fo::locked_by.eq(None::<String>),
+            fo::locked_until.eq(None::<PrimitiveDateTime>),
+        ))
+        .execute(c)?;
+    Ok(Gate::Deferred)
 }
 
 fn hold_reason(h: Hold) -> &'static str {

@@ -33,6 +33,11 @@ pub struct FollowupSettings {
     pub abandoned_personalization: bool,
     pub abandoned_after_minutes: i64,
     pub updated_at: PrimitiveDateTime,
+    /// Klaviyo's private API key (encrypted), sent as `Authorization: Klaviyo-API-Key …` by
+    /// the `klaviyo` format so events can go straight to Klaviyo's Create Event.
+    pub klaviyo_key: Option<String>,
+    /// Its last characters, for the admin.
+    pub klaviyo_key_hint: Option<String>,
 }
 
 impl FollowupSettings {
@@ -49,6 +54,26 @@ impl FollowupSettings {
 
 fn aad(shop_id: &str) -> String {
     format!("followup-secret:{shop_id}")
+}
+
+fn klaviyo_aad(shop_id: &str) -> String {
+    format!("followup-klaviyo-key:{shop_id}")
+}
+
+/// A stored (encrypted) Klaviyo private key in clear, for one delivery.
+pub fn decrypt_klaviyo_key(cipher: &TokenCipher, shop_id: &str, stored: &str) -> AppResult<String> {
+    cipher
+        .decrypt(stored, &klaviyo_aad(shop_id))
+        .map_err(AppError::internal)
+}
+
+/// Klaviyo's private API keys: `pk_` and letters or digits. Checked so a pasted public key
+/// (six characters, no prefix) or stray text is refused when saved, not at every delivery.
+fn is_klaviyo_private_key(k: &str) -> bool {
+    k.len() >= 10
+        && k.len() <= 128
+        && k.starts_with("pk_")
+        && k[3..].bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// A stored (encrypted) signing secret in clear, for signing one delivery.
@@ -70,6 +95,9 @@ pub struct SettingsOut {
     pub secret_hint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signing_secret: Option<String>,
+    /// The last characters of the Klaviyo private key, `null` without one (the key itself is
+    /// never answered).
+    pub klaviyo_key_hint: Option<String>,
     pub updated_at: Option<String>,
 }
 
@@ -94,6 +122,7 @@ fn out(s: Option<&FollowupSettings>, fresh_secret: Option<String>) -> SettingsOu
             abandoned_after_minutes: DEFAULT_DELAY_MINUTES,
             secret_hint: None,
             signing_secret: None,
+            klaviyo_key_hint: None,
             updated_at: None,
         },
         Some(s) => SettingsOut {
@@ -108,6 +137,7 @@ fn out(s: Option<&FollowupSettings>, fresh_secret: Option<String>) -> SettingsOu
             abandoned_after_minutes: s.abandoned_after_minutes,
             secret_hint: Some(s.secret_hint.clone()),
             signing_secret: fresh_secret,
+            klaviyo_key_hint: s.klaviyo_key_hint.clone(),
             updated_at: Some(rfc3339(s.updated_at)),
         },
     }
@@ -136,6 +166,8 @@ pub struct SettingsUpdate {
     pub back_in_stock: Option<bool>,
     pub abandoned_personalization: Option<bool>,
     pub abandoned_after_minutes: Option<i64>,
+    /// `Some(None)` removes the Klaviyo private key.
+    pub klaviyo_private_key: Option<Option<String>>,
 }
 
 /// Checks a `PUT` body, naming every problem. `allow_private` is the testing aid letting
@@ -227,8 +259,19 @@ pub fn parse_update(body: &Value, allow_private: bool) -> Result<SettingsUpdate,
                     "triggers is an object of trigger names to true or false.",
                 )),
             },
+            "klaviyo_private_key" => match v {
+                Value::Null => up.klaviyo_private_key = Some(None),
+                Value::String(k) if is_klaviyo_private_key(k.trim()) => {
+                    up.klaviyo_private_key = Some(Some(k.trim().to_owned()))
+                }
+                _ => errors.push(FieldError::new(
+                    k,
+                    "invalid_key",
+                    "klaviyo_private_key is a Klaviyo private API key (pk_…), or null to remove it.",
+                )),
+            },
             // Members a client may send back from a `GET`.
-            "secret_hint" | "updated_at" => {}
+            "secret_hint" | "updated_at" | "klaviyo_key_hint" => {}
             _ => errors.push(FieldError::new(
                 crate::input::member("", k),
                 "unknown_member",
@@ -277,6 +320,8 @@ pub fn update(
                         abandoned_personalization: false,
                         abandoned_after_minutes: DEFAULT_DELAY_MINUTES,
                         updated_at: now(),
+                        klaviyo_key: None,
+                        klaviyo_key_hint: None,
                     },
                     Some(secret),
                 )
@@ -299,6 +344,17 @@ pub fn update(
         s.abandoned_after_minutes = up
             .abandoned_after_minutes
             .unwrap_or(s.abandoned_after_minutes);
+        match &up.klaviyo_private_key {
+            Some(Some(key)) => {
+                s.klaviyo_key = Some(cipher.encrypt(key, &klaviyo_aad(shop_id)));
+                s.klaviyo_key_hint = Some(hint(key));
+            }
+            Some(None) => {
+                s.klaviyo_key = None;
+                s.klaviyo_key_hint = None;
+            }
+            None => {}
+        }
         s.updated_at = now();
         if fresh.is_some() {
             diesel::insert_into(fs::table).values(&s).execute(c)?;

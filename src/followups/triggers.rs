@@ -178,7 +178,7 @@ pub fn record_validated(
 }
 
 /// Whether the customer ordered the product since `since`.
-fn ordered_since(
+pub(super) fn ordered_since(
     c: &mut DbConnection,
     shop_id: &str,
     customer_id: i64,
@@ -252,12 +252,17 @@ fn follow_up(
         let Some(s) = settings::find(c, shop_id)? else {
             return Ok(0);
         };
-        if !s.trigger_on(ABANDONED)
-            || ordered_since(c, shop_id, customer, product, validated_at)?
-            || may_contact(c, shop_id, customer, &s.channel, at)?.is_err()
-        {
+        if !s.trigger_on(ABANDONED) || ordered_since(c, shop_id, customer, product, validated_at)? {
             return Ok(0);
         }
+        // A shopper who paused gets it when the pause ends (see the module's rule).
+        let due = match may_contact(c, shop_id, customer, &s.channel, at)? {
+            Ok(_) => at,
+            Err(hold) => match hold.deferred_to(ABANDONED, at) {
+                Some(until) => until,
+                None => return Ok(0),
+            },
+        };
         let domain: String = shops::table
             .filter(shops::id.eq(shop_id))
             .select(shops::domain)
@@ -273,8 +278,8 @@ fn follow_up(
             "{ABANDONED}:{product}:{customer}:{}",
             validated_at.assume_utc().unix_timestamp_nanos() / 1000
         );
-        Ok(usize::from(outbox::enqueue(
-            c, shop_id, customer, ABANDONED, &key, &data,
+        Ok(usize::from(outbox::enqueue_at(
+            c, shop_id, customer, ABANDONED, &key, &data, due,
         )?))
     })
 }

@@ -86,7 +86,7 @@ async fn process(
             tracing::info!(event = %ev.id, kind = %ev.kind, reason, "follow-up not sent");
             return Ok(());
         }
-        Gate::LeaseLost => return Ok(()),
+        Gate::LeaseLost | Gate::Deferred => return Ok(()),
     };
     let (e, w) = (ev.clone(), worker.to_owned());
     // An IP literal never reaches the public-only resolver: the URL is checked again here.
@@ -111,8 +111,23 @@ async fn process(
         &ready.shop_id,
         &ready.signing_secret,
     )?;
+    let klaviyo_key = match ready.klaviyo_key.as_deref() {
+        Some(k) if ready.format == "klaviyo" => Some(
+            crate::followups::settings::decrypt_klaviyo_key(&state.cipher, &ready.shop_id, k)?,
+        ),
+        _ => None,
+    };
     let body = deliver::body(&ready.format, &ev, &ready.shop_domain, &ready.channel);
-    let result = deliver::send(client, &ready.url, &ready.format, &ev, body, &secret).await;
+    let result = deliver::send(
+        client,
+        &ready.url,
+        &ready.format,
+        &ev,
+        body,
+        &secret,
+        klaviyo_key.as_deref(),
+    )
+    .await;
     let (max, base) = (cfg.max_attempts, cfg.backoff);
     match result {
         Ok(_) => {

@@ -5,12 +5,15 @@
 //!   change (storefront, admin or store webhook).
 //! - [`saved`]: filled personalizations a shopper keeps for reuse on other products.
 //! - [`wishlist`]: products a shopper keeps to come back to (merged from the browser on login).
+//! - [`questions`]: the merchant's zero-party questions and shoppers' answers (a quiz), which
+//!   are preferences too: history, mapped interests and sizes, taste signals.
 //!
 //! For recommendations: [`personalization_allowed`] and [`explicit_for`]. Personalization
 //! consent that was never given counts as **not given**.
 
 pub mod center;
 pub mod prefs;
+pub mod questions;
 pub mod saved;
 pub mod wishlist;
 

@@ -35,6 +35,25 @@ async fn seed(app: &TestApp) {
     .await;
     app.deliver(&Delivery::new("customers/update", SHOP, &json!({"id": ANNA, "updated_at": "2026-11-02T10:00:00Z", "email": "anna@example.com", "email_marketing_consent": {"state": "subscribed", "consent_updated_at": "2026-11-02T10:00:00Z"}}))).await;
     app.drain().await;
+    // Anna answers one of the merchant's questions (an answer that also sets an interest).
+    let resp = app
+        .api_send(
+            reqwest::Method::POST,
+            "/api/questions",
+            SHOP,
+            Some(&json!({"key": "occasion", "prompt": "For whom?", "kind": "single", "options": [
+                {"key": "gift", "label": "Gifts", "interest": "gifts"}, {"key": "me", "label": "Me"}]})),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let resp = app
+        .client
+        .put(app.proxy_url("/questions/occasion/answer", SHOP, Some(ANNA)))
+        .json(&json!({"options": ["gift"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
 }
 
 async fn requests(app: &TestApp, shop: &str, query: &str) -> Value {
@@ -69,6 +88,7 @@ async fn data_request_exports_everything_about_the_customer_and_nothing_else() {
         "consent_history",
         "saved",
         "events",
+        "quiz_answers",
     ] {
         assert!(export.get(key).is_some(), "export has {key}");
     }
@@ -85,6 +105,7 @@ async fn data_request_exports_everything_about_the_customer_and_nothing_else() {
         export["store_marketing_consent"]["email_marketing_state"],
         "subscribed"
     );
+    assert_eq!(export["quiz_answers"][0]["options"][0]["key"], "gift");
     assert!(!export.to_string().contains(&BEN.to_string()));
     assert!(
         !export.to_string().contains("anna@example.com"),

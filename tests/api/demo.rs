@@ -23,6 +23,7 @@ async fn every_demo_route_is_404_in_production() {
         "/demo/cart",
         "/demo/cart.js",
         "/demo/account",
+        "/demo/quiz",
         "/demo/assets/atelier.css",
         "/apps/atelier/products/8100000001/fields",
     ] {
@@ -106,6 +107,31 @@ async fn the_demo_store_renders_the_blocks_and_proxies_signed_requests() {
         .await
         .unwrap();
     assert!(out.contains("atelier-pc__login") && !out.contains("data-atelier-preferences"));
+    // The quiz page, logged in and out, with the seeded questions behind the proxy.
+    for cookie in ["", "atelier_demo_logged_out=1"] {
+        let quiz = app
+            .client
+            .get(app.url("/demo/quiz"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(quiz.status(), 200);
+        let quiz = quiz.text().await.unwrap();
+        assert!(
+            quiz.contains("data-atelier-quiz") && quiz.contains("atelier-quiz.js"),
+            "{quiz}"
+        );
+        assert!(!quiz.contains("translation missing"), "{quiz}");
+    }
+    let questions: Value = app
+        .get("/apps/atelier/questions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(questions["total"], 3, "{questions}");
+    assert_eq!(questions["logged_in"], true);
     let js = app.get("/demo/assets/atelier-personalizer.js").await;
     assert_eq!(js.status(), 200);
     assert_eq!(

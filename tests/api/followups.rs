@@ -510,6 +510,65 @@ async fn back_in_stock_in_the_klaviyo_format() {
     assert_eq!(a["properties"]["product_id"], "3");
     assert_eq!(a["properties"]["atelier_event_type"], "back_in_stock");
     assert!(a["time"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        !r.headers.contains_key("authorization"),
+        "no private key saved, no Authorization header"
+    );
+}
+
+#[tokio::test]
+async fn a_saved_klaviyo_private_key_is_sent_as_klaviyos_header_and_never_shown_again() {
+    let app = spawn(true).await;
+    let receiver = Receiver::start().await;
+    setup(&app, &receiver, "klaviyo").await;
+    let key = "pk_0123456789abcdef0123456789abcdef01";
+    for bad in [
+        json!("abc123"),
+        json!("pk_has spaces"),
+        json!(42),
+        json!("pk_\u{0}x"),
+    ] {
+        let (status, body) = settings_put(&app, &json!({ "klaviyo_private_key": bad })).await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(body["errors"][0]["field"], "klaviyo_private_key");
+    }
+    let (status, body) = settings_put(&app, &json!({ "klaviyo_private_key": key })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["klaviyo_key_hint"], "…ef01");
+    assert!(!body.to_string().contains(key));
+    let got: Value = app
+        .api_get("/api/followups/settings", SHOP)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["klaviyo_key_hint"], "…ef01");
+    assert!(!got.to_string().contains(key), "never answered");
+    assert!(app.tables_mentioning(key).is_empty(), "stored encrypted");
+    // A settings body echoed back from a GET keeps the key.
+    let (status, _) = settings_put(&app, &got).await;
+    assert_eq!(status, 200);
+
+    contactable(&app, ANNA, None).await;
+    wish(&app, ANNA, 3).await;
+    app.deliver(&Delivery::new(
+        "products/update",
+        SHOP,
+        &product(3, "20.00", 4, "2026-11-02T10:00:00Z"),
+    ))
+    .await;
+    app.drain().await;
+    let got = receiver.wait_for(1).await;
+    assert_eq!(
+        got[0].headers["authorization"],
+        format!("Klaviyo-API-Key {key}")
+    );
+    assert_eq!(got[0].headers["revision"], "2025-01-15");
+
+    // Removed with null.
+    let (status, body) = settings_put(&app, &json!({"klaviyo_private_key": null})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["klaviyo_key_hint"], Value::Null);
 }
 
 #[tokio::test]
@@ -709,6 +768,105 @@ async fn the_frequency_cap_and_pause_until_are_honoured() {
 }
 
 const TEMPLATE_PRODUCT: i64 = 1;
+
+/// The rule for a pause: a price drop or a return to stock found during it is not kept for
+/// later (it may no longer hold); an abandoned personalization waits until the pause ends, and
+/// is then sent unless it was ordered meanwhile.
+#[tokio::test]
+async fn during_a_pause_price_drops_are_dropped_and_abandoned_personalizations_deferred() {
+    let app = spawn(true).await;
+    let receiver = Receiver::start().await;
+    setup(&app, &receiver, "webhook").await;
+    let resp = app
+        .api_send(Method::POST, "/api/templates", SHOP, Some(&json!({
+            "name": "Name", "product_ids": [TEMPLATE_PRODUCT],
+            "fields": [{"key": "name", "label": "Name", "type": "text", "required": true, "max_length": 12}]
+        })))
+        .await;
+    assert_eq!(resp.status(), 201);
+    let until = (time::OffsetDateTime::now_utc() + time::Duration::days(3)).date();
+    for who in [ANNA, BEN] {
+        contactable(&app, who, Some("daily")).await;
+        let (status, body) = put(
+            &app,
+            "/preferences",
+            who,
+            &json!({"communication": {"pause_until": until.to_string()}}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    wish(&app, ANNA, 2).await;
+    price_drop(&app, 2, "15.00", "2026-11-02T10:00:00Z").await;
+    personalize(&app, ANNA).await;
+    personalize(&app, BEN).await;
+    age_validations(&app, 6);
+    // Two abandoned personalizations, waiting for the pause; no price drop at all.
+    let d = wait_state(&app, "pending", 2).await;
+    let items = d["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{d}");
+    for i in items {
+        assert_eq!(i["kind"], "abandoned_personalization");
+        assert_eq!(i["last_error"], "paused");
+        assert_eq!(i["attempts"], 0);
+        assert!(
+            i["next_attempt_at"]
+                .as_str()
+                .unwrap()
+                .starts_with(&until.to_string()),
+            "due when the pause ends: {i}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(receiver.received().is_empty(), "nothing during the pause");
+
+    // The pause ends (moved here to now); Ben ordered the product meanwhile.
+    app.deliver(&Delivery::new(
+        "orders/create",
+        SHOP,
+        &order_payload(
+            5_550_000_000_009,
+            Some(BEN),
+            &time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap(),
+            &[(6_660_000_000_009, TEMPLATE_PRODUCT, 1, "20.00")],
+        ),
+    ))
+    .await;
+    app.drain().await;
+    {
+        // The payload's created_at is fixed in the past: the order is Ben's of today.
+        use atelier::db::schema::{customer_preferences as cp, followup_outbox as fo, orders};
+        let mut c = app.state.db.conn().unwrap();
+        diesel::update(orders::table)
+            .set(orders::created_at.eq(atelier::db::now()))
+            .execute(&mut *c)
+            .unwrap();
+        diesel::update(cp::table)
+            .set(cp::pause_until.eq(None::<String>))
+            .execute(&mut *c)
+            .unwrap();
+        diesel::update(fo::table)
+            .set(fo::next_attempt_at.eq(atelier::db::now()))
+            .execute(&mut *c)
+            .unwrap();
+    }
+    let got = receiver.wait_for(1).await;
+    let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(body["type"], "abandoned_personalization");
+    assert_eq!(body["customer_id"], ANNA.to_string());
+    let d = wait_state(&app, "suppressed", 1).await;
+    let ben = d["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["customer_id"].as_str() == Some(BEN.to_string().as_str()))
+        .unwrap();
+    assert_eq!(ben["last_error"], "ordered", "ordered while it waited");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 1);
+}
 
 async fn personalize(app: &TestApp, customer: i64) {
     let resp = app

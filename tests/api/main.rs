@@ -28,6 +28,7 @@ mod personalization;
 mod pixel;
 mod preferences;
 mod production;
+mod questions;
 mod recommendations;
 mod rotation;
 mod schema;

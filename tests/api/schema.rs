@@ -270,6 +270,14 @@ const LANDED: &[(&str, &str)] = &[
         "382e508f47b473ff",
     ),
     (
+        "postgres/2026-11-21-000016_zero_party_questions/up.sql",
+        "7145e9260bad2120",
+    ),
+    (
+        "postgres/2026-11-21-000016_zero_party_questions/down.sql",
+        "5a34f81f0a6c599c",
+    ),
+    (
         "postgres/2026-11-21-000010_rec_buyers/up.sql",
         "5ad8b712e08017c3",
     ),
@@ -369,6 +377,14 @@ const LANDED: &[(&str, &str)] = &[
     (
         "sqlite/2026-11-21-000014_pixel/down.sql",
         "382e508f47b473ff",
+    ),
+    (
+        "sqlite/2026-11-21-000016_zero_party_questions/up.sql",
+        "7145e9260bad2120",
+    ),
+    (
+        "sqlite/2026-11-21-000016_zero_party_questions/down.sql",
+        "5a34f81f0a6c599c",
     ),
     (
         "sqlite/2026-11-21-000010_rec_buyers/up.sql",

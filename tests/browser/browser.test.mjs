@@ -22,6 +22,7 @@ import { chromium } from 'playwright-core';
 import { adminTests } from './admin.mjs';
 import { engagementTests } from './engagement.mjs';
 import { pixelTests } from './pixel.mjs';
+import { quizTests } from './quiz.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const artifacts = path.join(repo, 'artifacts/browser');
@@ -425,3 +426,4 @@ test('wishlist: hearts by keyboard while anonymous, merged on login, listed and 
 adminTests({ base: () => base, newPage, artifacts, png });
 engagementTests({ base: () => base, newPage, artifacts });
 pixelTests({ base: () => base, newPage, artifacts, sessionToken });
+quizTests({ base: () => base, newPage, artifacts });

@@ -1,4 +1,5 @@
-// Atelier preference center (theme app extension): sizes, interests, contact and consent.
+// Atelier preference center (theme app extension): sizes, interests, contact and consent, and
+// the shopper's answers to the merchant's questions (changed here, saved one by one).
 (() => {
 	const el = (tag, attrs, kids) => {
 		const n = document.createElement(tag);
@@ -19,6 +20,7 @@
 		const api = (path, o) => fetch(form.dataset.proxy + path, { headers: { Accept: 'application/json', 'Content-Type': 'application/json' }, ...o });
 		const errs = {}; // path → error element
 		let settings;
+		let quiz = { questions: [], answers: {} };
 
 		const field = (path, label, control, note) => {
 			const id = control.id;
@@ -36,6 +38,45 @@
 			return el('div', { class: 'atelier-p__field' }, [el('label', { for: id, class: 'atelier-p__check' }, [c, ' ' + label]), err]);
 		};
 		const group = (legend, kids) => el('fieldset', { class: 'atelier-pc__group' }, [el('legend', { text: legend }), ...kids]);
+
+		// One fieldset per question: radios (with "no answer") or checkboxes, as the quiz asks.
+		const answersGroup = () => {
+			if (!quiz.questions.length) return null;
+			const sets = quiz.questions.map((question, qi) => {
+				const chosen = quiz.answers[question.key] || [];
+				const multiple = question.kind === 'multiple';
+				const opts = question.options.map((o, n) => ({ value: o.key, label: o.label, on: chosen.includes(o.key), n }));
+				if (!multiple) opts.push({ value: '', label: t.no_size, on: !chosen.length, n: 'none' });
+				return el('fieldset', { class: 'atelier-p__field', 'data-answer': question.key }, [
+					el('legend', { text: question.prompt }),
+					...opts.map((o) => {
+						const id = uid + 'q' + qi + '-' + o.n;
+						return el('label', { for: id, class: 'atelier-p__check' }, [
+							el('input', { type: multiple ? 'checkbox' : 'radio', id, name: 'answers.' + question.key, value: o.value, checked: o.on }), ' ' + o.label]);
+					}),
+				]);
+			});
+			return group(t.answers, sets);
+		};
+
+		async function saveAnswers() {
+			let ok = true;
+			for (const question of quiz.questions) {
+				const set = box.querySelector('[data-answer="' + CSS.escape(question.key) + '"]');
+				if (!set) continue;
+				const now = [...set.querySelectorAll('input:checked')].map((x) => x.value).filter(Boolean).sort();
+				const was = [...(quiz.answers[question.key] || [])].sort();
+				if (now.join('\n') === was.join('\n')) continue;
+				const path = '/questions/' + encodeURIComponent(question.key) + '/answer';
+				const r = now.length
+					? await api(path, { method: 'PUT', body: JSON.stringify({ options: now }) })
+					: await api(path, { method: 'DELETE' });
+				ok = ok && r.ok;
+			}
+			const q = await api('/questions');
+			if (q.ok) quiz = await q.json();
+			return ok;
+		}
 
 		function render(p) {
 			const stale = new Set(p.stale || []);
@@ -58,6 +99,7 @@
 				group(t.contact, [check('communication.email', t.email, p.communication.email), check('communication.sms', t.sms, p.communication.sms),
 					field('communication.frequency', t.frequency, freq, note('communication.frequency')),
 					field('communication.pause_until', t.pause_until, pause, el('p', { class: 'atelier-p__help', text: t.pause_help }))]),
+				answersGroup(),
 				group(t.consent, [check('consent.personalization', settings.texts.personalization_consent || 'personalization', p.consent.personalization),
 					check('consent.marketing', settings.texts.marketing_consent || 'marketing', p.consent.marketing)]),
 			);
@@ -92,17 +134,21 @@
 					return;
 				}
 				if (!r.ok) throw new Error();
-				render(j);
-				status.textContent = t.saved;
+				const answered = await saveAnswers();
+				// Answers may set interests and sizes: show the preferences as they are now.
+				const again = await api('/preferences');
+				render(again.ok ? await again.json() : j);
+				status.textContent = answered ? t.saved : t.answers_failed;
 			} catch {
 				status.textContent = t.failed;
 			}
 		});
 
-		Promise.all([api('/preference-center'), api('/preferences')])
-			.then(async ([s, p]) => {
+		Promise.all([api('/preference-center'), api('/preferences'), api('/questions')])
+			.then(async ([s, p, q]) => {
 				if (!s.ok || !p.ok) throw new Error();
 				settings = await s.json();
+				if (q.ok) quiz = await q.json();
 				render(await p.json());
 			})
 			.catch(() => { box.replaceChildren(el('p', { class: 'atelier-p__error', text: t.failed })); });

@@ -30,6 +30,9 @@ pub fn personalization_allowed(
 pub struct Explicit {
     pub sizes: BTreeMap<String, String>,
     pub interests: Vec<String>,
+    /// Taste signals from answers whose option maps onto nothing in the preference center: the
+    /// product tag `QUESTION:OPTION` (`style:minimal`), matched like an interest.
+    pub tastes: Vec<String>,
 }
 
 /// Sizes and interests for recommendations, only with personalization consent; values the
@@ -58,5 +61,6 @@ pub fn explicit_for(
             .into_iter()
             .filter(|i| s.offers_interest(i))
             .collect(),
+        tastes: crate::preferences::questions::tastes(c, shop_id, customer_id)?,
     }))
 }

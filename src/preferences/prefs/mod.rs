@@ -226,24 +226,65 @@ fn save(
         return Ok(0);
     }
     for (field, before, after) in &changed {
-        row.history_seq += 1;
-        diesel::insert_into(consent_history::table)
-            .values((
-                consent_history::shop_id.eq(&row.shop_id),
-                consent_history::customer_id.eq(row.customer_id),
-                consent_history::seq.eq(row.history_seq),
-                consent_history::field.eq(field),
-                consent_history::old_value.eq(before.to_string()),
-                consent_history::new_value.eq(after.to_string()),
-                consent_history::source.eq(source.as_str()),
-                consent_history::at.eq(at),
-            ))
-            .execute(c)?;
+        append_history(c, row, field, before, after, source, at)?;
     }
     row.set_prefs(new);
     row.updated_at = at;
     write_row(c, row)?;
     Ok(changed.len())
+}
+
+/// One history row, numbered from the customer's counter (the caller holds the row's lock and
+/// writes the row afterwards).
+fn append_history(
+    c: &mut DbConnection,
+    row: &mut PrefsRow,
+    field: &str,
+    before: &serde_json::Value,
+    after: &serde_json::Value,
+    source: Source,
+    at: PrimitiveDateTime,
+) -> QueryResult<()> {
+    row.history_seq += 1;
+    diesel::insert_into(consent_history::table)
+        .values((
+            consent_history::shop_id.eq(&row.shop_id),
+            consent_history::customer_id.eq(row.customer_id),
+            consent_history::seq.eq(row.history_seq),
+            consent_history::field.eq(field),
+            consent_history::old_value.eq(before.to_string()),
+            consent_history::new_value.eq(after.to_string()),
+            consent_history::source.eq(source.as_str()),
+            consent_history::at.eq(at),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// A change the shopper made outside the preferences' own members (an answer to one of the
+/// merchant's questions, say), recorded in the same history as `field`, together with what it
+/// changes in the preferences themselves (`change`, e.g. the interest an answer maps onto),
+/// which gets its own history rows as usual. Runs inside the caller's write transaction,
+/// holding the customer's row, so it orders with every other change of theirs.
+pub fn record_change(
+    c: &mut DbConnection,
+    shop_id: &str,
+    customer_id: i64,
+    source: Source,
+    (field, before, after): (&str, &serde_json::Value, &serde_json::Value),
+    change: impl FnOnce(&mut Prefs),
+) -> QueryResult<()> {
+    let mut row = lock_or_create(c, shop_id, customer_id)?;
+    let current = row.prefs()?;
+    let mut next = current.clone();
+    change(&mut next);
+    let at = now();
+    append_history(c, &mut row, field, before, after, source, at)?;
+    row.updated_at = at;
+    if save(c, &mut row, &current, &next, source, at)? == 0 {
+        write_row(c, &row)?;
+    }
+    Ok(())
 }
 
 fn write_row(c: &mut DbConnection, row: &PrefsRow) -> QueryResult<()> {

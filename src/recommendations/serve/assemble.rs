@@ -156,7 +156,9 @@ impl<'a> Assembly<'a> {
                 Vec::new()
             },
         };
-        let interests = self.explicit.filter(|e| !e.interests.is_empty());
+        let interests = self
+            .explicit
+            .filter(|e| !e.interests.is_empty() || !e.tastes.is_empty());
         let mut items: Vec<Rec> = Vec::new();
         if let Some(e) = interests {
             // What the shopper said they like comes before what the data alone suggests, within
@@ -167,11 +169,17 @@ impl<'a> Assembly<'a> {
                 if let Some(d) = self.cat.recommendable(r.product_id) {
                     let matched: Vec<&String> =
                         e.interests.iter().filter(|k| d.has_interest(k)).collect();
-                    if !matched.is_empty() {
+                    // Answers to the merchant's questions that name a product tag.
+                    let tasted: Vec<&String> =
+                        e.tastes.iter().filter(|k| d.has_interest(k)).collect();
+                    if !matched.is_empty() || !tasted.is_empty() {
                         r.score = r.score * 1.5 + top;
-                        if explain {
+                        if explain && !matched.is_empty() {
                             r.reasons
                                 .push(json!({"type": "interest", "interests": matched}));
+                        }
+                        if explain && !tasted.is_empty() {
+                            r.reasons.push(json!({"type": "answer", "tags": tasted}));
                         }
                     }
                 }

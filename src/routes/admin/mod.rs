@@ -10,6 +10,7 @@ pub mod preferences;
 pub mod preview;
 pub mod production;
 pub mod products;
+pub mod questions;
 pub mod recommendations;
 pub mod shop;
 pub mod store_writes;
@@ -92,5 +93,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(wishlists::most_wished),
         )
         .configure(followups::routes)
-        .configure(store_writes::routes);
+        .configure(store_writes::routes)
+        .configure(questions::routes);
 }

@@ -77,7 +77,10 @@ pub async fn get_customer(
             let stored = prefs::stored(c, &shop_id, customer)?;
             let history = prefs::history(c, &shop_id, customer)?;
             let saved = saved::list(c, &shop_id, customer)?;
+            let answers =
+                crate::preferences::questions::answers::of_customer(c, &shop_id, customer)?;
             let known = stored.is_some()
+                || !answers.is_empty()
                 || !history.is_empty()
                 || !saved.is_empty()
                 || crate::customers::find(c, &shop_id, customer)?.is_some();
@@ -92,6 +95,7 @@ pub async fn get_customer(
                 "preferences": preferences,
                 "consent_history": history,
                 "saved": saved,
+                "answers": answers,
             }))
         })
         .await?;

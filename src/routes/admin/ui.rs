@@ -38,6 +38,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("assets/storesync.js"),
     ),
     (
+        "questions.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/questions.js"),
+    ),
+    (
         "preview.js",
         "text/javascript; charset=utf-8",
         include_bytes!("assets/preview.js"),
@@ -123,6 +128,7 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
 <script src="{js}" defer></script>
 <script src="{engagement}" defer></script>
 <script src="{storesync}" defer></script>
+<script src="{questions}" defer></script>
 </head>
 <body data-shop="{shop}" data-env="{env}">
 <a class="skip" href="#main">Skip to content</a>
@@ -136,6 +142,7 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
 <li><a href="#/preferences">Preference center</a></li>
 <li><a href="#/recommendations">Recommendations</a></li>
 <li><a href="#/analytics">Analytics</a></li>
+<li><a href="#/questions">Questions</a></li>
 <li><a href="#/wishlists">Wishlists</a></li>
 <li><a href="#/follow-ups">Follow-ups</a></li>
 <li><a href="#/store-sync">Store sync</a></li>
@@ -156,6 +163,7 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
         js = escape(&asset_url("admin.js")),
         engagement = escape(&asset_url("engagement.js")),
         storesync = escape(&asset_url("storesync.js")),
+        questions = escape(&asset_url("questions.js")),
     );
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

@@ -4,6 +4,7 @@
 
 pub mod personalization;
 pub mod preferences;
+pub mod questions;
 pub mod recommendations;
 pub mod uploads;
 pub mod wishlist;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/uploads", web::post().to(uploads::upload))
     .configure(preferences::routes)
     .configure(wishlist::routes)
+    .configure(questions::routes)
     .route(
         "/recommendations",
         web::get().to(recommendations::recommendations),

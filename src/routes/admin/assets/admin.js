@@ -990,7 +990,7 @@
   // ------------------------------------------------------------------ start
 
   // Pages kept in their own files (loaded after this one, deferred) register through this.
-  window.atelierAdmin = { h, api, qs, route, onLeave, toast, button, busy, card, badge, banner, empty, skeleton, pageHead, Errors, field, input, select, when, num };
+  window.atelierAdmin = { h, api, qs, route, onLeave, toast, button, busy, card, badge, banner, empty, skeleton, pageHead, Errors, field, input, select, when, num, confirm: confirmDialog };
   // Every deferred script has run by DOMContentLoaded, so their routes exist by then.
   document.addEventListener('DOMContentLoaded', navigate);
 })();

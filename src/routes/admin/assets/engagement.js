@@ -32,7 +32,7 @@
 
   const KINDS = { price_drop: 'Price drop', back_in_stock: 'Back in stock', abandoned_personalization: 'Abandoned personalization' };
   const STATES = { pending: ['Pending', 'attention'], sending: ['Sending', 'info'], delivered: ['Delivered', 'success'], suppressed: ['Not sent', ''], dead: ['Dead letter', 'critical'] };
-  const REASONS = { no_consent: 'no marketing consent', paused: 'paused by the shopper', frequency_cap: 'frequency limit reached', not_configured: 'follow-ups turned off' };
+  const REASONS = { no_consent: 'no marketing consent', paused: 'paused by the shopper', frequency_cap: 'frequency limit reached', not_configured: 'follow-ups turned off', ordered: 'ordered meanwhile' };
 
   route(/^\/follow-ups\/?$/, async () => {
     const { badge, banner, button, busy, input, Errors } = A;
@@ -44,6 +44,16 @@
     const check = (on) => h('input', { type: 'checkbox', checked: on });
     const t1 = check(s.triggers.price_drop), t2 = check(s.triggers.back_in_stock), t3 = check(s.triggers.abandoned_personalization);
     const delay = input({ type: 'number', min: 5, max: 43200, step: 1, value: s.abandoned_after_minutes });
+    // Write-only: the key is never answered back, only its last characters.
+    const klaviyoKey = input({ type: 'password', autocomplete: 'off', spellcheck: 'false', placeholder: 'pk_…' });
+    const keyNote = h('p', { class: 'muted', 'data-klaviyo-hint': '' });
+    const showKey = (r) => { keyNote.textContent = r.klaviyo_key_hint ? 'A private key ending in ' + r.klaviyo_key_hint.replace('…', '') + ' is saved.' : 'No private key saved.'; };
+    showKey(s);
+    const removeKey = button('Remove key', async (e) => {
+      await busy(e.currentTarget, async () => {
+        try { showKey(await api('/api/followups/settings', { method: 'PUT', body: { klaviyo_private_key: null } })); toast('Klaviyo key removed'); } catch (er) { toast(er.message, true); }
+      });
+    }, { small: true, plain: true });
     const secretBox = h('div', {});
     const showSecret = (r) => {
       secretBox.replaceChildren(r.signing_secret
@@ -61,14 +71,20 @@
         field('Back in stock on a wishlisted product', t2, { errors, path: 'triggers.back_in_stock' }),
         field('Abandoned personalization', t3, { errors, path: 'triggers.abandoned_personalization' })),
       field('Abandoned after (minutes)', delay, { errors, path: 'abandoned_after_minutes', help: 'A validated personalization not ordered within this time is followed up.' }),
+      field('Klaviyo private API key', klaviyoKey, { errors, path: 'klaviyo_private_key', help: 'Klaviyo format only: sent as Authorization: Klaviyo-API-Key so events can go straight to https://a.klaviyo.com/api/events. Stored encrypted; leave empty to keep the saved one.' }),
+      keyNote, removeKey,
       h('div', { class: 'actions' }, button('Save', null, { primary: true, submit: true })));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const btn = form.querySelector('button[type=submit]');
       await busy(btn, async () => {
         try {
-          const r = await api('/api/followups/settings', { method: 'PUT', body: { destination_url: url.value.trim() || null, format: format.value, channel: channel.value, abandoned_after_minutes: Number(delay.value), triggers: { price_drop: t1.checked, back_in_stock: t2.checked, abandoned_personalization: t3.checked } } });
+          const body = { destination_url: url.value.trim() || null, format: format.value, channel: channel.value, abandoned_after_minutes: Number(delay.value), triggers: { price_drop: t1.checked, back_in_stock: t2.checked, abandoned_personalization: t3.checked } };
+          if (klaviyoKey.value.trim()) body.klaviyo_private_key = klaviyoKey.value.trim();
+          const r = await api('/api/followups/settings', { method: 'PUT', body });
           errors.clear();
+          klaviyoKey.value = '';
+          showKey(r);
           showSecret(r);
           toast('Follow-up settings saved');
         } catch (er) { errors.show(er); }
