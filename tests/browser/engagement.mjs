@@ -78,7 +78,14 @@ export function engagementTests({ base, newPage, artifacts }) {
     await page.locator('nav a[href="#/store-sync"]').focus();
     await page.keyboard.press('Enter');
     await page.waitForFunction(() => document.querySelector('main:not([aria-busy]) h1')?.textContent === 'Store sync');
+    // The list is read when the page opens; until the worker has taken the write (it may still
+    // be waiting), choosing a state reads it again.
     const row = page.locator('[data-store-writes] tbody tr[data-kind="customer_consent"][data-state="held"]').first();
+    for (let i = 0; i < 40 && !(await row.count()); i++) {
+      await page.getByLabel('State').selectOption(i % 2 ? '' : 'held');
+      await page.waitForTimeout(300);
+    }
+    await page.getByLabel('State').selectOption('');
     await row.waitFor();
     assert.match(await row.textContent(), /Needs a permission.*needs the write_customers scope/);
     await page.locator('[data-held-help]').waitFor();
@@ -89,7 +96,7 @@ export function engagementTests({ base, newPage, artifacts }) {
     await page.getByText('Write queued again').waitFor();
     // The worker takes it again within a poll or two; the list shows it once it has.
     const held = page.locator('[data-store-writes] tbody tr[data-state="held"]');
-    for (let i = 0; i < 20 && !(await held.count()); i++) {
+    for (let i = 0; i < 40 && !(await held.count()); i++) {
       await page.getByLabel('State').selectOption(i % 2 ? 'held' : '');
       await page.waitForTimeout(300);
     }
