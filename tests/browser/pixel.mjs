@@ -55,7 +55,9 @@ export function pixelTests({ base, newPage, artifacts, sessionToken }) {
     assert.equal(view.body.shop, 'atelier-demo.myshopify.com');
     assert.match(view.body.product_id, /^\d+$/);
     assert.ok(!('customer_id' in view.body), 'the pixel names no customer');
-    assert.ok(seen.some((s) => s.body?.name === 'page_viewed' && s.status === 204));
+    // Sent alongside the product view: its answer may come after it.
+    const pageView = await until(() => seen.find((s) => s.route === 'pixel' && s.body?.name === 'page_viewed' && s.status), 'page_viewed');
+    assert.equal(pageView.status, 204);
     // The theme's widgets share the pixel's session.
     assert.equal(await page.evaluate(() => localStorage.getItem('atelier_sid')), view.body.client_id);
     await Promise.all([page.waitForURL('**/demo/cart'), page.getByRole('button', { name: 'Add to cart' }).click()]);
