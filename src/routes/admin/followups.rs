@@ -3,12 +3,12 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::{AppError, AppResult};
 use crate::followups::{outbox, settings};
 use crate::routes::extractors::ShopSession;
-use crate::routes::pagination::{PageQuery, page};
+use crate::routes::pagination::{PageQuery, page, state_filter, with_counts};
 use crate::state::AppState;
 
 /// `/api` routes.
@@ -93,17 +93,7 @@ pub async fn list_deliveries(
 ) -> AppResult<HttpResponse> {
     let limit = query.page.limit()?;
     let after = query.page.time_cursor()?;
-    let filter = match query.state.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) if outbox::STATES.contains(&s) => Some(s.to_owned()),
-        Some(_) => {
-            return Err(AppError::validation(vec![crate::error::FieldError::new(
-                "state",
-                "invalid_state",
-                "state is pending, sending, delivered, suppressed or dead.",
-            )]));
-        }
-    };
+    let filter = state_filter(query.state.as_deref(), &outbox::STATES)?;
     let shop_id = session.shop.id.clone();
     let (rows, counts) = state
         .db
@@ -114,16 +104,11 @@ pub async fn list_deliveries(
             ))
         })
         .await?;
-    let mut body = serde_json::to_value(page(rows, limit, |r: &outbox::DeliveryOut| &r.id))
-        .map_err(AppError::internal)?;
-    let mut by_state = serde_json::Map::new();
-    for s in outbox::STATES {
-        by_state.insert(s.into(), json!(0));
-    }
-    for (s, n) in counts {
-        by_state.insert(s, json!(n));
-    }
-    body["counts"] = Value::Object(by_state);
+    let body = with_counts(
+        page(rows, limit, |r: &outbox::DeliveryOut| &r.id),
+        &outbox::STATES,
+        counts,
+    )?;
     Ok(no_store(HttpResponse::Ok()).json(body))
 }
 

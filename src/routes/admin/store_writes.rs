@@ -4,11 +4,10 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::AppResult;
 use crate::routes::extractors::ShopSession;
-use crate::routes::pagination::{PageQuery, page};
+use crate::routes::pagination::{PageQuery, page, state_filter, with_counts};
 use crate::state::AppState;
 use crate::writeback;
 
@@ -33,17 +32,7 @@ pub async fn list(
 ) -> AppResult<HttpResponse> {
     let limit = query.page.limit()?;
     let after = query.page.time_cursor()?;
-    let filter = match query.state.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) if writeback::STATES.contains(&s) => Some(s.to_owned()),
-        Some(_) => {
-            return Err(AppError::validation(vec![FieldError::new(
-                "state",
-                "invalid_state",
-                "state is pending, sending, done, held or dead.",
-            )]));
-        }
-    };
+    let filter = state_filter(query.state.as_deref(), &writeback::STATES)?;
     let shop_id = session.shop.id.clone();
     let (rows, counts) = state
         .db
@@ -54,16 +43,11 @@ pub async fn list(
             ))
         })
         .await?;
-    let mut body = serde_json::to_value(page(rows, limit, |w: &writeback::WriteOut| &w.id))
-        .map_err(AppError::internal)?;
-    let mut by_state = serde_json::Map::new();
-    for s in writeback::STATES {
-        by_state.insert(s.into(), json!(0));
-    }
-    for (s, n) in counts {
-        by_state.insert(s, json!(n));
-    }
-    body["counts"] = Value::Object(by_state);
+    let body = with_counts(
+        page(rows, limit, |w: &writeback::WriteOut| &w.id),
+        &writeback::STATES,
+        counts,
+    )?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(body))
