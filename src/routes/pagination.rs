@@ -84,6 +84,47 @@ pub fn time_cursor(at: PrimitiveDateTime, id: &str) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(micros, id)).unwrap_or_default())
 }
 
+/// `?state=` of a queue's list: absent or empty is every state; anything not in `states` is a
+/// `422` naming `state`.
+pub fn state_filter(raw: Option<&str>, states: &[&str]) -> AppResult<Option<String>> {
+    match raw.filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) if states.contains(&s) => Ok(Some(s.to_owned())),
+        Some(_) => Err(AppError::validation(vec![FieldError::new(
+            "state",
+            "invalid_state",
+            format!("state is {}.", one_of(states)),
+        )])),
+    }
+}
+
+/// "a, b or c".
+fn one_of(states: &[&str]) -> String {
+    match states.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => (*last).to_owned(),
+        None => String::new(),
+    }
+}
+
+/// A queue's list page with `counts`: every state, zero when none is in it.
+pub fn with_counts<T: Serialize>(
+    list: ListOut<T>,
+    states: &[&str],
+    counts: Vec<(String, i64)>,
+) -> AppResult<serde_json::Value> {
+    let mut body = serde_json::to_value(list).map_err(AppError::internal)?;
+    let mut by_state = serde_json::Map::new();
+    for s in states {
+        by_state.insert((*s).into(), serde_json::json!(0));
+    }
+    for (s, n) in counts {
+        by_state.insert(s, serde_json::json!(n));
+    }
+    body["counts"] = serde_json::Value::Object(by_state);
+    Ok(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,45 +175,4 @@ mod tests {
             400
         );
     }
-}
-
-/// `?state=` of a queue's list: absent or empty is every state; anything not in `states` is a
-/// `422` naming `state`.
-pub fn state_filter(raw: Option<&str>, states: &[&str]) -> AppResult<Option<String>> {
-    match raw.filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) if states.contains(&s) => Ok(Some(s.to_owned())),
-        Some(_) => Err(AppError::validation(vec![FieldError::new(
-            "state",
-            "invalid_state",
-            format!("state is {}.", one_of(states)),
-        )])),
-    }
-}
-
-/// "a, b or c".
-fn one_of(states: &[&str]) -> String {
-    match states.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-        Some((last, _)) => (*last).to_owned(),
-        None => String::new(),
-    }
-}
-
-/// A queue's list page with `counts`: every state, zero when none is in it.
-pub fn with_counts<T: Serialize>(
-    list: ListOut<T>,
-    states: &[&str],
-    counts: Vec<(String, i64)>,
-) -> AppResult<serde_json::Value> {
-    let mut body = serde_json::to_value(list).map_err(AppError::internal)?;
-    let mut by_state = serde_json::Map::new();
-    for s in states {
-        by_state.insert((*s).into(), serde_json::json!(0));
-    }
-    for (s, n) in counts {
-        by_state.insert(s, serde_json::json!(n));
-    }
-    body["counts"] = serde_json::Value::Object(by_state);
-    Ok(body)
 }
