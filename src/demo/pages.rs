@@ -131,6 +131,12 @@ pub(super) async fn product_page(
         &globals,
         json!({"intent": "complementary", "heading": "Bought together", "limit": 4}),
     )?;
+    let recent = demo.render_block(
+        "recommendations",
+        "recent",
+        &globals,
+        json!({"intent": "recently_viewed", "heading": "Recently viewed", "limit": 4}),
+    )?;
     let wishlist = demo.render_block("wishlist-button", "main", &globals, json!({}))?;
     let variants: String = product
         .variants
@@ -163,7 +169,8 @@ pub(super) async fn product_page(
 </div>
 </section>
 <div class="shopify-section">{together}</div>
-<div class="shopify-section">{related}</div>"#,
+<div class="shopify-section">{related}</div>
+<div class="shopify-section">{recent}</div>"#,
         handle = esc(&product.handle),
         title = esc(&product.title),
         price = theme::money(product.price_cents, MONEY_FORMAT),
@@ -279,6 +286,13 @@ pub(super) async fn cart_page(
         .and_then(|t| demo.carts.lock().get(&t).cloned())
         .unwrap_or_default();
     let charged = super::cart::at_checkout(&state, &lines).await;
+    // What completes the cart: the block reads the cart from `/demo/cart.js` itself.
+    let complete = demo.render_block(
+        "recommendations",
+        "cart",
+        &globals(&req, None),
+        json!({"intent": "cart", "heading": "Complete your order", "limit": 4}),
+    )?;
     let mut total: i64 = 0;
     let rows: String = lines
         .iter()
@@ -333,7 +347,7 @@ pub(super) async fn cart_page(
     Ok(layout(
         "Cart",
         &format!(
-            r#"<h1>Your cart</h1><ul class="cart-lines">{rows}</ul><p>Total at checkout: <span data-cart-total data-cents="{total}">{}</span></p>{checkout}"#,
+            r#"<h1>Your cart</h1><ul class="cart-lines">{rows}</ul><p>Total at checkout: <span data-cart-total data-cents="{total}">{}</span></p>{checkout}<div class="shopify-section">{complete}</div>"#,
             theme::money(total, MONEY_FORMAT),
             // The demo's order path (checkout.rs): the order arrives as a signed webhook.
             checkout = if lines.is_empty() {

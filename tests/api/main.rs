@@ -20,6 +20,7 @@ mod hardening;
 mod health;
 mod helpers;
 mod hostile;
+mod intents;
 mod isolation;
 mod layout;
 mod limits;

@@ -1,5 +1,6 @@
 // Atelier recommendations (theme app extension): product cards for one intent, with impressions
-// and clicks reported to /apps/atelier/events.
+// and clicks reported to /apps/atelier/events. `cart` reads the cart from the AJAX cart API and
+// follows its changes; `recently_viewed` names the browser's session (its own views).
 (() => {
 	// Only what the visitor's privacy choices allow (Shopify's Customer Privacy API): impressions
 	// and clicks are sent while analytics is allowed, and dropped otherwise.
@@ -49,6 +50,14 @@
 		return b;
 	}
 
+	// The session's id without making one: a visitor who allowed no analytics has no views.
+	const ownSid = () => { try { return localStorage.getItem('atelier_sid') || ''; } catch { return ''; } };
+	// The cart's products, newest line first as the AJAX cart lists them, each once (at most 50).
+	const cartIds = (url) => fetch(url.replace(/\/?$/, '.js'), { headers: { Accept: 'application/json' } })
+		.then((r) => (r.ok ? r.json() : { items: [] }))
+		.then((c) => [...new Set((c.items || []).map((i) => String(i.product_id)))].slice(0, 50))
+		.catch(() => []);
+
 	function init(root) {
 		const d = root.dataset;
 		const list = root.querySelector('[data-list]');
@@ -58,51 +67,70 @@
 			headers: { 'Content-Type': 'application/json' },
 			body: JSON.stringify({ type, product_id: productId, session_id: sid(), intent: d.intent, source_product_id: d.productId || undefined }),
 		}).catch(() => {});
-		const q = new URLSearchParams({ intent: d.intent, limit: d.limit });
-		if (d.productId) q.set('product_id', d.productId);
-		fetch(d.proxy + '/recommendations?' + q, { headers: { Accept: 'application/json' } })
-			.then((r) => (r.ok ? r.json() : Promise.reject()))
-			.then((j) => {
-				const items = (j.products || []).filter((p) => p.handle);
-				if (!items.length) { root.hidden = true; return; }
-				list.replaceChildren(...items.map((p) => {
-					const li = document.createElement('li');
-					li.className = 'atelier-r__card';
-					const a = document.createElement('a');
-					a.href = d.root.replace(/\/?$/, '/') + 'products/' + encodeURIComponent(p.handle);
-					a.dataset.productId = p.product_id;
-					if (p.image_url) {
-						const img = document.createElement('img');
-						img.src = p.image_url;
-						img.alt = '';
-						img.loading = 'lazy';
-						img.width = img.height = 300;
-						a.append(img);
-					}
-					const title = document.createElement('span');
-					title.className = 'atelier-r__title';
-					title.textContent = p.title;
-					a.append(title);
-					if (p.price_cents != null) {
-						const price = document.createElement('span');
-						price.className = 'atelier-r__price';
-						price.textContent = money(p.price_cents, d.moneyFormat);
-						a.append(price);
-					}
-					a.addEventListener('click', () => send('click', p.product_id));
-					li.append(a, heart(p));
-					return li;
-				}));
-				document.dispatchEvent(new CustomEvent('atelier:hearts'));
-				// Impressions once the list is actually seen.
-				const io = new IntersectionObserver((entries) => {
-					if (!entries.some((e) => e.isIntersecting)) return;
-					io.disconnect();
-					items.forEach((p) => send('view', p.product_id));
-				});
-				io.observe(list);
-			})
-			.catch(() => { root.hidden = true; });
+		const draw = (j) => {
+			const items = (j.products || []).filter((p) => p.handle);
+			root.hidden = !items.length;
+			if (!items.length) return;
+			list.replaceChildren(...items.map((p) => {
+				const li = document.createElement('li');
+				li.className = 'atelier-r__card';
+				const a = document.createElement('a');
+				a.href = d.root.replace(/\/?$/, '/') + 'products/' + encodeURIComponent(p.handle);
+				a.dataset.productId = p.product_id;
+				if (p.image_url) {
+					const img = document.createElement('img');
+					img.src = p.image_url;
+					img.alt = '';
+					img.loading = 'lazy';
+					img.width = img.height = 300;
+					a.append(img);
+				}
+				const title = document.createElement('span');
+				title.className = 'atelier-r__title';
+				title.textContent = p.title;
+				a.append(title);
+				if (p.price_cents != null) {
+					const price = document.createElement('span');
+					price.className = 'atelier-r__price';
+					price.textContent = money(p.price_cents, d.moneyFormat);
+					a.append(price);
+				}
+				a.addEventListener('click', () => send('click', p.product_id));
+				li.append(a, heart(p));
+				return li;
+			}));
+			document.dispatchEvent(new CustomEvent('atelier:hearts'));
+			// Impressions once the list is actually seen.
+			const io = new IntersectionObserver((entries) => {
+				if (!entries.some((e) => e.isIntersecting)) return;
+				io.disconnect();
+				items.forEach((p) => send('view', p.product_id));
+			});
+			io.observe(list);
+		};
+		const refresh = async () => {
+			const q = new URLSearchParams({ intent: d.intent, limit: d.limit });
+			if (d.productId) q.set('product_id', d.productId);
+			if (d.intent === 'cart') q.set('product_ids', (await cartIds(d.cartUrl)).join(','));
+			if (d.intent === 'recently_viewed' && ownSid()) q.set('session_id', ownSid());
+			return fetch(d.proxy + '/recommendations?' + q, { headers: { Accept: 'application/json' } })
+				.then((r) => (r.ok ? r.json() : Promise.reject()))
+				.then(draw)
+				.catch(() => { root.hidden = true; });
+		};
+		refresh();
+		if (d.intent !== 'cart') return;
+		// The cart changed: themes that announce it (cart:updated and the like), and any AJAX
+		// cart change on this page (seen as a finished request, the theme's or Atelier's own).
+		let timer;
+		const again = () => { clearTimeout(timer); timer = setTimeout(refresh, 150); };
+		['cart:updated', 'cart:refresh', 'cart:change', 'atelier:cart-changed'].forEach((n) => document.addEventListener(n, again));
+		if (window.PerformanceObserver) {
+			try {
+				new PerformanceObserver((l) => { if (l.getEntries().some((e) => /\/cart\/(add|change|update|clear)(\.js)?(\?|$)/.test(e.name))) again(); })
+					.observe({ type: 'resource' });
+			} catch { /* no resource timing */ }
+		}
 	}
 
 	load();

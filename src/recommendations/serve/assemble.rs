@@ -49,6 +49,8 @@ pub(super) struct Assembly<'a> {
     also_excluded: Option<&'a HashSet<i64>>,
     explicit: Option<&'a consent::Explicit>,
     unfit: Option<&'a HashSet<i64>>,
+    /// Whose pins lead the answer: the viewed product's, or a cart's products' (in cart order).
+    pin_sources: Option<&'a [i64]>,
     taken: HashSet<i64>,
     pub(super) out: Vec<Rec>,
     ceiling: Option<f64>,
@@ -73,12 +75,18 @@ impl<'a> Assembly<'a> {
             also_excluded: None,
             explicit: None,
             unfit: None,
+            pin_sources: None,
             taken: HashSet::new(),
             out: Vec::with_capacity(limit),
             ceiling: None,
             level: 0,
             pins_done: false,
         }
+    }
+
+    /// The pins of these products lead the answer (a cart's), instead of the viewed product's.
+    pub(super) fn pins_of(&mut self, products: &'a [i64]) {
+        self.pin_sources = Some(products);
     }
 
     pub(super) fn also_exclude(&mut self, ids: &'a HashSet<i64>) {
@@ -113,12 +121,18 @@ impl<'a> Assembly<'a> {
 
     fn pins(&mut self) {
         self.pins_done = true;
-        let Some(p) = self.product else { return };
-        let Some(pins) = self.settings.pinned.get(&p) else {
-            return;
+        let sources: Vec<i64> = match self.pin_sources {
+            Some(products) => products.to_vec(),
+            None => self.product.into_iter().collect(),
         };
+        let pins: Vec<i64> = sources
+            .iter()
+            .filter_map(|p| self.settings.pinned.get(p))
+            .flatten()
+            .copied()
+            .collect();
         let n = pins.len();
-        for (i, &pin) in pins.iter().enumerate() {
+        for (i, pin) in pins.into_iter().enumerate() {
             if self.full() {
                 break;
             }

@@ -15,11 +15,13 @@
 
 mod assemble;
 mod candidates;
+mod cart;
 mod catalogue;
 mod changes;
 mod for_you;
 mod lists;
 mod poll;
+mod recently;
 mod wishlisted;
 
 use std::collections::HashMap;
@@ -40,7 +42,9 @@ use diesel::QueryResult;
 use lists::{List, ListKey};
 use poll::ShopVersions;
 
+pub use cart::MAX_CART;
 pub use catalogue::{CATALOGUE_TTL, CATALOGUES, Catalogue, ProductInfo};
+pub use recently::{MIN_SESSION_LEN, RECENT_VIEWS};
 
 /// The most products one list returns (`limit` above it is clamped).
 pub const MAX_LIMIT: usize = 50;
@@ -66,15 +70,25 @@ pub enum Intent {
     Complementary,
     ForYou,
     Trending,
+    /// What completes the shopper's cart (`product_ids`).
+    Cart,
+    /// What this shopper viewed lately (their own views, newest first).
+    RecentlyViewed,
 }
 
 impl Intent {
-    pub const ALL: [Intent; 4] = [
+    pub const ALL: [Intent; 6] = [
         Intent::Related,
         Intent::Complementary,
         Intent::ForYou,
         Intent::Trending,
+        Intent::Cart,
+        Intent::RecentlyViewed,
     ];
+
+    /// Every intent, for error messages.
+    pub const NAMES: &'static str =
+        "related, complementary, for_you, trending, cart or recently_viewed";
 
     pub fn parse(s: &str) -> Option<Intent> {
         match s {
@@ -82,6 +96,8 @@ impl Intent {
             "complementary" => Some(Intent::Complementary),
             "for_you" => Some(Intent::ForYou),
             "trending" => Some(Intent::Trending),
+            "cart" => Some(Intent::Cart),
+            "recently_viewed" => Some(Intent::RecentlyViewed),
             _ => None,
         }
     }
@@ -92,12 +108,20 @@ impl Intent {
             Intent::Complementary => "complementary",
             Intent::ForYou => "for_you",
             Intent::Trending => "trending",
+            Intent::Cart => "cart",
+            Intent::RecentlyViewed => "recently_viewed",
         }
     }
 
     /// Intents that recommend around a product need `product_id`.
     pub fn needs_product(self) -> bool {
         matches!(self, Intent::Related | Intent::Complementary)
+    }
+
+    /// Intents served from inputs of their own (the cart, the session): see `recommend_cart`
+    /// and `recently_viewed`.
+    pub fn own_inputs(self) -> bool {
+        matches!(self, Intent::Cart | Intent::RecentlyViewed)
     }
 }
 
@@ -164,7 +188,7 @@ impl Recommender {
         customer: Option<i64>,
         limit: usize,
     ) -> Option<Vec<Rec>> {
-        if intent == Intent::ForYou && customer.is_some() {
+        if (intent == Intent::ForYou && customer.is_some()) || intent.own_inputs() {
             return None;
         }
         self.apply_local();
@@ -198,6 +222,13 @@ impl Recommender {
         limit: usize,
         explain: bool,
     ) -> QueryResult<Vec<Rec>> {
+        match intent {
+            Intent::Cart => return self.recommend_cart(c, shop_id, &[], customer, limit, explain),
+            Intent::RecentlyViewed => {
+                return self.recently_viewed(c, shop_id, customer, None, product, limit, explain);
+            }
+            _ => {}
+        }
         self.apply_local();
         self.poll(c, shop_id)?;
         if intent == Intent::ForYou

@@ -57,10 +57,13 @@ pub struct ExplainQuery {
     intent: Option<String>,
     product_id: Option<String>,
     limit: Option<String>,
+    product_ids: Option<String>,
+    session_id: Option<String>,
 }
 
 /// `GET /api/recommendations/explain?product_id=&intent=`: the list a new (anonymous) shopper
-/// would get, with the reasons of each product.
+/// would get, with the reasons of each product (`cart` takes `product_ids`, `recently_viewed`
+/// a `session_id`).
 pub async fn explain(
     session: ShopSession,
     query: web::Query<ExplainQuery>,
@@ -70,18 +73,27 @@ pub async fn explain(
         intent: query.intent.clone(),
         product_id: query.product_id.clone(),
         limit: query.limit.clone(),
+        product_ids: query.product_ids.clone(),
+        session_id: query.session_id.clone(),
     };
     let p = parse(&q)?;
     let shop_id = session.shop.id.clone();
+    let own = crate::routes::proxy::rec_intents::answer(&state, &shop_id, &p, None, true).await?;
     let st = state.clone();
-    let list = state
-        .db
-        .run(move |c| {
-            Ok(st
-                .recs
-                .recommend(c, &shop_id, p.intent, p.product, None, p.limit, true)?)
-        })
-        .await?;
+    let (intent, product, limit) = (p.intent, p.product, p.limit);
+    let list = match own {
+        Some(list) => list,
+        None => {
+            state
+                .db
+                .run(move |c| {
+                    Ok(st
+                        .recs
+                        .recommend(c, &shop_id, intent, product, None, limit, true)?)
+                })
+                .await?
+        }
+    };
     let products: Vec<Value> = list
         .into_iter()
         .map(|r| json!({"product_id": r.product_id.to_string(), "score": r.score, "reasons": r.reasons}))

@@ -5,6 +5,7 @@
 pub mod personalization;
 pub mod preferences;
 pub mod questions;
+pub(crate) mod rec_intents;
 pub mod recommendations;
 pub mod uploads;
 pub mod wishlist;

@@ -20,25 +20,34 @@ pub struct RecQuery {
     pub(crate) intent: Option<String>,
     pub(crate) product_id: Option<String>,
     pub(crate) limit: Option<String>,
+    /// `cart`: the cart's product ids (`rec_intents::parse_cart`).
+    pub(crate) product_ids: Option<String>,
+    /// `recently_viewed`: the widget's session.
+    pub(crate) session_id: Option<String>,
 }
 
 pub(crate) struct Parsed {
     pub(crate) intent: Intent,
     pub(crate) product: Option<i64>,
     pub(crate) limit: usize,
+    pub(crate) cart: Vec<i64>,
+    pub(crate) session: Option<String>,
 }
 
-/// `intent` is required and one of the four; `product_id` a positive integer, required for
+/// `intent` is required and one of the six; `product_id` a positive integer, required for
 /// `related` and `complementary`; `limit` an integer ≥ 1 (default 10), values above 50 are
-/// clamped to 50. Anything else is a `422` naming each bad parameter.
+/// clamped to 50. Anything else is a `422` naming each bad parameter; a malformed
+/// `product_ids` or `session_id` is a `400` naming it.
 pub(crate) fn parse(q: &RecQuery) -> AppResult<Parsed> {
+    let cart = super::rec_intents::parse_cart(q.product_ids.as_deref())?;
+    let session = super::rec_intents::parse_session(q.session_id.as_deref())?;
     let mut errors = Vec::new();
     let intent = match q.intent.as_deref() {
         None | Some("") => {
             errors.push(FieldError::new(
                 "intent",
                 "required",
-                "intent is required: related, complementary, for_you or trending",
+                format!("intent is required: {}", Intent::NAMES),
             ));
             None
         }
@@ -48,7 +57,7 @@ pub(crate) fn parse(q: &RecQuery) -> AppResult<Parsed> {
                 errors.push(FieldError::new(
                     "intent",
                     "unknown_intent",
-                    "intent must be related, complementary, for_you or trending",
+                    format!("intent must be {}", Intent::NAMES),
                 ));
             }
             i
@@ -105,6 +114,8 @@ pub(crate) fn parse(q: &RecQuery) -> AppResult<Parsed> {
             intent,
             product,
             limit,
+            cart,
+            session,
         }),
         _ => Err(AppError::validation(errors)),
     }
@@ -120,10 +131,12 @@ pub async fn recommendations(
     let shop_id = sf.shop.id.clone();
     let shop_id_for_cards = shop_id.clone();
     let customer = sf.customer_id;
-    let list = match state
-        .recs
-        .cached(&shop_id, p.intent, p.product, customer, p.limit)
-    {
+    let own = super::rec_intents::answer(&state, &shop_id, &p, customer, false).await?;
+    let list = match own.or_else(|| {
+        state
+            .recs
+            .cached(&shop_id, p.intent, p.product, customer, p.limit)
+    }) {
         Some(list) => list,
         None => {
             let st = state.clone();
@@ -264,7 +277,7 @@ fn parse_event(body: &Value) -> Result<EventIn, Vec<FieldError>> {
                 p.push(
                     "intent",
                     "unknown_intent",
-                    "intent must be related, complementary, for_you or trending",
+                    format!("intent must be {}", Intent::NAMES),
                 );
                 None
             }

@@ -828,6 +828,8 @@
   // ------------------------------------------------------------------ Recommendations
 
   const INTENTS = [['related', 'Similar products'], ['complementary', 'Bought together'], ['for_you', 'Picked for you'], ['trending', 'Trending']];
+  // Every widget analytics reports on: also those whose input is the shopper's (a cart, a session).
+  const WIDGETS = [...INTENTS, ['cart', 'Complete the cart'], ['recently_viewed', 'Recently viewed']];
   const reasonText = (r) => Object.entries(r).filter(([k]) => k !== 'type').map(([k, v]) => k.replace(/_/g, ' ') + ' ' + (Array.isArray(v) ? v.join(', ') || 'none' : typeof v === 'object' && v ? JSON.stringify(v) : v)).join(', ');
 
   route(/^\/recommendations\/?$/, async () => {
@@ -911,11 +913,11 @@
     let days = 30, metric = 'clicks', funnelIntent = 'all';
     const body = h('div', { 'aria-live': 'polite' });
     const METRICS = [['impressions', 'Impressions'], ['clicks', 'Clicks'], ['add_to_carts', 'Add-to-carts'], ['attributed_orders', 'Orders'], ['attributed_revenue_cents', 'Revenue']];
-    const COLORS = { related: 'c1', complementary: 'c2', for_you: 'c3', trending: 'c4' };
+    const COLORS = { related: 'c1', complementary: 'c2', for_you: 'c3', trending: 'c4', cart: 'c5', recently_viewed: 'c6' };
     const fmt = (m, v) => (m === 'attributed_revenue_cents' ? money(v) : num(v));
     function chart(series) {
       const W = 640, H = 200, P = 28;
-      const max = Math.max(1, ...series.flatMap((d) => INTENTS.map(([i]) => d.intents[i][metric])));
+      const max = Math.max(1, ...series.flatMap((d) => WIDGETS.map(([i]) => d.intents[i][metric])));
       const x = (k) => P + (series.length <= 1 ? 0 : (k * (W - 2 * P)) / (series.length - 1));
       const y = (v) => H - P - (v / max) * (H - 2 * P);
       const ns = 'http://www.w3.org/2000/svg';
@@ -924,17 +926,17 @@
       const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img', 'aria-label': label + ' (the table below has the figures)' });
       svg.append(s('line', { x1: P, y1: H - P, x2: W - P, y2: H - P, class: 'chart__axis' }));
       const top = s('text', { x: 2, y: P - 4, class: 'chart__tick' }); top.textContent = fmt(metric, max); svg.append(top);
-      for (const [i] of INTENTS) svg.append(s('polyline', { points: series.map((d, k) => x(k) + ',' + y(d.intents[i][metric])).join(' '), class: 'chart__line chart__line--' + COLORS[i] }));
+      for (const [i] of WIDGETS) svg.append(s('polyline', { points: series.map((d, k) => x(k) + ',' + y(d.intents[i][metric])).join(' '), class: 'chart__line chart__line--' + COLORS[i] }));
       const first = s('text', { x: P, y: H - 8, class: 'chart__tick' }); first.textContent = series[0]?.date || ''; svg.append(first);
       const last = s('text', { x: W - P, y: H - 8, class: 'chart__tick', 'text-anchor': 'end' }); last.textContent = series[series.length - 1]?.date || ''; svg.append(last);
-      const legend = h('ul', { class: 'legend' }, INTENTS.map(([i, t]) => h('li', {}, h('span', { class: 'legend__swatch legend__swatch--' + COLORS[i], 'aria-hidden': 'true' }), t)));
+      const legend = h('ul', { class: 'legend' }, WIDGETS.map(([i, t]) => h('li', {}, h('span', { class: 'legend__swatch legend__swatch--' + COLORS[i], 'aria-hidden': 'true' }), t)));
       const table = h('details', {}, h('summary', { text: 'Figures per day' }), h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Day' }), INTENTS.map(([, t]) => h('th', { scope: 'col', text: t })))),
-        h('tbody', {}, series.filter((d) => INTENTS.some(([i]) => d.intents[i][metric])).map((d) => h('tr', {}, h('th', { scope: 'row', text: d.date }), INTENTS.map(([i]) => h('td', { text: fmt(metric, d.intents[i][metric]) }))))))));
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Day' }), WIDGETS.map(([, t]) => h('th', { scope: 'col', text: t })))),
+        h('tbody', {}, series.filter((d) => WIDGETS.some(([i]) => d.intents[i][metric])).map((d) => h('tr', {}, h('th', { scope: 'row', text: d.date }), WIDGETS.map(([i]) => h('td', { text: fmt(metric, d.intents[i][metric]) }))))))));
       return h('div', {}, svg, legend, table);
     }
     function funnel(totals) {
-      const sum = (m) => (funnelIntent === 'all' ? INTENTS.reduce((a, [i]) => a + totals[i][m], 0) : totals[funnelIntent][m]);
+      const sum = (m) => (funnelIntent === 'all' ? WIDGETS.reduce((a, [i]) => a + totals[i][m], 0) : totals[funnelIntent][m]);
       const steps = [['impressions', 'Impressions'], ['clicks', 'Clicks'], ['add_to_carts', 'Add-to-carts'], ['attributed_orders', 'Orders']].map(([m, t]) => [t, sum(m)]);
       const top = Math.max(1, steps[0][1]);
       return h('ol', { class: 'funnel' }, steps.map(([t, v], k) => h('li', { class: 'funnel__step' },
@@ -946,7 +948,7 @@
       body.replaceChildren(skeleton(4));
       const a = await api('/api/analytics/daily?days=' + days);
       const totals = a.totals;
-      const active = INTENTS.some(([i]) => METRICS.some(([m]) => totals[i][m]));
+      const active = WIDGETS.some(([i]) => METRICS.some(([m]) => totals[i][m]));
       if (!active) {
         body.replaceChildren(card(null, empty('No widget activity in this period', 'Impressions, clicks, add-to-carts and orders appear here once shoppers see the recommendation widgets on your storefront. Choose a longer period to look further back.')));
         return;
@@ -957,9 +959,9 @@
       body.replaceChildren(
         card('By widget', h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-analytics': '' }, h('caption', { class: 'visually-hidden', text: 'Totals per widget' }),
           h('thead', {}, h('tr', {}, ['Widget', 'Impressions', 'Clicks', 'Click rate', 'Add-to-carts', 'Orders', 'Revenue'].map((x) => h('th', { scope: 'col', text: x })))),
-          h('tbody', {}, INTENTS.map(([i, t]) => { const c = totals[i]; return h('tr', { 'data-intent': i }, h('th', { scope: 'row', text: t }), h('td', { text: num(c.impressions) }), h('td', { 'data-clicks': '', text: num(c.clicks) }), h('td', { text: c.impressions ? (Math.round((c.clicks / c.impressions) * 1000) / 10) + '%' : '—' }), h('td', { text: num(c.add_to_carts) }), h('td', { text: num(c.attributed_orders) }), h('td', { text: money(c.attributed_revenue_cents) })); }))))),
+          h('tbody', {}, WIDGETS.map(([i, t]) => { const c = totals[i]; return h('tr', { 'data-intent': i }, h('th', { scope: 'row', text: t }), h('td', { text: num(c.impressions) }), h('td', { 'data-clicks': '', text: num(c.clicks) }), h('td', { text: c.impressions ? (Math.round((c.clicks / c.impressions) * 1000) / 10) + '%' : '—' }), h('td', { text: num(c.add_to_carts) }), h('td', { text: num(c.attributed_orders) }), h('td', { text: money(c.attributed_revenue_cents) })); }))))),
         card('Over time', field('Measure', select(METRICS, metric, { on: { change: (e) => { metric = e.target.value; chartBox.replaceChildren(chart(a.series)); } } }), { inline: true }), (chartBox = h('div', {}, chart(a.series)))),
-        card('Funnel', field('Widget', select([['all', 'All widgets'], ...INTENTS], funnelIntent, { on: { change: (e) => { funnelIntent = e.target.value; fun.replaceChildren(funnel(totals)); fillBars(fun); } } }), { inline: true }), fun,
+        card('Funnel', field('Widget', select([['all', 'All widgets'], ...WIDGETS], funnelIntent, { on: { change: (e) => { funnelIntent = e.target.value; fun.replaceChildren(funnel(totals)); fillBars(fun); } } }), { inline: true }), fun,
           h('p', { class: 'muted', text: 'Add-to-carts count within 24 hours of a click on the same product; orders within 7 days of a logged-in shopper’s click.' })));
     }
     let chartBox;
