@@ -490,7 +490,7 @@ async fn bad_carts_and_sessions_are_400_naming_the_field() {
         &app,
         SHOP,
         None,
-        &[("intent", "cart"), ("product_ids", &fifty_dupes)],
+        &[("intent", "cart"), ("product_ids", fifty_dupes.as_str())],
     )
     .await;
     assert_eq!(status, 200);
