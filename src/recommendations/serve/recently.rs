@@ -88,7 +88,7 @@ impl Recommender {
                     .and(rec_events::customer_id.is_null())
             )?);
         }
-        views.sort_by(|a, b| b.1.cmp(&a.1));
+        views.sort_by_key(|v| std::cmp::Reverse(v.1));
         let settings = self.settings(c, shop_id)?;
         let cat = self.catalogue(c, shop_id)?;
         let excluded_here = product.and_then(|p| settings.excluded.get(&p));
