@@ -20,6 +20,7 @@ mod changes;
 mod for_you;
 mod lists;
 mod poll;
+mod popular;
 mod wishlisted;
 
 use std::collections::HashMap;
