@@ -175,8 +175,8 @@ async fn the_pages_link_versioned_assets_that_browsers_keep() {
     let links = versioned_links(&html, "/admin/assets/");
     assert_eq!(
         links.len(),
-        5,
-        "admin.css, admin.js, engagement.js, storesync.js and questions.js, versioned: {html}"
+        6,
+        "admin.css, admin.js, engagement.js, storesync.js, questions.js and experiments.js, versioned: {html}"
     );
     for link in links {
         let resp = get_with(&app, &link, &[("Accept-Encoding", "gzip")]).await;

@@ -21,6 +21,7 @@ import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { adminTests } from './admin.mjs';
 import { engagementTests } from './engagement.mjs';
+import { experimentsTests } from './experiments.mjs';
 import { pixelTests } from './pixel.mjs';
 import { quizTests } from './quiz.mjs';
 
@@ -427,3 +428,4 @@ adminTests({ base: () => base, newPage, artifacts, png });
 engagementTests({ base: () => base, newPage, artifacts });
 pixelTests({ base: () => base, newPage, artifacts, sessionToken });
 quizTests({ base: () => base, newPage, artifacts });
+experimentsTests({ base: () => base, newPage, artifacts });

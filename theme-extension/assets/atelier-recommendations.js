@@ -52,18 +52,28 @@
 	function init(root) {
 		const d = root.dataset;
 		const list = root.querySelector('[data-list]');
+		// The arm of the slot's running experiment this shopper is in, as the answer said.
+		let experiment;
 		const send = (type, productId) => allowed() && fetch(d.proxy + '/events', {
 			method: 'POST',
 			keepalive: true,
 			headers: { 'Content-Type': 'application/json' },
-			body: JSON.stringify({ type, product_id: productId, session_id: sid(), intent: d.intent, source_product_id: d.productId || undefined }),
+			body: JSON.stringify({ type, product_id: productId, session_id: sid(), intent: d.intent, source_product_id: d.productId || undefined, experiment }),
 		}).catch(() => {});
 		const q = new URLSearchParams({ intent: d.intent, limit: d.limit });
 		if (d.productId) q.set('product_id', d.productId);
+		// The session splits an anonymous shopper in the merchant's experiments; sent only while
+		// analytics is allowed (otherwise the shopper stays out of them).
+		if (allowed() && sid() !== 'anonymous') q.set('session_id', sid());
 		fetch(d.proxy + '/recommendations?' + q, { headers: { Accept: 'application/json' } })
 			.then((r) => (r.ok ? r.json() : Promise.reject()))
 			.then((j) => {
+				if (j.experiment && j.experiment.id) {
+					experiment = { id: j.experiment.id, arm: j.experiment.arm };
+					root.dataset.experimentArm = experiment.arm;
+				}
 				const items = (j.products || []).filter((p) => p.handle);
+				// An empty list (nothing to show, or the experiment's control arm): the block hides.
 				if (!items.length) { root.hidden = true; return; }
 				list.replaceChildren(...items.map((p) => {
 					const li = document.createElement('li');
