@@ -83,11 +83,7 @@ async fn start(app: &TestApp, intent: &str, a: &str, b: &str, share_a: i64) -> S
     id
 }
 
-async fn recs(
-    app: &TestApp,
-    customer: Option<i64>,
-    params: &[(&str, &str)],
-) -> (u16, Value) {
+async fn recs(app: &TestApp, customer: Option<i64>, params: &[(&str, &str)]) -> (u16, Value) {
     let url = app.url(&format!(
         "/proxy/recommendations?{}",
         proxy_query_with(SHOP, customer, now(), API_SECRET, params)
@@ -183,7 +179,10 @@ async fn experiments_are_created_started_and_stopped_and_bad_input_is_named() {
         &json!({"intent": "trending", "arms": [{"strategy": "popular", "share": 70}, {"strategy": "control", "share": 40}]}),
     )
     .await;
-    assert_eq!((s, e["errors"][0]["code"].as_str()), (422, Some("invalid_sum")));
+    assert_eq!(
+        (s, e["errors"][0]["code"].as_str()),
+        (422, Some("invalid_sum"))
+    );
     let (s, _) = create(&app, SHOP, &json!([1, 2])).await;
     assert_eq!(s, 422);
     // Not JSON at all: a 400.
@@ -247,7 +246,11 @@ async fn experiments_are_created_started_and_stopped_and_bad_input_is_named() {
         &json!({"intent": "related", "arms": [{"strategy": "popular"}, {"strategy": "personalized"}], "state": "running"}),
     )
     .await;
-    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("experiment_running")), "{e}");
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("experiment_running")),
+        "{e}"
+    );
     // Another slot is free.
     let (s, e) = create(
         &app,
@@ -258,9 +261,7 @@ async fn experiments_are_created_started_and_stopped_and_bad_input_is_named() {
     assert_eq!((s, e["state"].as_str()), (201, Some("running")), "{e}");
 
     // Another shop sees none of it.
-    let resp = app
-        .api_get(&format!("/api/experiments/{id}"), OTHER)
-        .await;
+    let resp = app.api_get(&format!("/api/experiments/{id}"), OTHER).await;
     assert_eq!(resp.status(), 404);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
@@ -287,7 +288,10 @@ async fn experiments_are_created_started_and_stopped_and_bad_input_is_named() {
     assert!(e["stopped_at"].is_string());
     assert!(e["results"]["arms"].is_array(), "{e}");
     let (s, e) = patch(&app, SHOP, &id, &json!({"state": "running"})).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("invalid_transition")));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("invalid_transition"))
+    );
 
     // Listed newest first, in pages.
     let page: Value = app
@@ -307,9 +311,7 @@ async fn experiments_are_created_started_and_stopped_and_bad_input_is_named() {
         .unwrap();
     assert_eq!(next["items"][0]["id"], id.as_str());
     assert_eq!(next["next_cursor"], Value::Null);
-    let resp = app
-        .api_get("/api/experiments?cursor=garbage!", SHOP)
-        .await;
+    let resp = app.api_get("/api/experiments?cursor=garbage!", SHOP).await;
     assert_eq!(resp.status(), 400);
     let resp = app.api_get("/api/experiments/nope", SHOP).await;
     assert_eq!(resp.status(), 404);
@@ -326,11 +328,20 @@ async fn the_split_is_deterministic_near_the_share_and_a_control_arm_gets_an_emp
     let mut in_a = 0;
     for i in 0..n {
         let session = format!("sess{i}");
-        let (s, body) = recs(&app, None, &[("intent", "trending"), ("session_id", &session)]).await;
+        let (s, body) = recs(
+            &app,
+            None,
+            &[("intent", "trending"), ("session_id", &session)],
+        )
+        .await;
         assert_eq!(s, 200, "{body}");
         let arm = body["experiment"]["arm"].as_str().unwrap();
         assert_eq!(body["experiment"]["id"], id.as_str());
-        assert_eq!(arm, expected_arm(&id, &format!("s:{session}"), 30), "{session}");
+        assert_eq!(
+            arm,
+            expected_arm(&id, &format!("s:{session}"), 30),
+            "{session}"
+        );
         // Every existing member is still there.
         assert_eq!(body["intent"], "trending");
         if arm == "a" {
@@ -341,8 +352,12 @@ async fn the_split_is_deterministic_near_the_share_and_a_control_arm_gets_an_emp
         }
         if i % 50 == 0 {
             // The same shopper always gets the same arm.
-            let (_, again) =
-                recs(&app, None, &[("intent", "trending"), ("session_id", &session)]).await;
+            let (_, again) = recs(
+                &app,
+                None,
+                &[("intent", "trending"), ("session_id", &session)],
+            )
+            .await;
             assert_eq!(again["experiment"], body["experiment"]);
             assert_eq!(again["products"], body["products"]);
         }
@@ -371,12 +386,21 @@ async fn the_split_is_deterministic_near_the_share_and_a_control_arm_gets_an_emp
     let (_, body) = recs(
         &app,
         None,
-        &[("intent", "related"), ("product_id", "1"), ("session_id", "sess1")],
+        &[
+            ("intent", "related"),
+            ("product_id", "1"),
+            ("session_id", "sess1"),
+        ],
     )
     .await;
     assert!(body.get("experiment").is_none(), "{body}");
     // A malformed session id is named.
-    let (s, body) = recs(&app, None, &[("intent", "trending"), ("session_id", "no spaces")]).await;
+    let (s, body) = recs(
+        &app,
+        None,
+        &[("intent", "trending"), ("session_id", "no spaces")],
+    )
+    .await;
     assert_eq!(s, 422);
     assert_eq!(body["errors"][0]["field"], "session_id");
     assert_eq!(app.table_count("rec_experiment_exposures"), n as i64 + 1);
@@ -384,7 +408,12 @@ async fn the_split_is_deterministic_near_the_share_and_a_control_arm_gets_an_emp
     // Stopped: everyone gets the ordinary list again, without the member.
     let (s, _) = patch(&app, SHOP, &id, &json!({"state": "stopped"})).await;
     assert_eq!(s, 200);
-    let (_, body) = recs(&app, None, &[("intent", "trending"), ("session_id", "sess0")]).await;
+    let (_, body) = recs(
+        &app,
+        None,
+        &[("intent", "trending"), ("session_id", "sess0")],
+    )
+    .await;
     assert!(body.get("experiment").is_none(), "{body}");
     assert_eq!(ids(&body).len(), 6);
 }
@@ -401,13 +430,23 @@ async fn caches_never_leak_one_arms_list_into_the_other() {
     for s in ["v1", "v2", "v3"] {
         for p in [1, 4, 5] {
             assert_eq!(
-                post_event(&app, None, &json!({"type": "view", "product_id": p, "session_id": s})).await,
+                post_event(
+                    &app,
+                    None,
+                    &json!({"type": "view", "product_id": p, "session_id": s})
+                )
+                .await,
                 204
             );
         }
     }
     // The ordinary related list of product 1, before any experiment (and warming the caches).
-    let (_, plain) = recs(&app, None, &[("intent", "related"), ("product_id", "1"), ("limit", "3")]).await;
+    let (_, plain) = recs(
+        &app,
+        None,
+        &[("intent", "related"), ("product_id", "1"), ("limit", "3")],
+    )
+    .await;
     let related = ids(&plain);
     assert_eq!(&related[..2], &["4", "5"], "{plain}");
     let id = start(&app, "related", "popular", "personalized", 50).await;
@@ -420,14 +459,23 @@ async fn caches_never_leak_one_arms_list_into_the_other() {
             let (_, body) = recs(
                 &app,
                 None,
-                &[("intent", "related"), ("product_id", "1"), ("limit", "3"), ("session_id", &session)],
+                &[
+                    ("intent", "related"),
+                    ("product_id", "1"),
+                    ("limit", "3"),
+                    ("session_id", &session),
+                ],
             )
             .await;
             let list = ids(&body);
             match body["experiment"]["arm"].as_str().unwrap() {
                 "a" => {
                     seen[0] += 1;
-                    assert_eq!(&list[..2], &["7", "8"], "popular arm: best sellers first ({round})");
+                    assert_eq!(
+                        &list[..2],
+                        &["7", "8"],
+                        "popular arm: best sellers first ({round})"
+                    );
                     assert!(!list.contains(&"1".to_owned()), "never the viewed product");
                     if let Some(p) = &popular {
                         assert_eq!(p, &list);
@@ -436,14 +484,22 @@ async fn caches_never_leak_one_arms_list_into_the_other() {
                 }
                 _ => {
                     seen[1] += 1;
-                    assert_eq!(list, related, "personalized arm: the slot's own list ({round})");
+                    assert_eq!(
+                        list, related,
+                        "personalized arm: the slot's own list ({round})"
+                    );
                 }
             }
         }
     }
     assert!(seen[0] > 0 && seen[1] > 0, "{seen:?}");
     // Outside the experiment (no session), the ordinary list, from the same caches.
-    let (_, body) = recs(&app, None, &[("intent", "related"), ("product_id", "1"), ("limit", "3")]).await;
+    let (_, body) = recs(
+        &app,
+        None,
+        &[("intent", "related"), ("product_id", "1"), ("limit", "3")],
+    )
+    .await;
     assert_eq!(ids(&body), related);
     // A merchant exclusion reaches the popular arm at once too.
     let r = app
@@ -462,7 +518,12 @@ async fn caches_never_leak_one_arms_list_into_the_other() {
     let (_, body) = recs(
         &app,
         None,
-        &[("intent", "related"), ("product_id", "1"), ("limit", "3"), ("session_id", &a_session)],
+        &[
+            ("intent", "related"),
+            ("product_id", "1"),
+            ("limit", "3"),
+            ("session_id", &a_session),
+        ],
     )
     .await;
     assert_eq!(ids(&body)[0], "8", "{body}");
@@ -497,7 +558,11 @@ fn welch(a: &[f64], b: &[f64]) -> (f64, f64, f64) {
     };
     let d = mean(b) - mean(a);
     let se = (var(a) / a.len() as f64 + var(b) / b.len() as f64).sqrt();
-    (d, d - 1.959_963_984_540_054 * se, d + 1.959_963_984_540_054 * se)
+    (
+        d,
+        d - 1.959_963_984_540_054 * se,
+        d + 1.959_963_984_540_054 * se,
+    )
 }
 
 fn close(got: &Value, want: f64, tol: f64) {
@@ -512,9 +577,15 @@ async fn exposures_conversions_and_revenue_are_attributed_per_arm_with_the_inter
     catalogue(&app, 1..=6).await;
     // An order placed before the experiment never counts.
     let early_customer = 900_001i64;
-    let mut early = order_payload(50, Some(early_customer), "2099-01-01T10:00:00Z", &[(5001, 2, 1, "20.00")]);
+    let mut early = order_payload(
+        50,
+        Some(early_customer),
+        "2099-01-01T10:00:00Z",
+        &[(5001, 2, 1, "20.00")],
+    );
     early["created_at"] = json!(rfc3339_in(-3600));
-    app.deliver(&Delivery::new("orders/create", SHOP, &early)).await;
+    app.deliver(&Delivery::new("orders/create", SHOP, &early))
+        .await;
     app.drain().await;
     let id = start(&app, "trending", "control", "personalized", 50).await;
 
@@ -522,17 +593,30 @@ async fn exposures_conversions_and_revenue_are_attributed_per_arm_with_the_inter
     let customers: Vec<i64> = (1..=20).map(|i| 910_000 + i).collect();
     let mut arm_of_customer = std::collections::HashMap::new();
     for (i, c) in customers.iter().enumerate() {
-        let (_, body) = recs(&app, Some(*c), &[("intent", "trending"), ("session_id", &format!("cs{i}"))]).await;
+        let (_, body) = recs(
+            &app,
+            Some(*c),
+            &[("intent", "trending"), ("session_id", &format!("cs{i}"))],
+        )
+        .await;
         arm_of_customer.insert(*c, body["experiment"]["arm"].as_str().unwrap().to_owned());
     }
     let sessions: Vec<String> = (0..20).map(|i| format!("an{i}")).collect();
     let mut arm_of_session = std::collections::HashMap::new();
     for s in &sessions {
         let (_, body) = recs(&app, None, &[("intent", "trending"), ("session_id", s)]).await;
-        arm_of_session.insert(s.clone(), body["experiment"]["arm"].as_str().unwrap().to_owned());
+        arm_of_session.insert(
+            s.clone(),
+            body["experiment"]["arm"].as_str().unwrap().to_owned(),
+        );
     }
     // The early customer comes back: exposed now, their earlier order is not a conversion.
-    let (_, body) = recs(&app, Some(early_customer), &[("intent", "trending"), ("session_id", "early")]).await;
+    let (_, body) = recs(
+        &app,
+        Some(early_customer),
+        &[("intent", "trending"), ("session_id", "early")],
+    )
+    .await;
     let early_arm = body["experiment"]["arm"].as_str().unwrap().to_owned();
 
     // Orders: customers 1..=8 order once (2 × $20 + 1 × $15 = 5500), customer 1 twice;
@@ -542,17 +626,38 @@ async fn exposures_conversions_and_revenue_are_attributed_per_arm_with_the_inter
     let mut order_id = 1000;
     for c in &customers[..8] {
         order_id += 1;
-        order_now(&app, order_id, Some(*c), &[(order_id * 10, 3, 2, "20.00"), (order_id * 10 + 1, 4, 1, "15.00")]).await;
+        order_now(
+            &app,
+            order_id,
+            Some(*c),
+            &[
+                (order_id * 10, 3, 2, "20.00"),
+                (order_id * 10 + 1, 4, 1, "15.00"),
+            ],
+        )
+        .await;
         *revenue.entry(format!("c:{c}")).or_default() += 5500;
     }
     order_id += 1;
-    order_now(&app, order_id, Some(customers[0]), &[(order_id * 10, 5, 1, "20.00")]).await;
+    order_now(
+        &app,
+        order_id,
+        Some(customers[0]),
+        &[(order_id * 10, 5, 1, "20.00")],
+    )
+    .await;
     *revenue.entry(format!("c:{}", customers[0])).or_default() += 2000;
     order_id += 1;
-    let mut cancelled = order_payload(order_id, Some(customers[8]), "2099-01-01T10:00:00Z", &[(order_id * 10, 3, 1, "20.00")]);
+    let mut cancelled = order_payload(
+        order_id,
+        Some(customers[8]),
+        "2099-01-01T10:00:00Z",
+        &[(order_id * 10, 3, 1, "20.00")],
+    );
     cancelled["created_at"] = json!(rfc3339_in(60));
     cancelled["cancelled_at"] = json!(rfc3339_in(61));
-    app.deliver(&Delivery::new("orders/create", SHOP, &cancelled)).await;
+    app.deliver(&Delivery::new("orders/create", SHOP, &cancelled))
+        .await;
     for s in &sessions[..6] {
         order_id += 1;
         order_now(&app, order_id, None, &[(order_id * 10, 6, 1, "20.00")]).await;
@@ -571,8 +676,16 @@ async fn exposures_conversions_and_revenue_are_attributed_per_arm_with_the_inter
     app.drain().await;
 
     // Widget events carry the arm; a tampered arm is not counted for the experiment.
-    let b_session = sessions.iter().find(|s| arm_of_session[*s] == "b").unwrap().clone();
-    let a_session = sessions.iter().find(|s| arm_of_session[*s] == "a").unwrap().clone();
+    let b_session = sessions
+        .iter()
+        .find(|s| arm_of_session[*s] == "b")
+        .unwrap()
+        .clone();
+    let a_session = sessions
+        .iter()
+        .find(|s| arm_of_session[*s] == "a")
+        .unwrap()
+        .clone();
     for (s, arm, kind) in [
         (&b_session, "b", "view"),
         (&b_session, "b", "view"),
@@ -597,7 +710,10 @@ async fn exposures_conversions_and_revenue_are_attributed_per_arm_with_the_inter
 
     let report = analytics(&app).await;
     // The per-intent report is as before.
-    assert!(report["intents"]["trending"]["impressions"].is_number(), "{report}");
+    assert!(
+        report["intents"]["trending"]["impressions"].is_number(),
+        "{report}"
+    );
     let exps = report["experiments"].as_array().unwrap();
     assert_eq!(exps.len(), 1);
     let e = &exps[0];
@@ -631,8 +747,16 @@ async fn exposures_conversions_and_revenue_are_attributed_per_arm_with_the_inter
         assert_eq!(got["exposed_sessions"], values[k].len(), "{r}");
         assert_eq!(got["converting_sessions"], conv[k] as u64, "{r}");
         assert_eq!(got["revenue_cents"], rev[k], "{r}");
-        close(&got["conversion_rate"], conv[k] / values[k].len() as f64, 1e-6);
-        close(&got["revenue_per_session_cents"], rev[k] as f64 / values[k].len() as f64, 0.006);
+        close(
+            &got["conversion_rate"],
+            conv[k] / values[k].len() as f64,
+            1e-6,
+        );
+        close(
+            &got["revenue_per_session_cents"],
+            rev[k] as f64 / values[k].len() as f64,
+            0.006,
+        );
     }
     assert_eq!(r["arms"][0]["strategy"], "control");
     assert_eq!(r["totals"]["revenue_cents"], rev[0] + rev[1]);
@@ -641,7 +765,12 @@ async fn exposures_conversions_and_revenue_are_attributed_per_arm_with_the_inter
     assert_eq!(r["arms"][1]["clicks"], 1);
     assert_eq!(r["arms"][0]["impressions"], 0, "a tampered arm is dropped");
 
-    let (d, lo, hi) = newcombe(conv[0], values[0].len() as f64, conv[1], values[1].len() as f64);
+    let (d, lo, hi) = newcombe(
+        conv[0],
+        values[0].len() as f64,
+        conv[1],
+        values[1].len() as f64,
+    );
     let c = &r["difference"]["conversion_rate"];
     close(&c["estimate"], d, 1e-6);
     close(&c["low"], lo, 1e-6);
@@ -671,7 +800,12 @@ async fn enough_sessions_give_a_verdict_and_erasure_removes_a_shoppers_exposures
     let mut sizes = [0u64; 2];
     for i in 0..240i64 {
         let customer = 5_000_000 + i;
-        let (_, body) = recs(&app, Some(customer), &[("intent", "for_you"), ("session_id", &format!("k{i}"))]).await;
+        let (_, body) = recs(
+            &app,
+            Some(customer),
+            &[("intent", "for_you"), ("session_id", &format!("k{i}"))],
+        )
+        .await;
         let arm = body["experiment"]["arm"].as_str().unwrap();
         sizes[usize::from(arm == "b")] += 1;
         if arm == "b" {
@@ -681,7 +815,13 @@ async fn enough_sessions_give_a_verdict_and_erasure_removes_a_shoppers_exposures
     assert!(sizes[0] >= 100 && sizes[1] >= 100, "{sizes:?}");
     // A third of arm b orders; arm a (control) does not.
     for (n, c) in b_customers.iter().enumerate().filter(|(n, _)| n % 3 == 0) {
-        order_now(&app, 20_000 + n as i64, Some(*c), &[(2_000_000 + n as i64, 2, 1, "20.00")]).await;
+        order_now(
+            &app,
+            20_000 + n as i64,
+            Some(*c),
+            &[(2_000_000 + n as i64, 2, 1, "20.00")],
+        )
+        .await;
     }
     app.drain().await;
     let report = analytics(&app).await;
@@ -689,10 +829,19 @@ async fn enough_sessions_give_a_verdict_and_erasure_removes_a_shoppers_exposures
     let conv = r["arms"][1]["converting_sessions"].as_u64().unwrap();
     assert_eq!(conv, b_customers.len().div_ceil(3) as u64, "{r}");
     assert_eq!(r["arms"][0]["converting_sessions"], 0);
-    assert!(r["difference"]["conversion_rate"]["low"].as_f64().unwrap() > 0.0, "{r}");
-    assert_eq!(r["difference"]["conversion_rate"]["verdict"], "b_higher", "{r}");
+    assert!(
+        r["difference"]["conversion_rate"]["low"].as_f64().unwrap() > 0.0,
+        "{r}"
+    );
+    assert_eq!(
+        r["difference"]["conversion_rate"]["verdict"], "b_higher",
+        "{r}"
+    );
     assert_eq!(r["verdict"], "b_higher");
-    assert_eq!(r["difference"]["revenue_per_session_cents"]["verdict"], "b_higher", "{r}");
+    assert_eq!(
+        r["difference"]["revenue_per_session_cents"]["verdict"], "b_higher",
+        "{r}"
+    );
 
     // customers/redact: the shopper's exposure goes, and its data request lists it before.
     let anna = b_customers[0];
@@ -700,17 +849,28 @@ async fn enough_sessions_give_a_verdict_and_erasure_removes_a_shoppers_exposures
         "shop_id": 1, "shop_domain": SHOP, "orders_requested": [], "customer": {"id": anna}, "data_request": {"id": 1}
     }))).await;
     app.drain().await;
-    let list: Value = app.api_get("/api/compliance/requests", SHOP).await.json().await.unwrap();
+    let list: Value = app
+        .api_get("/api/compliance/requests", SHOP)
+        .await
+        .json()
+        .await
+        .unwrap();
     let exposures = &list["items"][0]["export"]["experiment_exposures"];
     assert_eq!(exposures[0]["experiment_id"], id.as_str(), "{list}");
     assert_eq!(exposures[0]["arm"], "b");
     let before = app.table_count("rec_experiment_exposures");
-    app.deliver(&Delivery::new("customers/redact", SHOP, &json!({
-        "shop_id": 1, "shop_domain": SHOP, "customer": {"id": anna}, "orders_to_redact": []
-    }))).await;
+    app.deliver(&Delivery::new(
+        "customers/redact",
+        SHOP,
+        &json!({
+            "shop_id": 1, "shop_domain": SHOP, "customer": {"id": anna}, "orders_to_redact": []
+        }),
+    ))
+    .await;
     app.drain().await;
     assert_eq!(app.table_count("rec_experiment_exposures"), before - 1);
     assert!(
-        !app.tables_mentioning(&anna.to_string()).contains(&"rec_experiment_exposures".to_owned())
+        !app.tables_mentioning(&anna.to_string())
+            .contains(&"rec_experiment_exposures".to_owned())
     );
 }

@@ -329,10 +329,7 @@ fn parse_arms(arms: Vec<Lenient<ArmBody>>, p: &mut Problems) -> Option<(Strategy
         }
         let spath = input::member(&path, "strategy");
         let strategy_absent = arm.strategy.is_absent();
-        match arm
-            .strategy
-            .typed(p, &spath, "strategy must be a string.")
-        {
+        match arm.strategy.typed(p, &spath, "strategy must be a string.") {
             Some(s) => match Strategy::parse(&s) {
                 Some(st) => strategies[i] = Some(st),
                 None => p.push(
@@ -385,7 +382,10 @@ fn parse_arms(arms: Vec<Lenient<ArmBody>>, p: &mut Problems) -> Option<(Strategy
                 p.push(
                     "arms[1].share",
                     "invalid_sum",
-                    format!("The two shares must add up to 100 (they add up to {}).", a + b),
+                    format!(
+                        "The two shares must add up to 100 (they add up to {}).",
+                        a + b
+                    ),
                 );
                 ok = false;
             }
@@ -421,7 +421,11 @@ pub fn list(
         .limit(limit)
         .into_boxed();
     if let Some((at, id)) = after {
-        q = q.filter(re::created_at.lt(at).or(re::created_at.eq(at).and(re::id.lt(id))));
+        q = q.filter(
+            re::created_at
+                .lt(at)
+                .or(re::created_at.eq(at).and(re::id.lt(id))),
+        );
     }
     q.load(c)
 }
@@ -476,14 +480,10 @@ pub fn create(c: &mut DbConnection, shop_id: &str, input: Input) -> AppResult<Ex
         };
         let id = new_id();
         let at = now();
-        let name = input.name.clone().unwrap_or_else(|| {
-            format!(
-                "{}: {} vs {}",
-                intent.as_str(),
-                a.as_str(),
-                b.as_str()
-            )
-        });
+        let name = input
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}: {} vs {}", intent.as_str(), a.as_str(), b.as_str()));
         diesel::insert_into(re::table)
             .values((
                 re::id.eq(&id),
@@ -512,7 +512,12 @@ pub fn create(c: &mut DbConnection, shop_id: &str, input: Input) -> AppResult<Ex
 
 /// Applies `input` to an experiment: name at any time; slot, arms and shares only as a draft;
 /// `state` moves draft → running → stopped (or a draft straight to stopped).
-pub fn update(c: &mut DbConnection, shop_id: &str, id: &str, input: Input) -> AppResult<Experiment> {
+pub fn update(
+    c: &mut DbConnection,
+    shop_id: &str,
+    id: &str,
+    input: Input,
+) -> AppResult<Experiment> {
     write_tx(c, |c| {
         let current: Experiment = crate::db::dialect::first_locked(
             c,

@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use time::PrimitiveDateTime;
 
 use super::stats::{
-    self, Interval, MIN_CONVERSIONS, MIN_SESSIONS_PER_ARM, Sample, enough_data,
-    mean_difference, proportion_difference,
+    self, Interval, MIN_CONVERSIONS, MIN_SESSIONS_PER_ARM, Sample, enough_data, mean_difference,
+    proportion_difference,
 };
 use super::{Arm, Experiment};
 use crate::db::DbConnection;

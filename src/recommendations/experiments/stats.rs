@@ -169,7 +169,10 @@ mod tests {
     fn wilson_matches_published_values() {
         // 81 of 263: (0.2553, 0.3662), as in the usual textbook example.
         let (lo, hi) = wilson(81, 263, Z95).unwrap();
-        assert!(close(lo, 0.2553, 5e-5) && close(hi, 0.3662, 5e-5), "{lo} {hi}");
+        assert!(
+            close(lo, 0.2553, 5e-5) && close(hi, 0.3662, 5e-5),
+            "{lo} {hi}"
+        );
         // 0 of 10 and 10 of 10: the interval reaches the edge and is not empty.
         let (lo, hi) = wilson(0, 10, Z95).unwrap();
         assert_eq!(lo, 0.0);

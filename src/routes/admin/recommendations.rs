@@ -125,8 +125,9 @@ pub async fn analytics(
             let mut report = crate::recommendations::analytics::report(c, &shop_id, days)?;
             // Every experiment that ran, with its arms and the difference B − A (its own
             // period, not `days`).
-            report["experiments"] =
-                Value::Array(crate::recommendations::experiments::report::all(c, &shop_id)?);
+            report["experiments"] = Value::Array(crate::recommendations::experiments::report::all(
+                c, &shop_id,
+            )?);
             Ok(report)
         })
         .await?;

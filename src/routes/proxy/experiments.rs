@@ -102,10 +102,9 @@ pub fn parse_tag(raw: Option<&Value>) -> Result<Option<(String, Arm)>, Vec<Field
         )]);
     };
     let mut errors = Vec::new();
-    let id = o
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|s| (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    let id = o.get("id").and_then(Value::as_str).filter(|s| {
+        (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
     if id.is_none() {
         errors.push(FieldError::new(
             "experiment.id",

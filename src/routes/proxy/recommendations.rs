@@ -315,15 +315,17 @@ pub async fn events(
     }
     let value: Value = serde_json::from_slice(&body)
         .map_err(|_| AppError::bad_request("invalid_json", "The body is not valid JSON."))?;
-    let ((kind, product_id, session_id, intent, source_product_id), tag) =
-        match (parse_event(&value), experiments::parse_tag(value.get("experiment"))) {
-            (Ok(ev), Ok(tag)) => (ev, tag),
-            (Err(mut a), Err(b)) => {
-                a.extend(b);
-                return Err(AppError::validation(a));
-            }
-            (Err(e), _) | (_, Err(e)) => return Err(AppError::validation(e)),
-        };
+    let ((kind, product_id, session_id, intent, source_product_id), tag) = match (
+        parse_event(&value),
+        experiments::parse_tag(value.get("experiment")),
+    ) {
+        (Ok(ev), Ok(tag)) => (ev, tag),
+        (Err(mut a), Err(b)) => {
+            a.extend(b);
+            return Err(AppError::validation(a));
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(AppError::validation(e)),
+    };
     // Counted per visitor (the signed customer, else the address), not per `session_id`: the
     // session id is the client's choice, and rotating it must not buy more events.
     if !state

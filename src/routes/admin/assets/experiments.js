@@ -34,9 +34,9 @@
   function sentence(e, r, key) {
     const d = r.difference[key];
     const b = SHORT[e.arms[1].strategy], a = SHORT[e.arms[0].strategy];
-    if (d.estimate == null) return b + ' vs ' + a + ': no figure yet (each arm needs shoppers first)';
     const f = key === 'conversion_rate' ? pts : (c) => dollars(c);
     const what = key === 'conversion_rate' ? ' conversion' : ' revenue per shopper';
+    if (d.estimate == null) return b + ' vs ' + a + ': no' + what + ' figure yet (each arm needs shoppers first)';
     return b + ' vs ' + a + ': ' + signed(d.estimate, f) + what + ' (95 % interval ' + signed(d.low, f) + ' to ' + signed(d.high, f) + '): ' + conclusion(d, e);
   }
 
