@@ -282,5 +282,5 @@ async fn the_demo_store_serves_the_theme_assets_and_bridge_the_same_way() {
     let page = app.get("/demo/admin").await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert_eq!(versioned_links(&html, "/admin/assets/").len(), 5, "{html}");
+    assert_eq!(versioned_links(&html, "/admin/assets/").len(), 6, "{html}");
 }
