@@ -719,9 +719,9 @@ pub fn record_exposure(
     Ok(())
 }
 
-/// The tag a widget's event carries, checked: kept only when the experiment is this shop's and
-/// the arm is the one the split gives this shopper (a tampered or stale arm is dropped, the
-/// event itself still counts for its intent).
+/// The tag a widget's event carries, checked: kept only while the experiment (this shop's)
+/// runs and when the arm is the one the split gives this shopper (a tampered or stale arm is
+/// dropped, the event itself still counts for its intent).
 pub fn event_tag(
     c: &mut DbConnection,
     shop_id: &str,
@@ -734,7 +734,7 @@ pub fn event_tag(
         return Ok(None);
     };
     let real = arm_for(&e.id, &unit_of(customer, session), e.share_a);
-    Ok((real == arm && e.state != "draft").then(|| (e.id, arm.as_str())))
+    Ok((real == arm && e.state == "running").then(|| (e.id, arm.as_str())))
 }
 
 // ---------------------------------------------------------------- customer data
