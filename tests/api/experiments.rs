@@ -90,7 +90,21 @@ async fn recs(app: &TestApp, customer: Option<i64>, params: &[(&str, &str)]) -> 
     ));
     let resp = app.client.get(url).send().await.unwrap();
     let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
+    let cache = resp
+        .headers()
+        .get("Cache-Control")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body: Value = resp.json().await.unwrap();
+    if status == 200 {
+        // A browser keeps no arm's answer (a start or stop is seen at the next request).
+        let want = if body.get("experiment").is_some() {
+            "private, no-store"
+        } else {
+            "private, max-age=5"
+        };
+        assert_eq!(cache.as_deref(), Some(want), "{body}");
+    }
+    (status, body)
 }
 
 fn ids(body: &Value) -> Vec<String> {

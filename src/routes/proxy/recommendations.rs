@@ -165,7 +165,16 @@ pub async fn recommendations(
         })
         .collect();
     Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "private, max-age=5"))
+        // An arm's answer is never kept by the browser: a start or stop must not be hidden
+        // behind an earlier arm's (or the ordinary) list.
+        .insert_header((
+            "Cache-Control",
+            if assigned.is_some() {
+                "private, no-store"
+            } else {
+                "private, max-age=5"
+            },
+        ))
         .json(RecsOut {
             intent: p.intent.as_str(),
             products,
