@@ -42,6 +42,8 @@ pub struct AppState {
     product_cards: Arc<TtlCache<(String, i64), Arc<crate::products::Card>>>,
     /// Recommendation lists computed by this instance.
     pub recs: Arc<crate::recommendations::Recommender>,
+    /// Running recommendation experiments per shop, and the exposures recorded lately.
+    pub experiments: Arc<crate::recommendations::experiments::Experiments>,
     /// Storefront events this instance accepted per client in the current minute.
     pub event_rate: Arc<RateSketch>,
     /// Uploads this instance accepted per client in the current hour.
@@ -129,6 +131,7 @@ impl AppState {
             product_templates: Arc::new(TtlCache::new(STOREFRONT_CACHE_TTL, 100_000)),
             product_cards: Arc::new(TtlCache::new(std::time::Duration::from_secs(60), 100_000)),
             recs: Default::default(),
+            experiments: Default::default(),
             event_rate: Arc::new(RateSketch::new(
                 CLIENT_SLOTS,
                 std::time::Duration::from_secs(60),

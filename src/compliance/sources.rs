@@ -19,6 +19,13 @@ pub struct CustomerDataSource {
 /// Every table holding customer data, in export order.
 pub const CUSTOMER_DATA: &[CustomerDataSource] =
     &[
+        // Experiment exposures before the events: their erasure finds the shopper's sessions
+        // through the events.
+        CustomerDataSource {
+            key: "experiment_exposures",
+            export: crate::recommendations::experiments::export,
+            redact: crate::recommendations::experiments::redact,
+        },
         // Recommendations first: its erasure finds the shopper's orders through
         // `orders.customer_id`, which the `orders` entry unlinks.
         CustomerDataSource {

@@ -398,6 +398,8 @@ diesel::table! {
         intent -> Nullable<Text>,
         source_product_id -> Nullable<BigInt>,
         created_at -> Timestamp,
+        experiment_id -> Nullable<Text>,
+        experiment_arm -> Nullable<Text>,
     }
 }
 
@@ -437,6 +439,40 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 
 diesel::allow_tables_to_appear_in_same_query!(products, rec_items);
+
+// ---------------------------------------------------------------- recommendation experiments
+
+diesel::table! {
+    rec_experiments (id) {
+        id -> Text,
+        shop_id -> Text,
+        name -> Text,
+        intent -> Text,
+        strategy_a -> Text,
+        strategy_b -> Text,
+        share_a -> Integer,
+        state -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        stopped_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    rec_experiment_exposures (experiment_id, unit) {
+        experiment_id -> Text,
+        unit -> Text,
+        shop_id -> Text,
+        arm -> Text,
+        customer_id -> Nullable<BigInt>,
+        session_id -> Nullable<Text>,
+        first_at -> Timestamp,
+        last_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(rec_experiments, rec_experiment_exposures);
 
 // ---------------------------------------------------------------- wishlists
 

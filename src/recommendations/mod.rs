@@ -6,6 +6,7 @@
 pub mod analytics;
 pub mod consent;
 pub mod daily;
+pub mod experiments;
 pub mod model;
 pub mod pixel;
 pub mod scoring;

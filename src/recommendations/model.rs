@@ -566,6 +566,8 @@ pub struct NewEvent {
     pub product_id: i64,
     pub intent: Option<String>,
     pub source_product_id: Option<i64>,
+    /// `(experiment id, arm)` of a widget's impression or click shown in an experiment's arm.
+    pub experiment: Option<(String, &'static str)>,
 }
 
 /// The products a session's new product pairs with, given the session's earlier products
@@ -603,6 +605,8 @@ pub fn record_event(c: &mut DbConnection, ev: &NewEvent) -> QueryResult<()> {
             rec_events::intent.eq(&ev.intent),
             rec_events::source_product_id.eq(ev.source_product_id),
             rec_events::created_at.eq(at),
+            rec_events::experiment_id.eq(ev.experiment.as_ref().map(|e| e.0.as_str())),
+            rec_events::experiment_arm.eq(ev.experiment.as_ref().map(|e| e.1)),
         ))
         .execute(c)?;
     if !feeds_model(ev.kind.as_str(), ev.intent.as_deref()) {

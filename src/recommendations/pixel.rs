@@ -62,6 +62,7 @@ pub fn record(c: &mut DbConnection, ev: &PixelEvent) -> QueryResult<bool> {
             product_id,
             intent: None,
             source_product_id: None,
+            experiment: None,
         };
         match ev.signal {
             PixelSignal::Page => {}

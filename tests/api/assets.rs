@@ -175,8 +175,8 @@ async fn the_pages_link_versioned_assets_that_browsers_keep() {
     let links = versioned_links(&html, "/admin/assets/");
     assert_eq!(
         links.len(),
-        5,
-        "admin.css, admin.js, engagement.js, storesync.js and questions.js, versioned: {html}"
+        6,
+        "admin.css, admin.js, engagement.js, storesync.js, questions.js and experiments.js, versioned: {html}"
     );
     for link in links {
         let resp = get_with(&app, &link, &[("Accept-Encoding", "gzip")]).await;
@@ -282,5 +282,5 @@ async fn the_demo_store_serves_the_theme_assets_and_bridge_the_same_way() {
     let page = app.get("/demo/admin").await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert_eq!(versioned_links(&html, "/admin/assets/").len(), 5, "{html}");
+    assert_eq!(versioned_links(&html, "/admin/assets/").len(), 6, "{html}");
 }

@@ -14,6 +14,7 @@ mod customer_account;
 #[cfg(feature = "demo")]
 mod demo;
 mod durability;
+mod experiments;
 mod faults;
 mod followups;
 mod hardening;

@@ -426,6 +426,22 @@ const LANDED: &[(&str, &str)] = &[
         "sqlite/2026-11-21-000015_cart_transform/down.sql",
         "50d6186a68d3f4dd",
     ),
+    (
+        "postgres/2026-11-21-000019_experiments/up.sql",
+        "3494dc7f8ad5fe74",
+    ),
+    (
+        "postgres/2026-11-21-000019_experiments/down.sql",
+        "199ea0abcd0abd21",
+    ),
+    (
+        "sqlite/2026-11-21-000019_experiments/up.sql",
+        "3494dc7f8ad5fe74",
+    ),
+    (
+        "sqlite/2026-11-21-000019_experiments/down.sql",
+        "199ea0abcd0abd21",
+    ),
 ];
 
 #[test]

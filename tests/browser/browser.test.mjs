@@ -21,6 +21,7 @@ import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { adminTests } from './admin.mjs';
 import { engagementTests } from './engagement.mjs';
+import { experimentsTests } from './experiments.mjs';
 import { intentsTests } from './intents.mjs';
 import { pixelTests } from './pixel.mjs';
 import { quizTests } from './quiz.mjs';
@@ -428,5 +429,6 @@ adminTests({ base: () => base, newPage, artifacts, png });
 engagementTests({ base: () => base, newPage, artifacts });
 pixelTests({ base: () => base, newPage, artifacts, sessionToken });
 quizTests({ base: () => base, newPage, artifacts });
+experimentsTests({ base: () => base, newPage, artifacts });
 // Last: its views and carts teach the model what the tests above do not expect.
 intentsTests({ base: () => base, newPage, artifacts });

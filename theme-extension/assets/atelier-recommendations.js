@@ -61,14 +61,21 @@
 	function init(root) {
 		const d = root.dataset;
 		const list = root.querySelector('[data-list]');
+		// The arm of the slot's running experiment this shopper is in, as the answer said.
+		let experiment;
 		const send = (type, productId) => allowed() && fetch(d.proxy + '/events', {
 			method: 'POST',
 			keepalive: true,
 			headers: { 'Content-Type': 'application/json' },
-			body: JSON.stringify({ type, product_id: productId, session_id: sid(), intent: d.intent, source_product_id: d.productId || undefined }),
+			body: JSON.stringify({ type, product_id: productId, session_id: sid(), intent: d.intent, source_product_id: d.productId || undefined, experiment }),
 		}).catch(() => {});
 		const draw = (j) => {
+			if (j.experiment && j.experiment.id) {
+				experiment = { id: j.experiment.id, arm: j.experiment.arm };
+				root.dataset.experimentArm = experiment.arm;
+			}
 			const items = (j.products || []).filter((p) => p.handle);
+			// An empty list (nothing to show, or the experiment's control arm): the block hides.
 			root.hidden = !items.length;
 			if (!items.length) return;
 			list.replaceChildren(...items.map((p) => {
@@ -112,7 +119,13 @@
 			const q = new URLSearchParams({ intent: d.intent, limit: d.limit });
 			if (d.productId) q.set('product_id', d.productId);
 			if (d.intent === 'cart') q.set('product_ids', (await cartIds(d.cartUrl)).join(','));
-			if (d.intent === 'recently_viewed' && ownSid()) q.set('session_id', ownSid());
+			if (d.intent === 'recently_viewed') {
+				if (ownSid()) q.set('session_id', ownSid());
+			} else if (allowed() && sid() !== 'anonymous') {
+				// The session splits an anonymous shopper in the merchant's experiments; sent only
+				// while analytics is allowed (otherwise the shopper stays out of them).
+				q.set('session_id', sid());
+			}
 			return fetch(d.proxy + '/recommendations?' + q, { headers: { Accept: 'application/json' } })
 				.then((r) => (r.ok ? r.json() : Promise.reject()))
 				.then(draw)

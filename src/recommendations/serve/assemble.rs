@@ -33,6 +33,7 @@ pub(super) fn key_name(key: &ListKey) -> &'static str {
         ListKey::Similar(_) => "similar",
         ListKey::Trending => "trending",
         ListKey::Newest => "newest",
+        ListKey::BestSellers => "best_sellers",
     }
 }
 

@@ -350,6 +350,41 @@ pub(super) fn trending_raw(
     Ok(out)
 }
 
+/// Best sellers: products by the orders they appeared in, the same for every shopper (an
+/// experiment's `popular` arm, the non-personalized baseline).
+pub(super) fn best_sellers_raw(
+    c: &mut DbConnection,
+    cat: &Catalogue,
+    shop_id: &str,
+    explain: bool,
+) -> QueryResult<Vec<Rec>> {
+    let rows: Vec<(i64, i64)> = rec_items::table
+        .filter(rec_items::shop_id.eq(shop_id))
+        .filter(rec_items::orders.gt(0))
+        .filter(rec_items::flagged.eq(false))
+        .order((rec_items::orders.desc(), rec_items::product_id.asc()))
+        .select((rec_items::product_id, rec_items::orders))
+        .limit(PAIR_CANDIDATES)
+        .load(c)?;
+    let top = rows.first().map_or(1, |r| r.1.max(1)) as f64;
+    let mut out: Vec<Rec> = rows
+        .into_iter()
+        .filter(|(p, _)| cat.recommendable(*p).is_some())
+        .map(|(p, n)| Rec {
+            product_id: p,
+            score: round(n as f64 / top),
+            reasons: if explain {
+                vec![json!({"type": "best_seller", "orders": n})]
+            } else {
+                Vec::new()
+            },
+        })
+        .collect();
+    sort_desc(&mut out);
+    out.truncate(RAW_LIST);
+    Ok(out)
+}
+
 pub(super) fn newest_raw(cat: &Catalogue, explain: bool) -> Vec<Rec> {
     let n = cat.newest.len().max(1) as f64;
     cat.newest

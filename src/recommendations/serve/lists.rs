@@ -6,7 +6,9 @@ use std::sync::Arc;
 use diesel::QueryResult;
 use serde_json::Value;
 
-use super::candidates::{complementary_raw, newest_raw, related_raw, similar_raw, trending_raw};
+use super::candidates::{
+    best_sellers_raw, complementary_raw, newest_raw, related_raw, similar_raw, trending_raw,
+};
 use super::{Rec, Recommender};
 use crate::db::DbConnection;
 
@@ -18,12 +20,17 @@ pub(super) enum ListKey {
     Similar(i64),
     Trending,
     Newest,
+    /// The shop's best sellers by orders (an experiment's `popular` arm).
+    BestSellers,
 }
 
 impl ListKey {
     /// Lists of the whole shop (kept apart: they are all dropped when any count changes).
     pub(super) fn shop_wide(&self) -> bool {
-        matches!(self, ListKey::Trending | ListKey::Newest)
+        matches!(
+            self,
+            ListKey::Trending | ListKey::Newest | ListKey::BestSellers
+        )
     }
 }
 
@@ -116,6 +123,7 @@ impl Recommender {
                 ListKey::Similar(p) => similar_raw(c, &cat, shop_id, *p, explain)?,
                 ListKey::Trending => trending_raw(c, &cat, shop_id, explain)?,
                 ListKey::Newest => newest_raw(&cat, explain),
+                ListKey::BestSellers => best_sellers_raw(c, &cat, shop_id, explain)?,
             },
             explain,
         );

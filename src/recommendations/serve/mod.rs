@@ -21,6 +21,7 @@ mod changes;
 mod for_you;
 mod lists;
 mod poll;
+mod popular;
 mod recently;
 mod wishlisted;
 

@@ -3,6 +3,7 @@
 //! page's assets (`ui`) and the storefront blocks' previews (`preview`).
 
 pub mod compliance;
+pub mod experiments;
 pub mod followups;
 pub mod home;
 pub mod orders;
@@ -94,5 +95,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .configure(followups::routes)
         .configure(store_writes::routes)
-        .configure(questions::routes);
+        .configure(questions::routes)
+        .configure(experiments::routes);
 }

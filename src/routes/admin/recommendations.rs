@@ -133,7 +133,15 @@ pub async fn analytics(
     let shop_id = session.shop.id.clone();
     let report = state
         .db
-        .run(move |c| crate::recommendations::analytics::report(c, &shop_id, days))
+        .run(move |c| {
+            let mut report = crate::recommendations::analytics::report(c, &shop_id, days)?;
+            // Every experiment that ran, with its arms and the difference B − A (its own
+            // period, not `days`).
+            report["experiments"] = Value::Array(crate::recommendations::experiments::report::all(
+                c, &shop_id,
+            )?);
+            Ok(report)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -43,6 +43,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("assets/questions.js"),
     ),
     (
+        "experiments.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("assets/experiments.js"),
+    ),
+    (
         "preview.js",
         "text/javascript; charset=utf-8",
         include_bytes!("assets/preview.js"),
@@ -129,6 +134,7 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
 <script src="{engagement}" defer></script>
 <script src="{storesync}" defer></script>
 <script src="{questions}" defer></script>
+<script src="{experiments}" defer></script>
 </head>
 <body data-shop="{shop}" data-env="{env}">
 <a class="skip" href="#main">Skip to content</a>
@@ -142,6 +148,7 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
 <li><a href="#/preferences">Preference center</a></li>
 <li><a href="#/recommendations">Recommendations</a></li>
 <li><a href="#/analytics">Analytics</a></li>
+<li><a href="#/experiments">Experiments</a></li>
 <li><a href="#/questions">Questions</a></li>
 <li><a href="#/wishlists">Wishlists</a></li>
 <li><a href="#/follow-ups">Follow-ups</a></li>
@@ -164,6 +171,7 @@ pub fn page(shop: &ShopDomain, api_key: &str, bridge: Bridge, production: bool) 
         engagement = escape(&asset_url("engagement.js")),
         storesync = escape(&asset_url("storesync.js")),
         questions = escape(&asset_url("questions.js")),
+        experiments = escape(&asset_url("experiments.js")),
     );
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

@@ -2,6 +2,7 @@
 //! verified [`Storefront`](super::extractors::Storefront), so the shop and the customer come
 //! only from Shopify's signed parameters.
 
+pub mod experiments;
 pub mod personalization;
 pub mod preferences;
 pub mod questions;

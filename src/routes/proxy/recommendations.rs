@@ -12,6 +12,7 @@ use crate::input::{self, Lenient, Problems};
 use crate::recommendations::model::{EventKind, NewEvent, record_event};
 use crate::recommendations::serve::{DEFAULT_LIMIT, Intent, MAX_LIMIT};
 use crate::routes::extractors::Storefront;
+use crate::routes::proxy::experiments;
 use crate::shopify::payload::parse_id;
 use crate::state::AppState;
 
@@ -131,8 +132,18 @@ pub async fn recommendations(
     let shop_id = sf.shop.id.clone();
     let shop_id_for_cards = shop_id.clone();
     let customer = sf.customer_id;
+    // The intents with inputs of their own (the cart, the session's views) first; then a running
+    // experiment on the slot decides the strategy by the shopper's arm.
     let own = super::rec_intents::answer(&state, &shop_id, &p, customer, false).await?;
-    let list = match own.or_else(|| {
+    let assigned = match own {
+        Some(_) => None,
+        None => {
+            experiments::assign(&state, &shop_id, p.intent, customer, p.session.as_deref()).await?
+        }
+    };
+    let arm_list =
+        experiments::arm_list(&state, &shop_id, assigned.as_ref(), p.product, p.limit).await?;
+    let list = match own.or(arm_list).or_else(|| {
         state
             .recs
             .cached(&shop_id, p.intent, p.product, customer, p.limit)
@@ -169,10 +180,20 @@ pub async fn recommendations(
         })
         .collect();
     Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "private, max-age=5"))
+        // An arm's answer is never kept by the browser: a start or stop must not be hidden
+        // behind an earlier arm's (or the ordinary) list.
+        .insert_header((
+            "Cache-Control",
+            if assigned.is_some() {
+                "private, no-store"
+            } else {
+                "private, max-age=5"
+            },
+        ))
         .json(RecsOut {
             intent: p.intent.as_str(),
             products,
+            experiment: assigned.as_ref().map(Into::into),
         }))
 }
 
@@ -181,6 +202,9 @@ pub async fn recommendations(
 struct RecsOut<'a> {
     intent: &'static str,
     products: Vec<RecOut<'a>>,
+    /// Which arm of the slot's running experiment the shopper is in (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    experiment: Option<experiments::ExperimentOut>,
 }
 
 #[derive(serde::Serialize)]
@@ -304,7 +328,7 @@ fn parse_event(body: &Value) -> Result<EventIn, Vec<FieldError>> {
 }
 
 /// `POST /proxy/events` body `{"type","product_id","session_id"}` plus, from the widget,
-/// optional `intent` and `source_product_id` → `204`.
+/// optional `intent`, `source_product_id` and `experiment` (`{"id","arm"}`) → `204`.
 pub async fn events(
     sf: Storefront,
     body: web::Bytes,
@@ -315,8 +339,17 @@ pub async fn events(
     }
     let value: Value = serde_json::from_slice(&body)
         .map_err(|_| AppError::bad_request("invalid_json", "The body is not valid JSON."))?;
-    let (kind, product_id, session_id, intent, source_product_id) =
-        parse_event(&value).map_err(AppError::validation)?;
+    let ((kind, product_id, session_id, intent, source_product_id), tag) = match (
+        parse_event(&value),
+        experiments::parse_tag(value.get("experiment")),
+    ) {
+        (Ok(ev), Ok(tag)) => (ev, tag),
+        (Err(mut a), Err(b)) => {
+            a.extend(b);
+            return Err(AppError::validation(a));
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(AppError::validation(e)),
+    };
     // Counted per visitor (the signed customer, else the address), not per `session_id`: the
     // session id is the client's choice, and rotating it must not buy more events.
     if !state
@@ -329,7 +362,7 @@ pub async fn events(
             format!("At most {EVENTS_PER_MINUTE} events per visitor and minute."),
         ));
     }
-    let ev = NewEvent {
+    let mut ev = NewEvent {
         shop_id: sf.shop.id.clone(),
         session_id,
         customer_id: sf.customer_id,
@@ -337,10 +370,25 @@ pub async fn events(
         product_id,
         intent,
         source_product_id,
+        experiment: None,
     };
     state
         .db
-        .run_write(move |c| Ok(write_tx(c, |c| record_event(c, &ev))?))
+        .run_write(move |c| {
+            Ok(write_tx(c, |c| {
+                if let Some((id, arm)) = &tag {
+                    ev.experiment = crate::recommendations::experiments::event_tag(
+                        c,
+                        &ev.shop_id,
+                        id,
+                        *arm,
+                        ev.customer_id,
+                        &ev.session_id,
+                    )?;
+                }
+                record_event(c, &ev)
+            })?)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
