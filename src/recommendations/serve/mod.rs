@@ -17,6 +17,7 @@ mod assemble;
 mod candidates;
 mod catalogue;
 mod changes;
+mod collection;
 mod for_you;
 mod lists;
 mod poll;
@@ -41,6 +42,7 @@ use lists::{List, ListKey};
 use poll::ShopVersions;
 
 pub use catalogue::{CATALOGUE_TTL, CATALOGUES, Catalogue, ProductInfo};
+pub use collection::{CollectionSort, Shopper, SortedProduct};
 
 /// The most products one list returns (`limit` above it is clamped).
 pub const MAX_LIMIT: usize = 50;
