@@ -426,6 +426,22 @@ const LANDED: &[(&str, &str)] = &[
         "sqlite/2026-11-21-000015_cart_transform/down.sql",
         "50d6186a68d3f4dd",
     ),
+    (
+        "postgres/2026-11-21-000018_collections/up.sql",
+        "a59dda7d425696ec",
+    ),
+    (
+        "postgres/2026-11-21-000018_collections/down.sql",
+        "9207b553fc05dc05",
+    ),
+    (
+        "sqlite/2026-11-21-000018_collections/up.sql",
+        "a59dda7d425696ec",
+    ),
+    (
+        "sqlite/2026-11-21-000018_collections/down.sql",
+        "9207b553fc05dc05",
+    ),
 ];
 
 #[test]
