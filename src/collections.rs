@@ -116,14 +116,18 @@ fn upsert(
 
 /// The collection's products must be read from the store again (soon, by any instance).
 pub fn mark_due(c: &mut DbConnection, shop_id: &str, id: i64) -> QueryResult<()> {
-    diesel::update(col::table.find((shop_id, id)).filter(col::deleted.eq(false)))
-        .set((
-            col::members_due.eq(true),
-            col::members_generation.eq(col::members_generation + 1),
-            col::members_attempts.eq(0),
-            col::members_next_at.eq(now()),
-        ))
-        .execute(c)?;
+    diesel::update(
+        col::table
+            .find((shop_id, id))
+            .filter(col::deleted.eq(false)),
+    )
+    .set((
+        col::members_due.eq(true),
+        col::members_generation.eq(col::members_generation + 1),
+        col::members_attempts.eq(0),
+        col::members_next_at.eq(now()),
+    ))
+    .execute(c)?;
     Ok(())
 }
 
@@ -237,7 +241,12 @@ pub fn apply_backfilled(
 }
 
 /// Stores a collection's products as read (the demo store, whose store is this database).
-pub fn set_members(c: &mut DbConnection, shop_id: &str, id: i64, product_ids: &[i64]) -> QueryResult<()> {
+pub fn set_members(
+    c: &mut DbConnection,
+    shop_id: &str,
+    id: i64,
+    product_ids: &[i64],
+) -> QueryResult<()> {
     replace_members(c, shop_id, id, product_ids)?;
     diesel::update(col::table.find((shop_id, id)))
         .set((
@@ -428,10 +437,7 @@ pub fn finish_err(
     backoff: std::time::Duration,
 ) -> QueryResult<()> {
     let target = col::table.find((&claimed.shop_id, claimed.collection_id));
-    let attempts: Option<i32> = target
-        .select(col::members_attempts)
-        .first(c)
-        .optional()?;
+    let attempts: Option<i32> = target.select(col::members_attempts).first(c).optional()?;
     let Some(attempts) = attempts else {
         return Ok(());
     };

@@ -130,7 +130,7 @@ pub(super) async fn collection_page(
     Ok(layout(
         &collection.title,
         &format!(
-            r#"<section class="shopify-section collection" id="shopify-section-template--main__product-grid"><h1>{title}</h1><ul id="product-grid" data-id="template--main__product-grid" class="grid product-grid">{cards}</ul></section>{embed}"#,
+            r#"<section class="shopify-section collection" id="shopify-section-template--main__product-grid"><h1>{title}</h1><ul id="product-grid" data-id="template--main__product-grid" class="grid product-grid" style="list-style: none; padding: 0">{cards}</ul></section>{embed}"#,
             title = esc(&collection.title),
         ),
         cart_count(&demo, &req),

@@ -267,8 +267,12 @@ async fn run_one(state: &AppState, shop_id: &str) -> AppResult<bool> {
                     .set((
                         rec_jobs::state.eq(&next_phase),
                         rec_jobs::cursor.eq(&next_cursor),
-                        rec_jobs::orders_done
-                            .eq(rec_jobs::orders_done + if is_products || is_collections { 0 } else { applied }),
+                        rec_jobs::orders_done.eq(rec_jobs::orders_done
+                            + if is_products || is_collections {
+                                0
+                            } else {
+                                applied
+                            }),
                         rec_jobs::locked_until.eq(now() + time::Duration::seconds(LEASE_SECS)),
                         rec_jobs::last_error.eq(None::<String>),
                         rec_jobs::updated_at.eq(now()),

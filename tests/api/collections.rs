@@ -101,11 +101,7 @@ fn ids(body: &Value) -> Vec<i64> {
 }
 
 /// The sorted product ids and whether the answer was personalized.
-async fn sorted(
-    app: &TestApp,
-    customer: Option<i64>,
-    params: &[(&str, &str)],
-) -> (Vec<i64>, bool) {
+async fn sorted(app: &TestApp, customer: Option<i64>, params: &[(&str, &str)]) -> (Vec<i64>, bool) {
     let (status, body) = sort_full(app, SHOP, &COLLECTION.to_string(), customer, params).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["collection_id"], json!(COLLECTION.to_string()));
@@ -150,7 +146,8 @@ async fn seed(app: &TestApp) {
         product(7, "Tops", "", &[("S", 5), ("M", 0), ("L", 5)]),
     ];
     for p in &products {
-        app.deliver(&Delivery::new("products/create", SHOP, p)).await;
+        app.deliver(&Delivery::new("products/create", SHOP, p))
+            .await;
     }
     let mut next = 1000;
     let mut buy = async |customer: Option<i64>, basket: &[i64]| {
@@ -326,7 +323,10 @@ async fn the_grid_follows_the_shoppers_history_and_preferences_with_consent_only
     let app = spawn_app().await;
     seed(&app).await;
     // No consent given: the collection's best sellers, as for anyone.
-    assert_eq!(sorted(&app, Some(SHOPPER), &[]).await, (FALLBACK.to_vec(), false));
+    assert_eq!(
+        sorted(&app, Some(SHOPPER), &[]).await,
+        (FALLBACK.to_vec(), false)
+    );
     assert_eq!(sorted(&app, None, &[]).await, (FALLBACK.to_vec(), false));
     put_preferences(
         &app,
@@ -359,7 +359,10 @@ async fn the_grid_follows_the_shoppers_history_and_preferences_with_consent_only
         &json!({"consent": {"personalization": false, "marketing": false}}),
     )
     .await;
-    assert_eq!(sorted(&app, Some(SHOPPER), &[]).await, (FALLBACK.to_vec(), false));
+    assert_eq!(
+        sorted(&app, Some(SHOPPER), &[]).await,
+        (FALLBACK.to_vec(), false)
+    );
     let (_, body) = sort_full(&app, SHOP, "500", Some(SHOPPER), &[]).await;
     let first = &body["products"][0];
     assert_eq!(first["handle"], "p-4");
@@ -494,7 +497,10 @@ async fn a_page_of_the_grid_is_ranked_alone_and_bad_input_is_refused() {
         sorted(&app, None, &[("product_ids", "6,3,1,999")]).await.0,
         [1, 3, 6]
     );
-    let many = (1..=251).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    let many = (1..=251)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     for (collection, params) in [
         ("abc", vec![]),
         ("0", vec![]),
@@ -559,7 +565,11 @@ async fn uninstalling_stops_reading_the_store_and_shop_redact_erases_the_collect
     atelier::jobs::collections::sync_due(&app.state)
         .await
         .unwrap();
-    assert_eq!(app.store.collection_reads(), reads, "no token, no store call");
+    assert_eq!(
+        app.store.collection_reads(),
+        reads,
+        "no token, no store call"
+    );
     app.deliver(&Delivery::new(
         "shop/redact",
         SHOP,

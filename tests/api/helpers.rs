@@ -434,9 +434,13 @@ async fn fake_store_handler(
             let Some(found) = g.collections.iter().find(|c| c["id"] == gid).cloned() else {
                 return HttpResponse::Ok().json(json!({"data": {"collection": null}}));
             };
-            let products = found["products"]["nodes"].as_array().cloned().unwrap_or_default();
+            let products = found["products"]["nodes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             let page = backfill_page(&products, after);
-            return HttpResponse::Ok().json(json!({"data": {"collection": {"id": gid, "products": page}}}));
+            return HttpResponse::Ok()
+                .json(json!({"data": {"collection": {"id": gid, "products": page}}}));
         }
         if query.contains("collections(") {
             g.backfill_requests += 1;

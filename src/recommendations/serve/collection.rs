@@ -111,9 +111,10 @@ impl Recommender {
             sold.extend(counts.into_iter().map(|(p, o, t)| (p, (o.max(0), t))));
         }
         let available = |p: i64| {
-            rows.get(&p).is_some_and(|(_, _, status, published, avail, deleted)| {
-                status == "active" && *published && *avail && !*deleted
-            })
+            rows.get(&p)
+                .is_some_and(|(_, _, status, published, avail, deleted)| {
+                    status == "active" && *published && *avail && !*deleted
+                })
         };
 
         let affinity = self.affinity(c, shop_id, shopper)?;
@@ -126,7 +127,8 @@ impl Recommender {
             .unwrap_or(0);
         let pop = |p: i64| {
             if best_orders > 0 {
-                sold.get(&p).map_or(0.0, |s| s.0 as f64 / best_orders as f64)
+                sold.get(&p)
+                    .map_or(0.0, |s| s.0 as f64 / best_orders as f64)
             } else {
                 0.0
             }
@@ -225,10 +227,7 @@ impl Recommender {
             .into_iter()
             .map(|p| SortedProduct {
                 product_id: p,
-                handle: rows
-                    .get(&p)
-                    .map(|r| r.1.clone())
-                    .filter(|h| !h.is_empty()),
+                handle: rows.get(&p).map(|r| r.1.clone()).filter(|h| !h.is_empty()),
                 score: if top > 0.0 {
                     round(score[&p] / top)
                 } else {
@@ -328,7 +327,12 @@ impl Recommender {
     }
 
     /// `knn(q) / max knn` over the shopper's history, from the cached neighbour lists.
-    fn knn(&self, c: &mut DbConnection, shop_id: &str, a: &Affinity) -> QueryResult<HashMap<i64, f64>> {
+    fn knn(
+        &self,
+        c: &mut DbConnection,
+        shop_id: &str,
+        a: &Affinity,
+    ) -> QueryResult<HashMap<i64, f64>> {
         let mut lists = Vec::new();
         for (rank, &h) in a.bought.iter().enumerate() {
             lists.push((

@@ -156,9 +156,15 @@ mod tests {
         for bad in ["1,,2", "0", "-1", "1e3", "x", "1,2,", "+4"] {
             assert!(parse_product_ids(Some(bad)).is_err(), "{bad}");
         }
-        let many = (1..=251).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        let many = (1..=251)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         assert!(parse_product_ids(Some(&many)).is_err());
-        let ok = (1..=250).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        let ok = (1..=250)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         assert_eq!(parse_product_ids(Some(&ok)).unwrap().unwrap().len(), 250);
     }
 }
