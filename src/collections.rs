@@ -414,7 +414,23 @@ pub fn finish_ok(
         // Deleted (or erased) while the store was being read.
         return Ok(());
     }
-    replace_members(c, shop_id, id, products)?;
+    // A product deleted while the store was being read stays out.
+    let mut gone = std::collections::HashSet::new();
+    for chunk in products.chunks(900) {
+        let deleted: Vec<i64> = crate::db::schema::products::table
+            .filter(crate::db::schema::products::shop_id.eq(shop_id))
+            .filter(crate::db::schema::products::product_id.eq_any(chunk))
+            .filter(crate::db::schema::products::deleted.eq(true))
+            .select(crate::db::schema::products::product_id)
+            .load(c)?;
+        gone.extend(deleted);
+    }
+    let kept: Vec<i64> = products
+        .iter()
+        .copied()
+        .filter(|p| !gone.contains(p))
+        .collect();
+    replace_members(c, shop_id, id, &kept)?;
     let target = col::table.find((shop_id, id));
     diesel::update(target)
         .set((
