@@ -106,7 +106,12 @@ async fn read_members(
     let gid = format!("gid://shopify/Collection/{collection_id}");
     let mut ids: Vec<i64> = Vec::new();
     let mut after = Value::Null;
-    for _page in 0..MAX_MEMBERS.div_ceil(250) {
+    // Until the last page, or as many products as Atelier keeps (a page count of its own
+    // bounds a store that would never say it is done).
+    for _page in 0..MAX_MEMBERS {
+        if ids.len() >= MAX_MEMBERS {
+            break;
+        }
         let data = state
             .store
             .graphql(

@@ -300,6 +300,8 @@ async fn the_install_backfill_brings_the_collections_with_their_products() {
         gql_collection(COLLECTION, "candles", &[2, 1]),
         gql_collection(501, "mugs", &[3]),
         gql_collection(502, "empty", &[]),
+        // More than the backfill's first 100: the job reads the rest (60 pages of 2 here).
+        gql_collection(503, "big", &(1..=120).collect::<Vec<_>>()),
     ]);
     app.install(SHOP).await;
     until(&app, "backfill done", async || {
@@ -311,10 +313,15 @@ async fn the_install_backfill_brings_the_collections_with_their_products() {
     assert_eq!(status, 200);
     assert_eq!(ids(&body), [3]);
     assert_eq!(body["products"][0]["handle"], "p-3");
+    until(&app, "the long collection read whole", async || {
+        let (_, body) = sort_full(&app, SHOP, "503", None, &[]).await;
+        body["products"].as_array().is_some_and(|a| a.len() == 120)
+    })
+    .await;
     assert_eq!(
         app.store.collection_reads(),
-        0,
-        "collections of one page are complete from the backfill"
+        60,
+        "only the long collection is read again"
     );
 }
 
