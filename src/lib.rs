@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod collections;
 pub mod compliance;
 pub mod config;
 pub mod crypto;

@@ -40,6 +40,10 @@ pub mod files {
             "quiz",
             include_str!("../theme-extension/blocks/quiz.liquid"),
         ),
+        (
+            "collection-sort",
+            include_str!("../theme-extension/blocks/collection-sort.liquid"),
+        ),
     ];
     pub const ASSETS: &[(&str, &str, &[u8])] = &[
         (
@@ -71,6 +75,11 @@ pub mod files {
             "atelier-quiz.js",
             "text/javascript; charset=utf-8",
             include_bytes!("../theme-extension/assets/atelier-quiz.js"),
+        ),
+        (
+            "atelier-collection-sort.js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../theme-extension/assets/atelier-collection-sort.js"),
         ),
         (
             "atelier.css",

@@ -410,6 +410,7 @@ diesel::table! {
         excluded -> Text,
         excluded_everywhere -> Text,
         updated_at -> Timestamp,
+        collection_pins -> Text,
     }
 }
 
@@ -644,3 +645,37 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(quiz_questions, quiz_answers);
+
+// ---------------------------------------------------------------- collections
+
+diesel::table! {
+    collections (shop_id, collection_id) {
+        shop_id -> Text,
+        collection_id -> BigInt,
+        handle -> Text,
+        title -> Text,
+        deleted -> Bool,
+        updated_at -> Nullable<Timestamp>,
+        synced_at -> Timestamp,
+        members_due -> Bool,
+        members_generation -> BigInt,
+        members_attempts -> Integer,
+        members_next_at -> Timestamp,
+        members_lease_until -> Nullable<Timestamp>,
+        members_synced_at -> Nullable<Timestamp>,
+        members_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    collection_products (shop_id, collection_id, product_id) {
+        shop_id -> Text,
+        collection_id -> BigInt,
+        product_id -> BigInt,
+        position -> Integer,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(collections, collection_products);
+diesel::allow_tables_to_appear_in_same_query!(collection_products, products);
+diesel::allow_tables_to_appear_in_same_query!(collections, shops);

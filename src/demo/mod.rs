@@ -8,6 +8,7 @@ pub mod admin;
 mod app_proxy;
 mod cart;
 mod checkout;
+mod collections;
 mod pages;
 pub mod seed;
 
@@ -108,6 +109,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, demo: Option<web::Data<Demo>>) {
         .route(
             "/demo/products/{handle}",
             web::get().to(pages::product_page),
+        )
+        .route(
+            "/demo/collections/{handle}",
+            web::get().to(collections::collection_page),
         )
         .route("/demo/cart", web::get().to(pages::cart_page))
         .route("/demo/cart/add", web::post().to(cart::cart_add_form))

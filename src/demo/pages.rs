@@ -98,7 +98,10 @@ pub(super) async fn index(
         .collect();
     Ok(layout(
         "Products",
-        &format!(r#"<h1>Products</h1><div class="grid">{cards}</div>"#),
+        &format!(
+            r#"<h1>Products</h1><p class="demo-collections">Collections: {}</p><div class="grid">{cards}</div>"#,
+            super::collections::links()
+        ),
         cart_count(&demo, &req),
     ))
 }

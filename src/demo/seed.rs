@@ -145,6 +145,8 @@ fn demo_questions() -> Vec<Json> {
 pub fn seed(c: &mut DbConnection, state: &crate::state::AppState) -> anyhow::Result<()> {
     let shop = crate::shops::find_by_domain(c, crate::config::DEMO_SHOP)?
         .ok_or_else(|| anyhow::anyhow!("demo shop missing"))?;
+    // Their own check: a demo database seeded before collections existed gets them too.
+    super::collections::seed_collections(c, &shop.id)?;
     let existing: i64 = products::table
         .filter(products::shop_id.eq(&shop.id))
         .count()

@@ -3,7 +3,11 @@
 //! exactly as their webhooks would be (`products::apply_update`, `orders::apply_webhook`, which
 //! feeds `recommendations::apply_order`), so recommendations work on day one.
 //!
-//! One `rec_jobs` row per shop: `products` → `orders` → `done`, with the page cursor. An
+//! Then the collections with their handle, title and products (`collections`, 8 per page with
+//! their first 100 products; a longer one is finished by the collections job).
+//!
+//! One `rec_jobs` row per shop: `products` → `collections` → `orders` → `done`, with the page
+//! cursor. An
 //! instance claims the row with a lease (a conditional `UPDATE`, safe with several instances on
 //! one PostgreSQL) and commits each page together with the next cursor, so a crash resumes at
 //! the last page. Re-applying a page is harmless (stale copies are ignored and an order's
@@ -22,12 +26,15 @@ use crate::state::AppState;
 use crate::sync::SyncError;
 
 pub const STATE_PRODUCTS: &str = "products";
+pub const STATE_COLLECTIONS: &str = "collections";
 pub const STATE_ORDERS: &str = "orders";
 pub const STATE_DONE: &str = "done";
 const LEASE_SECS: i64 = 120;
 const RETRY_SECS: i64 = 60;
 
 pub const PRODUCTS_QUERY: &str = "query atelierProducts($after: String) { products(first: 100, after: $after) { nodes { id title handle productType vendor tags status publishedAt updatedAt variants(first: 100) { nodes { id title sku price position inventoryQuantity inventoryPolicy selectedOptions { name value } } } } pageInfo { hasNextPage endCursor } } }";
+/// 8 collections of up to 100 products: a query cost well under the store's 1,000 per query.
+pub const COLLECTIONS_QUERY: &str = "query atelierCollections($after: String) { collections(first: 8, after: $after) { nodes { id handle title updatedAt products(first: 100) { nodes { id } pageInfo { hasNextPage endCursor } } } pageInfo { hasNextPage endCursor } } }";
 pub const ORDERS_QUERY: &str = "query atelierOrders($after: String) { orders(first: 100, after: $after, sortKey: CREATED_AT) { nodes { id name createdAt updatedAt cancelledAt test displayFinancialStatus currencyCode totalPriceSet { shopMoney { amount } } customer { id } lineItems(first: 100) { nodes { id title variantTitle sku quantity currentQuantity isGiftCard product { id } variant { id } originalUnitPriceSet { shopMoney { amount } } customAttributes { key value } } } } pageInfo { hasNextPage endCursor } } }";
 
 /// Puts (back) a shop's backfill on the queue: called when an install completes.
@@ -173,27 +180,24 @@ async fn run_one(state: &AppState, shop_id: &str) -> AppResult<bool> {
         if holder.as_deref() != Some(me.as_str()) || phase == STATE_DONE {
             return Ok(phase == STATE_DONE);
         }
-        let query = if phase == STATE_PRODUCTS {
-            PRODUCTS_QUERY
-        } else {
-            ORDERS_QUERY
+        let query = match phase.as_str() {
+            STATE_PRODUCTS => PRODUCTS_QUERY,
+            STATE_COLLECTIONS => COLLECTIONS_QUERY,
+            _ => ORDERS_QUERY,
         };
         let data = state
             .store
             .graphql(&domain, &token, query, json!({ "after": cursor }))
             .await
             .map_err(crate::shops::map_store_error)?;
-        let root = if phase == STATE_PRODUCTS {
-            &data["products"]
-        } else {
-            &data["orders"]
-        };
+        let root = &data[phase.as_str()];
         let nodes: Vec<Value> = root["nodes"].as_array().cloned().unwrap_or_default();
         let more = root["pageInfo"]["hasNextPage"].as_bool().unwrap_or(false);
         let next_cursor = root["pageInfo"]["endCursor"].as_str().map(str::to_owned);
         let (next_phase, next_cursor) = match (more && next_cursor.is_some(), phase.as_str()) {
             (true, _) => (phase.clone(), next_cursor),
-            (false, STATE_PRODUCTS) => (STATE_ORDERS.to_owned(), None),
+            (false, STATE_PRODUCTS) => (STATE_COLLECTIONS.to_owned(), None),
+            (false, STATE_COLLECTIONS) => (STATE_ORDERS.to_owned(), None),
             (false, _) => (STATE_DONE.to_owned(), None),
         };
         let ctx = state.sync.clone();
@@ -201,12 +205,22 @@ async fn run_one(state: &AppState, shop_id: &str) -> AppResult<bool> {
         let shop2 = shop.clone();
         let me2 = me.clone();
         let is_products = phase == STATE_PRODUCTS;
+        let is_collections = phase == STATE_COLLECTIONS;
         state
             .db
             .run_write(move |c| {
                 write_tx(c, |c| -> AppResult<()> {
                     let mut applied = 0i64;
-                    for node in &nodes {
+                    for node in nodes.iter().filter(|_| is_collections) {
+                        match crate::collections::apply_backfilled(c, &shop2.id, node) {
+                            Ok(_) => {}
+                            Err(SyncError::Permanent(m)) => {
+                                tracing::warn!(error = %m, "backfill collection skipped")
+                            }
+                            Err(e) => return Err(sync_err(e)),
+                        }
+                    }
+                    for node in nodes.iter().filter(|_| !is_collections) {
                         let body = if is_products {
                             rest_product(node)
                         } else {
@@ -253,8 +267,12 @@ async fn run_one(state: &AppState, shop_id: &str) -> AppResult<bool> {
                     .set((
                         rec_jobs::state.eq(&next_phase),
                         rec_jobs::cursor.eq(&next_cursor),
-                        rec_jobs::orders_done
-                            .eq(rec_jobs::orders_done + if is_products { 0 } else { applied }),
+                        rec_jobs::orders_done.eq(rec_jobs::orders_done
+                            + if is_products || is_collections {
+                                0
+                            } else {
+                                applied
+                            }),
                         rec_jobs::locked_until.eq(now() + time::Duration::seconds(LEASE_SECS)),
                         rec_jobs::last_error.eq(None::<String>),
                         rec_jobs::updated_at.eq(now()),

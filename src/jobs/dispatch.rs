@@ -17,8 +17,8 @@ use crate::shops::Shop;
 use crate::state::AppState;
 use crate::sync::{Outcome, SyncContext, SyncError};
 use crate::{
-    compliance, customers, followups, orders, preferences, products, recommendations, shops,
-    writeback,
+    collections, compliance, customers, followups, orders, preferences, products, recommendations,
+    shops, writeback,
 };
 
 /// What applying a delivery needs beyond the database. Cheap to clone.
@@ -99,6 +99,9 @@ impl Dispatcher {
             "products/create" | "products/update" | "products/delete" => {
                 apply_product(c, &self.recs, &shop, topic, body, triggered)
             }
+            "collections/create" | "collections/update" | "collections/delete" => {
+                collections::apply_webhook(c, &shop.id, topic, body, triggered)
+            }
             "customers/update" => {
                 let (outcome, report) = customers::apply_update(c, ctx, &shop, body, triggered)?;
                 if let Some(r) = report {
@@ -114,6 +117,7 @@ impl Dispatcher {
             }
             "app/uninstalled" => {
                 shops::mark_uninstalled(c, &shop.domain)?;
+                collections::stop_syncing(c, &shop.id)?;
                 self.storefront_shops.forget(|d| d == &shop.domain);
                 tracing::info!(shop = %shop.domain, "app uninstalled: token deleted");
                 Ok(Outcome::Applied)
@@ -222,6 +226,10 @@ pub fn apply_product(
         _ => None,
     };
     let outcome = if topic == "products/delete" {
+        if let Some(id) = id {
+            // A deleted product leaves every collection's grid at once.
+            collections::forget_product(c, &shop.id, id)?;
+        }
         products::apply_delete(c, shop, body)?
     } else {
         products::apply_update(c, shop, topic, body, triggered)?

@@ -23,6 +23,23 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
         if let Err(e) = super::backfill::run_pending(&state).await {
             tracing::warn!(error = ?e, "recommendations backfill retry failed");
         }
+        // Smart collections follow rules no collection webhook reports: their products are
+        // read again now and then (the collections job reads what is marked).
+        match state
+            .db
+            .run_write(|c| {
+                Ok(crate::collections::mark_for_refresh(
+                    c,
+                    crate::collections::REFRESH_EVERY,
+                    500,
+                )?)
+            })
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(collections = n, "collection products due for a refresh"),
+            Err(e) => tracing::warn!(error = ?e, "collection refresh marking failed"),
+        }
         // A nonce outlives the window in which its callback's timestamp is accepted.
         let keep = time::Duration::seconds(
             (state.settings.signature_max_age.as_secs() as i64)

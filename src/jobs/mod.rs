@@ -5,6 +5,7 @@
 
 pub mod backfill;
 pub mod checkout;
+pub mod collections;
 pub mod dispatch;
 pub mod inbox_worker;
 pub mod install;
@@ -66,6 +67,10 @@ pub fn spawn(state: &AppState, shutdown: &watch::Sender<bool>) -> Vec<JoinHandle
         shutdown.subscribe(),
     )));
     workers.push(tokio::spawn(outbox_worker::run(
+        state.clone(),
+        shutdown.subscribe(),
+    )));
+    workers.push(tokio::spawn(collections::run(
         state.clone(),
         shutdown.subscribe(),
     )));

@@ -1,5 +1,6 @@
 //! Merchant settings (`GET/PUT /api/recommendations/settings`): products pinned
-//! first and products excluded, per viewed product, and products excluded everywhere.
+//! first and products excluded, per viewed product, products excluded everywhere, and products
+//! pinned to the top of a collection's grid (`collection_pins`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,12 +18,17 @@ use crate::shopify::payload::parse_id;
 pub const MAX_KEYS: usize = 5_000;
 pub const MAX_PER_PRODUCT: usize = 50;
 pub const MAX_EVERYWHERE: usize = 5_000;
+/// Collections with pins, and pins per collection.
+pub const MAX_PINNED_COLLECTIONS: usize = 1_000;
+pub const MAX_PINS_PER_COLLECTION: usize = 50;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Steering {
     pub pinned: BTreeMap<i64, Vec<i64>>,
     pub excluded: BTreeMap<i64, Vec<i64>>,
     pub excluded_everywhere: BTreeSet<i64>,
+    /// Collection id → products shown first in its grid, in this order.
+    pub collection_pins: BTreeMap<i64, Vec<i64>>,
 }
 
 fn ids_json(ids: &[i64]) -> Value {
@@ -43,6 +49,7 @@ impl Steering {
             "pinned": map_json(&self.pinned),
             "excluded": map_json(&self.excluded),
             "excluded_everywhere": ids_json(&self.excluded_everywhere.iter().copied().collect::<Vec<_>>()),
+            "collection_pins": map_json(&self.collection_pins),
         })
     }
 }
@@ -58,6 +65,7 @@ struct SteeringPatch {
     pinned: Lenient<IdLists>,
     excluded: Lenient<IdLists>,
     excluded_everywhere: Lenient<Vec<Value>>,
+    collection_pins: Lenient<IdLists>,
     #[serde(flatten)]
     unknown: Unknown,
 }
@@ -118,6 +126,63 @@ fn parse_map(name: &str, v: Lenient<IdLists>, p: &mut Problems) -> BTreeMap<i64,
     out
 }
 
+/// `collection_pins`: collection id (an object key) → product ids, each at most once.
+fn parse_collection_pins(v: Lenient<IdLists>, p: &mut Problems) -> BTreeMap<i64, Vec<i64>> {
+    const NAME: &str = "collection_pins";
+    let mut out = BTreeMap::new();
+    let Some(obj) = v.typed(
+        p,
+        NAME,
+        "must be an object of collection ids to lists of product ids",
+    ) else {
+        return out;
+    };
+    if obj.len() > MAX_PINNED_COLLECTIONS {
+        p.push(
+            NAME,
+            "too_many",
+            format!("at most {MAX_PINNED_COLLECTIONS} collections"),
+        );
+        return out;
+    }
+    for (key, list) in obj {
+        let at = input::member(NAME, &key);
+        let Some(k) = key.parse::<i64>().ok().filter(|k| *k > 0) else {
+            p.push(
+                at,
+                "invalid_id",
+                "keys must be collection ids (positive integers)",
+            );
+            continue;
+        };
+        let Some(items) = list.typed(p, at.clone(), "must be a list of product ids") else {
+            continue;
+        };
+        if items.len() > MAX_PINS_PER_COLLECTION {
+            p.push(
+                at,
+                "too_many",
+                format!("at most {MAX_PINS_PER_COLLECTION} products"),
+            );
+            continue;
+        }
+        let mut ids = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = input::item(&at, i);
+            match positive_id(item) {
+                Some(id) if !ids.contains(&id) => ids.push(id),
+                Some(_) => p.push(path, "duplicate", "listed twice"),
+                None => p.push(path, "invalid_id", NOT_AN_ID),
+            }
+        }
+        // An empty list unpins the collection.
+        if !ids.is_empty() {
+            out.insert(k, ids);
+        }
+    }
+    out
+}
+
 const NOT_AN_ID: &str = "must be a product id (a positive integer, as a string or a number)";
 
 /// A `PUT` body: each member present replaces the stored one; absent members stay.
@@ -131,6 +196,9 @@ pub fn parse_update(body: &Value, current: &Steering) -> Result<Steering, Vec<Fi
     }
     if !patch.excluded.is_absent() {
         next.excluded = parse_map("excluded", patch.excluded, &mut p);
+    }
+    if !patch.collection_pins.is_absent() {
+        next.collection_pins = parse_collection_pins(patch.collection_pins, &mut p);
     }
     match patch.excluded_everywhere.typed(
         &mut p,
@@ -175,16 +243,17 @@ fn parse_stored_map(s: &str) -> BTreeMap<i64, Vec<i64>> {
 }
 
 pub fn load(c: &mut DbConnection, shop_id: &str) -> QueryResult<Steering> {
-    let row: Option<(String, String, String)> = rec_settings::table
+    let row: Option<(String, String, String, String)> = rec_settings::table
         .find(shop_id)
         .select((
             rec_settings::pinned,
             rec_settings::excluded,
             rec_settings::excluded_everywhere,
+            rec_settings::collection_pins,
         ))
         .first(c)
         .optional()?;
-    let Some((pinned, excluded, everywhere)) = row else {
+    let Some((pinned, excluded, everywhere, collection_pins)) = row else {
         return Ok(Steering::default());
     };
     let everywhere: Vec<Value> = serde_json::from_str(&everywhere).unwrap_or_default();
@@ -192,6 +261,7 @@ pub fn load(c: &mut DbConnection, shop_id: &str) -> QueryResult<Steering> {
         pinned: parse_stored_map(&pinned),
         excluded: parse_stored_map(&excluded),
         excluded_everywhere: everywhere.iter().filter_map(parse_id).collect(),
+        collection_pins: parse_stored_map(&collection_pins),
     })
 }
 
@@ -200,12 +270,14 @@ pub fn save(c: &mut DbConnection, shop_id: &str, s: &Steering) -> QueryResult<()
     let pinned = v["pinned"].to_string();
     let excluded = v["excluded"].to_string();
     let everywhere = v["excluded_everywhere"].to_string();
+    let collection_pins = v["collection_pins"].to_string();
     crate::per_backend!(c, |c| diesel::insert_into(rec_settings::table)
         .values((
             rec_settings::shop_id.eq(shop_id),
             rec_settings::pinned.eq(&pinned),
             rec_settings::excluded.eq(&excluded),
             rec_settings::excluded_everywhere.eq(&everywhere),
+            rec_settings::collection_pins.eq(&collection_pins),
             rec_settings::updated_at.eq(now()),
         ))
         .on_conflict(rec_settings::shop_id)
@@ -214,6 +286,7 @@ pub fn save(c: &mut DbConnection, shop_id: &str, s: &Steering) -> QueryResult<()
             rec_settings::pinned.eq(&pinned),
             rec_settings::excluded.eq(&excluded),
             rec_settings::excluded_everywhere.eq(&everywhere),
+            rec_settings::collection_pins.eq(&collection_pins),
             rec_settings::updated_at.eq(now()),
         ))
         .execute(c))?;

@@ -103,6 +103,8 @@ fn minimal_body(topic: &str, shop: &str) -> serde_json::Value {
         ),
         t if t.starts_with("products/") => json!({"id": 7, "title": "Mug", "handle": "mug",
             "status": "active", "updated_at": "2026-11-01T10:00:00Z", "variants": []}),
+        t if t.starts_with("collections/") => json!({"id": 9, "handle": "mugs", "title": "Mugs",
+            "updated_at": "2026-11-01T10:00:00Z"}),
         "customers/update" => json!({"id": 1, "updated_at": "2026-11-01T10:00:00Z"}),
         "app/scopes_update" => {
             json!({"id": 1, "current": ["read_products", "read_orders", "read_customers"], "updated_at": "2026-11-01T10:00:00Z"})

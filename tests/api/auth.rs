@@ -86,6 +86,9 @@ async fn full_install_stores_an_encrypted_token_and_registers_webhooks() {
         [
             "APP_SCOPES_UPDATE",
             "APP_UNINSTALLED",
+            "COLLECTIONS_CREATE",
+            "COLLECTIONS_DELETE",
+            "COLLECTIONS_UPDATE",
             "CUSTOMERS_UPDATE",
             "ORDERS_CANCELLED",
             "ORDERS_CREATE",
@@ -157,7 +160,7 @@ async fn reinstall_keeps_one_row_and_does_not_duplicate_subscriptions() {
     );
     assert_eq!(
         app.store.subscriptions().len(),
-        10,
+        13,
         "existing subscriptions are reused"
     );
 }
@@ -442,7 +445,7 @@ async fn webhook_registration_failure_does_not_undo_the_install() {
         1
     );
     assert!(app.shop_row(SHOP).unwrap().webhooks_registered_at.is_some());
-    assert_eq!(app.store.subscriptions().len(), 10);
+    assert_eq!(app.store.subscriptions().len(), 13);
     assert_eq!(
         atelier::jobs::install::retry_pending_registrations(&app.state)
             .await

@@ -144,6 +144,12 @@ struct StoreInner {
     backfill_products: Vec<Value>,
     backfill_orders: Vec<Value>,
     backfill_requests: usize,
+    /// GraphQL `Collection` nodes with all their products (`products.nodes`), answered to the
+    /// backfill's `collections` query and to the collections job's `collection(id:)` query
+    /// (`BACKFILL_PAGE` products per page there).
+    collections: Vec<Value>,
+    /// `collection(id:)` queries answered.
+    collection_reads: usize,
     /// Cart transforms the app created: `(id, function handle)`.
     cart_transforms: Vec<(String, String)>,
     /// Whether the app's function is deployed (else `cartTransformCreate` answers
@@ -195,6 +201,8 @@ impl FakeStore {
             backfill_products: Vec::new(),
             backfill_orders: Vec::new(),
             backfill_requests: 0,
+            collections: Vec::new(),
+            collection_reads: 0,
             writes: StoreWrites::default(),
             web_pixel: None,
             cart_transforms: Vec::new(),
@@ -296,6 +304,17 @@ impl FakeStore {
         let mut g = self.inner.lock().unwrap();
         g.backfill_products = products;
         g.backfill_orders = orders;
+    }
+
+    /// The store's collections (see [`gql_collection`]), as the backfill and the collections
+    /// job read them.
+    pub fn set_collections(&self, collections: Vec<Value>) {
+        self.inner.lock().unwrap().collections = collections;
+    }
+
+    /// `collection(id:)` queries the store answered.
+    pub fn collection_reads(&self) -> usize {
+        self.inner.lock().unwrap().collection_reads
     }
 
     pub fn backfill_requests(&self) -> usize {
@@ -408,6 +427,38 @@ async fn fake_store_handler(
         let query = body_json["query"].as_str().unwrap_or_default();
         let after = &body_json["variables"]["after"];
         let mut g = inner.lock().unwrap();
+        // Before `products(`: both collection queries read their products too.
+        if query.contains("collection(id:") {
+            g.collection_reads += 1;
+            let gid = body_json["variables"]["id"].as_str().unwrap_or_default();
+            let Some(found) = g.collections.iter().find(|c| c["id"] == gid).cloned() else {
+                return HttpResponse::Ok().json(json!({"data": {"collection": null}}));
+            };
+            let products = found["products"]["nodes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let page = backfill_page(&products, after);
+            return HttpResponse::Ok()
+                .json(json!({"data": {"collection": {"id": gid, "products": page}}}));
+        }
+        if query.contains("collections(") {
+            g.backfill_requests += 1;
+            // The backfill's page: each collection with its first 100 products.
+            let nodes: Vec<Value> = g
+                .collections
+                .iter()
+                .map(|c| {
+                    let all = c["products"]["nodes"].as_array().cloned().unwrap_or_default();
+                    let first: Vec<Value> = all.iter().take(100).cloned().collect();
+                    let mut c = c.clone();
+                    c["products"] = json!({"nodes": first, "pageInfo": {"hasNextPage": all.len() > 100, "endCursor": null}});
+                    c
+                })
+                .collect();
+            let page = backfill_page(&nodes, after);
+            return HttpResponse::Ok().json(json!({"data": {"collections": page}}));
+        }
         if query.contains("products(") {
             g.backfill_requests += 1;
             let page = backfill_page(&g.backfill_products, after);
@@ -1277,4 +1328,16 @@ pub fn seed_installed_shop(url: &str, shop: &str, scope: &str) {
     let cipher = atelier::crypto::TokenCipher::new(&[42u8; 32]);
     let domain = atelier::shopify::ShopDomain::parse(shop).unwrap();
     atelier::shops::save_grant(&mut handle.conn().unwrap(), &cipher, &domain, &grant).unwrap();
+}
+
+/// A GraphQL `Collection` node holding these products, in this order.
+pub fn gql_collection(id: i64, handle: &str, products: &[i64]) -> Value {
+    let nodes: Vec<Value> = products
+        .iter()
+        .map(|p| json!({"id": format!("gid://shopify/Product/{p}")}))
+        .collect();
+    json!({
+        "id": format!("gid://shopify/Collection/{id}"), "handle": handle, "title": handle.replace('-', " "),
+        "updatedAt": "2026-10-01T00:00:00Z", "products": {"nodes": nodes}
+    })
 }

@@ -23,6 +23,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "customers",
             "personalization",
             "products",
+            "collections",
             "uploads",
             "writeback",
             "shops",

@@ -7,6 +7,7 @@ mod app_config;
 mod assets;
 mod auth;
 mod checkout;
+mod collections;
 mod compliance;
 mod contract;
 mod crash;

@@ -306,7 +306,7 @@ async fn merchant_pins_come_first_and_exclusions_are_never_shown() {
     let saved: Value = resp.json().await.unwrap();
     assert_eq!(
         saved,
-        json!({"pinned": {"1": ["6", "5"]}, "excluded": {"1": ["2"]}, "excluded_everywhere": ["3"]})
+        json!({"pinned": {"1": ["6", "5"]}, "excluded": {"1": ["2"]}, "excluded_everywhere": ["3"], "collection_pins": {}})
     );
     let got: Value = app
         .api_get("/api/recommendations/settings", SHOP)

@@ -442,6 +442,22 @@ const LANDED: &[(&str, &str)] = &[
         "sqlite/2026-11-21-000019_experiments/down.sql",
         "199ea0abcd0abd21",
     ),
+    (
+        "postgres/2026-11-21-000018_collections/up.sql",
+        "a59dda7d425696ec",
+    ),
+    (
+        "postgres/2026-11-21-000018_collections/down.sql",
+        "9207b553fc05dc05",
+    ),
+    (
+        "sqlite/2026-11-21-000018_collections/up.sql",
+        "a59dda7d425696ec",
+    ),
+    (
+        "sqlite/2026-11-21-000018_collections/down.sql",
+        "9207b553fc05dc05",
+    ),
 ];
 
 #[test]

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { adminTests } from './admin.mjs';
+import { collectionTests } from './collections.mjs';
 import { engagementTests } from './engagement.mjs';
 import { experimentsTests } from './experiments.mjs';
 import { intentsTests } from './intents.mjs';
@@ -429,6 +430,7 @@ adminTests({ base: () => base, newPage, artifacts, png });
 engagementTests({ base: () => base, newPage, artifacts });
 pixelTests({ base: () => base, newPage, artifacts, sessionToken });
 quizTests({ base: () => base, newPage, artifacts });
+collectionTests({ base: () => base, newPage, artifacts });
 experimentsTests({ base: () => base, newPage, artifacts });
 // Last: its views and carts teach the model what the tests above do not expect.
 intentsTests({ base: () => base, newPage, artifacts });

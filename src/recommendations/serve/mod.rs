@@ -18,6 +18,7 @@ mod candidates;
 mod cart;
 mod catalogue;
 mod changes;
+mod collection;
 mod for_you;
 mod lists;
 mod poll;
@@ -45,6 +46,7 @@ use poll::ShopVersions;
 
 pub use cart::MAX_CART;
 pub use catalogue::{CATALOGUE_TTL, CATALOGUES, Catalogue, ProductInfo};
+pub use collection::{CollectionSort, Shopper, SortedProduct};
 pub use recently::{MIN_SESSION_LEN, RECENT_VIEWS};
 
 /// The most products one list returns (`limit` above it is clamped).

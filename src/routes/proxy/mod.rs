@@ -2,6 +2,7 @@
 //! verified [`Storefront`](super::extractors::Storefront), so the shop and the customer come
 //! only from Shopify's signed parameters.
 
+pub mod collections;
 pub mod experiments;
 pub mod personalization;
 pub mod preferences;
@@ -26,6 +27,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/products/{product_id}/preview.svg",
         web::get().to(personalization::preview),
+    )
+    .route(
+        "/collections/{collection_id}/sort",
+        web::get().to(collections::sort),
     )
     .route("/uploads", web::post().to(uploads::upload))
     .configure(preferences::routes)
