@@ -608,3 +608,13 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(quiz_questions, quiz_answers);
+
+// ---------------------------------------------------------------- per-visitor allowances
+
+diesel::table! {
+    visitor_allowances (client_key) {
+        client_key -> Text,
+        admitted -> BigInt,
+        window_ends_at -> BigInt,
+    }
+}

@@ -426,6 +426,22 @@ const LANDED: &[(&str, &str)] = &[
         "sqlite/2026-11-21-000015_cart_transform/down.sql",
         "50d6186a68d3f4dd",
     ),
+    (
+        "postgres/2026-11-21-000020_visitor_allowances/up.sql",
+        "4ef0dbf38421e75f",
+    ),
+    (
+        "postgres/2026-11-21-000020_visitor_allowances/down.sql",
+        "e6edadad43d0264a",
+    ),
+    (
+        "sqlite/2026-11-21-000020_visitor_allowances/up.sql",
+        "4ef0dbf38421e75f",
+    ),
+    (
+        "sqlite/2026-11-21-000020_visitor_allowances/down.sql",
+        "e6edadad43d0264a",
+    ),
 ];
 
 #[test]
