@@ -313,6 +313,7 @@ async fn run_backend(label: &'static str, db_url: String, node: Option<Baseline>
 }
 
 fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let node = {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
