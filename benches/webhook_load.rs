@@ -201,6 +201,9 @@ async fn node_baseline() -> Option<Baseline> {
             )
         })
     };
+    // Node compiles its hot paths as they run: one unreported second first, as Atelier's
+    // phases follow the `/healthz` one.
+    closed_loop(&client, webhooks("node-warm"), 200, connections, 1).await;
     let mut max = closed_loop(&client, webhooks("node-max"), 200, connections, secs).await;
     let mut fixed = open_loop(&client, webhooks("node-fixed"), 200, rate, secs).await;
     println!(
