@@ -8,12 +8,20 @@
 //! slot in every row share an allowance, which only makes the limit stricter for them. Counters
 //! are atomics: no lock is taken, so a flood from one client does not serialize everyone else.
 //!
-//! Allowances are per instance: behind a load balancer with N instances a client may send up to
-//! N times the limit, which bounds abuse without a shared store on the request path.
+//! A sketch counts for one instance only. An [`Allowance`] makes the limit hold across every
+//! instance on one database: the local sketch is the first filter (a flood beyond the allowance
+//! is refused in memory and never reaches the database), and what it admits is counted in a
+//! shared window in the database, one upsert per request, which has the last word. Behind N
+//! instances a visitor then gets the allowance once in total, not N times.
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::db::{Db, DbConnection};
 
 const ROWS: usize = 3;
 
@@ -79,6 +87,116 @@ impl RateSketch {
         }
         true
     }
+}
+
+/// A per-visitor allowance shared by every instance on one database: a [`RateSketch`] in front
+/// of a windowed counter in the `visitor_allowances` table.
+pub struct Allowance {
+    /// Names the limit in the stored key, so two allowances never share a counter.
+    scope: &'static str,
+    local: RateSketch,
+    window: Duration,
+    /// Key of the stored visitor hashes: the table holds no address or customer id, and a
+    /// visitor cannot pick keys that collide with someone else's.
+    key: [u8; 32],
+}
+
+impl Allowance {
+    pub fn new(scope: &'static str, slots_per_row: usize, window: Duration, key: [u8; 32]) -> Self {
+        Allowance {
+            scope,
+            local: RateSketch::new(slots_per_row, window),
+            window,
+            key,
+        }
+    }
+
+    /// Bytes held in memory, fixed at construction.
+    pub fn memory_bytes(&self) -> usize {
+        self.local.memory_bytes()
+    }
+
+    /// Counts one request of `client`; false once it sent more than `limit` in its current
+    /// window, on this instance or on all of them together. If the shared count cannot be
+    /// reached (the database is down), this instance's own count decides: the request would fail
+    /// on its own write anyway, and a visitor still gets no more than the limit per instance.
+    pub async fn allow(&self, db: &Db, client: &impl Hash, limit: u32) -> bool {
+        if !self.local.allow(client, limit) {
+            return false;
+        }
+        let key = self.stored_key(client);
+        let window_ms = self.window.as_millis() as i64;
+        match db
+            .run_write(move |c| Ok(count_shared(c, &key, window_ms, unix_ms())?))
+            .await
+        {
+            Ok(admitted) => admitted <= i64::from(limit),
+            Err(e) => {
+                tracing::warn!(error = ?e, scope = self.scope, "shared visitor allowance unavailable; this instance's count decides");
+                true
+            }
+        }
+    }
+
+    /// The visitor's key in the table: a keyed hash of the scope and of what `client` hashes.
+    fn stored_key(&self, client: &impl Hash) -> String {
+        /// Collects what a value feeds its hasher: the same bytes on every instance (unlike the
+        /// sketch's randomly seeded hashers).
+        struct Bytes(Vec<u8>);
+        impl Hasher for Bytes {
+            fn finish(&self) -> u64 {
+                0
+            }
+            fn write(&mut self, bytes: &[u8]) {
+                self.0.extend_from_slice(bytes);
+            }
+        }
+        let mut bytes = Bytes(self.scope.as_bytes().to_vec());
+        bytes.0.push(0);
+        client.hash(&mut bytes);
+        hex::encode(&crate::crypto::hmac_sha256(&self.key, &bytes.0)[..16])
+    }
+}
+
+fn unix_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Counts one admitted request of `key` in its shared window and returns the count so far, in one
+/// atomic statement: a window that has ended starts again at 1, ending `window_ms` later.
+fn count_shared(c: &mut DbConnection, key: &str, window_ms: i64, now_ms: i64) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Admitted {
+        #[diesel(sql_type = BigInt)]
+        admitted: i64,
+    }
+    const UPSERT: &str = "INSERT INTO visitor_allowances (client_key, admitted, window_ends_at) VALUES ($1, 1, $2) \
+        ON CONFLICT (client_key) DO UPDATE SET \
+          admitted = CASE WHEN visitor_allowances.window_ends_at <= $3 THEN 1 ELSE visitor_allowances.admitted + 1 END, \
+          window_ends_at = CASE WHEN visitor_allowances.window_ends_at <= $3 THEN excluded.window_ends_at ELSE visitor_allowances.window_ends_at END \
+        RETURNING admitted";
+    macro_rules! run {
+        ($c:expr, $sql:expr) => {
+            diesel::sql_query($sql)
+                .bind::<Text, _>(key)
+                .bind::<BigInt, _>(now_ms + window_ms)
+                .bind::<BigInt, _>(now_ms)
+                .get_result::<Admitted>($c)
+                .map(|row| row.admitted)
+        };
+    }
+    // A counter need not survive power loss (a lost count only lets a visitor in again), so its
+    // commit skips the fsync a delivery's commit pays.
+    crate::db::relaxed_commits(c, |c| match c {
+        DbConnection::Postgres(pg) => run!(pg, UPSERT),
+        DbConnection::Sqlite(lite) => run!(lite, UPSERT.replace('$', "?")),
+    })
+}
+
+/// Deletes shared windows that have ended. Idempotent, safe on several instances.
+pub fn purge_allowances(c: &mut DbConnection) -> QueryResult<usize> {
+    use crate::db::schema::visitor_allowances as v;
+    diesel::delete(v::table.filter(v::window_ends_at.le(unix_ms()))).execute(c)
 }
 
 /// Who a storefront request comes from, for allowances: the logged-in customer Shopify signed,

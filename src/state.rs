@@ -7,7 +7,7 @@ use crate::config::Settings;
 use crate::crypto::{TokenCipher, derive_key};
 use crate::db::Db;
 use crate::inbox::InboxWriter;
-use crate::limits::RateSketch;
+use crate::limits::{Allowance, RateSketch};
 use crate::shopify::{Signatures, StoreClient};
 use crate::sync::SyncContext;
 
@@ -44,10 +44,13 @@ pub struct AppState {
     pub recs: Arc<crate::recommendations::Recommender>,
     /// Running recommendation experiments per shop, and the exposures recorded lately.
     pub experiments: Arc<crate::recommendations::experiments::Experiments>,
-    /// Storefront events this instance accepted per client in the current minute.
+    /// Web pixel events this instance accepted per address and per pixel client in the current
+    /// minute.
     pub event_rate: Arc<RateSketch>,
-    /// Uploads this instance accepted per client in the current hour.
-    pub upload_rate: Arc<RateSketch>,
+    /// Storefront events per visitor and minute, across every instance on the database.
+    pub visitor_events: Arc<Allowance>,
+    /// Uploads per visitor and hour, across every instance on the database.
+    pub upload_rate: Arc<Allowance>,
 }
 
 /// Slots per row of the per-client sketches: 3 × 65,536 × 8 bytes = 1.5 MiB each, whatever the
@@ -92,6 +95,11 @@ impl AppState {
         let wake = Arc::new(tokio::sync::Notify::new());
         let inbox = InboxWriter::start(db.clone(), wake.clone(), crate::compliance::INBOX_HOOKS);
         let personalization_key = personalization_key(settings.api_secret.expose());
+        // Every instance derives the same key, so they count a visitor under the same name.
+        let allowance_key = derive_key(
+            settings.api_secret.expose().as_bytes(),
+            b"atelier/visitor-allowance/v1",
+        );
         let mut personalization_keys = vec![personalization_key];
         if let Some(previous) = &settings.api_secret_previous {
             personalization_keys.push(self::personalization_key(previous.expose()));
@@ -136,9 +144,17 @@ impl AppState {
                 CLIENT_SLOTS,
                 std::time::Duration::from_secs(60),
             )),
-            upload_rate: Arc::new(RateSketch::new(
+            visitor_events: Arc::new(Allowance::new(
+                "events",
+                CLIENT_SLOTS,
+                std::time::Duration::from_secs(60),
+                allowance_key,
+            )),
+            upload_rate: Arc::new(Allowance::new(
+                "uploads",
                 CLIENT_SLOTS,
                 std::time::Duration::from_secs(3600),
+                allowance_key,
             )),
         })
     }

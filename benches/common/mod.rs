@@ -148,9 +148,11 @@ pub const APP_URL: &str = "https://bench.atelier.test";
 pub const API_KEY: &str = "bench-key";
 const TOKEN_KEY: [u8; 32] = [9u8; 32];
 
-/// The release binary, in production mode, on `port`.
+/// The release binary, in production mode, on `port`. `ATELIER_BIN` runs another build of it
+/// instead (a before/after comparison with one bench binary and one generator).
 pub fn start_server(db_url: &str, port: u16, secret: &str, extra: &[(&str, String)]) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_atelier"));
+    let bin = std::env::var("ATELIER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_atelier").into());
+    let mut cmd = Command::new(bin);
     cmd.env_clear()
         .env("ATELIER_ENV", "production")
         .env("DATABASE_URL", db_url)

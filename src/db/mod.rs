@@ -374,6 +374,36 @@ where
     }
 }
 
+/// Runs `f` with commits that return before they reach the disk: SQLite's `synchronous =
+/// NORMAL` (the log is synced at the next durable commit or checkpoint) and PostgreSQL's
+/// `synchronous_commit = off`. Only for writes that are redone from durable state if lost: a
+/// power cut may take back the last of them, never corrupt or reorder anything, and the next
+/// durable commit makes them durable too. The connection's durability is restored afterwards,
+/// also when `f` fails.
+pub fn relaxed_commits<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    conn.batch_execute(match conn {
+        DbConnection::Sqlite(_) => "PRAGMA synchronous = NORMAL",
+        DbConnection::Postgres(_) => "SET synchronous_commit = off",
+    })?;
+    let result = f(conn);
+    durable_commits(conn)?;
+    result
+}
+
+/// Makes the connection's commits durable again (fsync before the commit returns): the default,
+/// restated by the writes whose durability is promised to someone (a webhook's `200`), so no
+/// earlier [`relaxed_commits`] on the same pooled connection can weaken them.
+pub fn durable_commits(conn: &mut DbConnection) -> QueryResult<()> {
+    conn.batch_execute(match conn {
+        DbConnection::Sqlite(_) => "PRAGMA synchronous = FULL",
+        DbConnection::Postgres(_) => "SET synchronous_commit = on",
+    })
+}
+
 /// Now, in UTC, cut to microseconds so a value reads back equal on both backends.
 pub fn now() -> PrimitiveDateTime {
     let now = OffsetDateTime::now_utc();

@@ -679,3 +679,12 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(collections, collection_products);
 diesel::allow_tables_to_appear_in_same_query!(collection_products, products);
 diesel::allow_tables_to_appear_in_same_query!(collections, shops);
+// ---------------------------------------------------------------- per-visitor allowances
+
+diesel::table! {
+    visitor_allowances (client_key) {
+        client_key -> Text,
+        admitted -> BigInt,
+        window_ends_at -> BigInt,
+    }
+}

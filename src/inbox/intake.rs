@@ -5,7 +5,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::{Hooks, NewEvent};
 use crate::db::schema::webhook_inbox;
-use crate::db::{Db, DbConnection, dialect, write_tx};
+use crate::db::{Db, DbConnection, dialect, durable_commits, write_tx};
 use crate::error::{AppError, AppResult};
 
 const WRITE_BATCH: usize = 256;
@@ -89,7 +89,12 @@ async fn writer_loop(
             buf.drain(..).map(|r| (r.event, r.reply)).unzip();
         let count = events.len();
         match db
-            .run_write(move |c| Ok(insert_batch(c, &events, hooks)))
+            .run_write(move |c| {
+                // The `200` promises the delivery survives power loss: this commit waits for the
+                // disk, whatever the pooled connection was used for before.
+                durable_commits(c)?;
+                Ok(insert_batch(c, &events, hooks))
+            })
             .await
         {
             Ok(results) => {

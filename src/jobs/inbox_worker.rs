@@ -1,12 +1,19 @@
 //! The inbox worker: drains the webhook queue, applying each delivery through the dispatcher
 //! in the queue's transaction, and paces itself so answering Shopify comes before applying.
+//!
+//! Its commits (claims, applied batches, failures) do not wait for the disk
+//! ([`relaxed_commits`]): each one only moves a delivery that is already stored durably. A power
+//! cut can take back the last few of them, and then the delivery is claimed and applied again
+//! from its durable inbox row, its effect and its `done` mark having been lost together. Only
+//! the intake's commit, the one Shopify's `200` promises, waits for the fsync; on SQLite the
+//! worker then no longer spends the single writer's turn waiting for the disk.
 
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
 use super::dispatch::Dispatcher;
-use crate::db::Db;
+use crate::db::{Db, relaxed_commits};
 use crate::inbox::{ClaimedEvent, claim, cleanup, process_batch};
 use crate::sync::{Outcome, SyncError};
 
@@ -61,7 +68,9 @@ pub async fn run_worker(
         let (w, lease) = (worker.clone(), options.lease);
         // Through the turn-taking lock: on SQLite a claim racing intake for the write lock
         // would send intake into SQLite's sleeping busy handler.
-        let claimed = db.run_write(move |c| Ok(claim(c, &w, batch, lease)?)).await;
+        let claimed = db
+            .run_write(move |c| relaxed_commits(c, |c| Ok(claim(c, &w, batch, lease)?)))
+            .await;
         match claimed {
             Ok(events) if events.is_empty() => {
                 tokio::select! {
@@ -75,7 +84,9 @@ pub async fn run_worker(
                 let (w, ctx, throttle) = (worker.clone(), ctx.clone(), options.throttle);
                 let result = if throttle.is_zero() {
                     db.run_write(move |c| {
-                        let results = process_batch(c, &ctx.applier(), ctx.hooks(), &events, &w)?;
+                        let results = relaxed_commits(c, |c| {
+                            process_batch(c, &ctx.applier(), ctx.hooks(), &events, &w)
+                        })?;
                         log_results(&events, &results);
                         Ok(())
                     })

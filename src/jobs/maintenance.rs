@@ -1,6 +1,6 @@
 //! Periodic upkeep on every instance (each step is idempotent and safe to run on several at
 //! once): webhook registrations that failed at install, due backfills, used OAuth nonces,
-//! unreferenced uploads, storefront events past their retention.
+//! unreferenced uploads, storefront events past their retention, ended visitor allowances.
 
 use std::time::Duration;
 
@@ -102,6 +102,15 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 "pixel event ids and order links past retention deleted"
             ),
             Err(e) => tracing::warn!(error = ?e, "pixel retention failed"),
+        }
+        // Visitors' shared allowance windows that have ended: the table holds only the
+        // visitors of the current windows.
+        if let Err(e) = state
+            .db
+            .run_write(|c| Ok(crate::limits::purge_allowances(c)?))
+            .await
+        {
+            tracing::warn!(error = ?e, "purge of ended visitor allowances failed");
         }
     }
 }

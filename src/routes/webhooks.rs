@@ -11,8 +11,8 @@ use futures_util::StreamExt;
 use crate::db::{new_id, now};
 use crate::error::{AppError, AppResult};
 use crate::inbox::{NewEvent, STATE_PENDING};
-use crate::shopify::delivery::{self, HeaderProblem};
-use crate::shopify::{COMPLIANCE_TOPICS, Verdict, WEBHOOK_TOPICS};
+use crate::shopify::delivery;
+use crate::shopify::{COMPLIANCE_TOPICS, WEBHOOK_TOPICS};
 use crate::state::AppState;
 
 pub const MAX_WEBHOOK_BYTES: usize = 5 * 1024 * 1024;
@@ -43,37 +43,15 @@ pub async fn receive(
     }
 
     // Authenticity first: nothing about the request is believed before the HMAC verifies.
-    let hmac = header(&req, "x-shopify-hmac-sha256").ok_or_else(|| {
-        AppError::unauthorized(
-            "missing_hmac",
-            "The X-Shopify-Hmac-Sha256 header is required.",
-        )
+    let headers = delivery::verify(
+        |name| req.headers().get(name).and_then(|v| v.to_str().ok()),
+        &body,
+        &state.signatures,
+    )
+    .map_err(|refusal| {
+        let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        AppError::new(status, refusal.code(), refusal.message())
     })?;
-    if state.signatures.webhook(&body, hmac) != Verdict::Valid {
-        return Err(AppError::unauthorized(
-            "invalid_hmac",
-            "The webhook signature is not valid.",
-        ));
-    }
-    if body.is_empty() {
-        return Err(AppError::bad_request(
-            "empty_body",
-            "The webhook body is empty.",
-        ));
-    }
-    let headers = delivery::parse(|name| req.headers().get(name).and_then(|v| v.to_str().ok()))
-        .map_err(|problem| match problem {
-            HeaderProblem::Missing(name) => {
-                AppError::bad_request("missing_header", format!("The {name} header is required."))
-            }
-            HeaderProblem::TooLong(name) => {
-                AppError::bad_request("invalid_header", format!("The {name} header is too long."))
-            }
-            HeaderProblem::InvalidShop => AppError::bad_request(
-                "invalid_shop",
-                "X-Shopify-Shop-Domain is not a shop domain.",
-            ),
-        })?;
     let (topic, shop) = (headers.topic.as_str(), &headers.shop);
     crate::telemetry::record_shop(shop.as_str());
 

@@ -59,6 +59,126 @@ async fn a_new_session_id_does_not_buy_more_events() {
     assert_eq!(event(&app, "203.0.113.7", Some(77), "s0").await, 204);
 }
 
+/// One event to the instance on `port` (the app or a sibling on the same database).
+async fn event_at(app: &TestApp, port: u16, from: &str) -> u16 {
+    app.client
+        .post(format!(
+            "http://127.0.0.1:{port}/proxy/events?{}",
+            proxy_query(SHOP, None, now(), API_SECRET)
+        ))
+        .header("x-forwarded-for", from)
+        .json(&json!({"type": "view", "product_id": "1001", "session_id": "s"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn the_event_allowance_holds_across_instances() {
+    let app = spawn_app().await;
+    app.install(SHOP).await;
+    let sibling = app.spawn_sibling().await;
+    let limit = atelier::routes::proxy::recommendations::EVENTS_PER_MINUTE;
+    // Alternating between two instances behind a load balancer: each one alone would admit the
+    // whole allowance again.
+    for i in 0..limit {
+        let port = if i % 2 == 0 { app.port } else { sibling };
+        assert_eq!(event_at(&app, port, "203.0.113.21").await, 204, "event {i}");
+    }
+    assert_eq!(event_at(&app, app.port, "203.0.113.21").await, 429);
+    assert_eq!(event_at(&app, sibling, "203.0.113.21").await, 429);
+    // Another visitor still has their own allowance on both.
+    assert_eq!(event_at(&app, sibling, "203.0.113.22").await, 204);
+    assert_eq!(event_at(&app, app.port, "203.0.113.22").await, 204);
+    // What is stored names no visitor: a keyed hash per visitor and limit, nothing else.
+    let keys: Vec<String> = {
+        use atelier::db::schema::visitor_allowances as v;
+        use diesel::prelude::*;
+        let mut c = app.state.db.conn().unwrap();
+        v::table.select(v::client_key).load(&mut *c).unwrap()
+    };
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(
+        keys.iter()
+            .all(|k| k.len() == 32 && !k.contains("203.0.113"))
+    );
+}
+
+#[tokio::test]
+async fn the_upload_allowance_holds_across_instances() {
+    let app = spawn_app().await;
+    app.install(SHOP).await;
+    let sibling = app.spawn_sibling().await;
+    let send = |port: u16| {
+        let part = reqwest::multipart::Part::bytes(png())
+            .file_name("a.png")
+            .mime_str("image/png")
+            .unwrap();
+        app.client
+            .post(format!(
+                "http://127.0.0.1:{port}/proxy/uploads?{}",
+                proxy_query(SHOP, None, now(), API_SECRET)
+            ))
+            .header("x-forwarded-for", "203.0.113.31")
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+    };
+    for i in 0..atelier::uploads::PER_CLIENT_PER_HOUR {
+        let port = if i % 2 == 0 { app.port } else { sibling };
+        let resp = send(port).await.unwrap();
+        assert_eq!(
+            resp.status(),
+            201,
+            "upload {i}: {}",
+            resp.text().await.unwrap()
+        );
+    }
+    for port in [app.port, sibling] {
+        let refused = send(port).await.unwrap();
+        assert_eq!(refused.status(), 429);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "too_many_uploads", "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_shared_window_turns_and_ended_windows_are_deleted() {
+    use atelier::db::schema::visitor_allowances as v;
+    use atelier::limits::{Allowance, purge_allowances};
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let window = std::time::Duration::from_millis(1000);
+    // Two instances' allowances: same key, separate memory.
+    let a = Allowance::new("test", 64, window, [7u8; 32]);
+    let b = Allowance::new("test", 64, window, [7u8; 32]);
+    assert!(a.allow(db, &"visitor", 2).await);
+    assert!(b.allow(db, &"visitor", 2).await);
+    assert!(!a.allow(db, &"visitor", 2).await, "the third across both");
+    assert!(!b.allow(db, &"visitor", 2).await);
+    assert!(b.allow(db, &"someone else", 2).await);
+    let rows = |db: &atelier::db::Db| -> i64 {
+        v::table
+            .count()
+            .get_result(&mut *db.conn().unwrap())
+            .unwrap()
+    };
+    assert_eq!(
+        purge_allowances(&mut db.conn().unwrap()).unwrap(),
+        0,
+        "windows still open"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(b.allow(db, &"visitor", 2).await, "a new window");
+    // The visitor's window started again; the other one ended and goes.
+    assert_eq!(purge_allowances(&mut db.conn().unwrap()).unwrap(), 1);
+    assert_eq!(rows(db), 1);
+    assert!(a.allow(db, &"visitor", 2).await);
+    assert!(!b.allow(db, &"visitor", 2).await);
+}
+
 fn png() -> Vec<u8> {
     let img = image::RgbaImage::from_pixel(4, 4, image::Rgba([200, 30, 30, 255]));
     let mut out = std::io::Cursor::new(Vec::new());

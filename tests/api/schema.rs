@@ -458,6 +458,22 @@ const LANDED: &[(&str, &str)] = &[
         "sqlite/2026-11-21-000018_collections/down.sql",
         "9207b553fc05dc05",
     ),
+    (
+        "postgres/2026-11-21-000020_visitor_allowances/up.sql",
+        "4ef0dbf38421e75f",
+    ),
+    (
+        "postgres/2026-11-21-000020_visitor_allowances/down.sql",
+        "e6edadad43d0264a",
+    ),
+    (
+        "sqlite/2026-11-21-000020_visitor_allowances/up.sql",
+        "4ef0dbf38421e75f",
+    ),
+    (
+        "sqlite/2026-11-21-000020_visitor_allowances/down.sql",
+        "e6edadad43d0264a",
+    ),
 ];
 
 #[test]

@@ -353,8 +353,9 @@ pub async fn events(
     // Counted per visitor (the signed customer, else the address), not per `session_id`: the
     // session id is the client's choice, and rotating it must not buy more events.
     if !state
-        .event_rate
-        .allow(&sf.client.keyed(&sf.shop.id), EVENTS_PER_MINUTE)
+        .visitor_events
+        .allow(&state.db, &sf.client.keyed(&sf.shop.id), EVENTS_PER_MINUTE)
+        .await
     {
         return Err(AppError::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -76,7 +76,12 @@ pub async fn upload(
     // the shop's allowance for everyone else.
     if !state
         .upload_rate
-        .allow(&sf.client.keyed(&sf.shop.id), uploads::PER_CLIENT_PER_HOUR)
+        .allow(
+            &state.db,
+            &sf.client.keyed(&sf.shop.id),
+            uploads::PER_CLIENT_PER_HOUR,
+        )
+        .await
     {
         return Err(AppError::new(
             StatusCode::TOO_MANY_REQUESTS,
