@@ -329,5 +329,9 @@ pub async fn events(
         .db
         .run_write(move |c| Ok(write_tx(c, |c| record_event(c, &ev))?))
         .await?;
+    // What they view and cart feeds their `for_you`.
+    if let Some(customer) = sf.customer_id {
+        state.recs.shopper_changed(&sf.shop.id, customer);
+    }
     Ok(HttpResponse::NoContent().finish())
 }
