@@ -52,6 +52,11 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         self.entries.retain(|k, _| !stale(k));
     }
 
+    /// Forgets every entry `stale` says is affected, judged by key and value.
+    pub fn forget_where(&self, stale: impl Fn(&K, &V) -> bool) {
+        self.entries.retain(|k, (_, v)| !stale(k, v));
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

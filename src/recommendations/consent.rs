@@ -21,3 +21,13 @@ pub fn personalization_allowed(
 pub fn explicit(c: &mut DbConnection, shop_id: &str, customer_id: i64) -> QueryResult<Explicit> {
     Ok(crate::preferences::prefs::explicit_for(c, shop_id, customer_id)?.unwrap_or_default())
 }
+
+/// With consent, the version of the shopper's preferences (changes with every write of them);
+/// `None` without consent. See [`crate::preferences::prefs::personalization_stamp`].
+pub fn personalization_stamp(
+    c: &mut DbConnection,
+    shop_id: &str,
+    customer_id: i64,
+) -> QueryResult<Option<(time::PrimitiveDateTime, i64)>> {
+    crate::preferences::prefs::personalization_stamp(c, shop_id, customer_id)
+}

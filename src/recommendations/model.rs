@@ -476,6 +476,9 @@ pub fn apply_order(
     touched.sort_unstable();
     touched.dedup();
     let seq = recs.products_changed(c, shop_id, &touched)?;
+    if let Some(customer) = order.customer_id {
+        recs.shopper_changed(shop_id, customer);
+    }
     let mut d = Deltas::default();
     d.order(&old_basket, old_at, -1);
     if let Some((f, p)) = &old_buyers {

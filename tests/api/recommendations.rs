@@ -995,6 +995,78 @@ async fn for_you_filters_by_size_and_boosts_interests() {
     );
 }
 
+/// `for_you` keeps a shopper's computed inputs in memory between requests; what they state or
+/// withdraw through another instance still applies to the very next answer of this one.
+#[tokio::test]
+async fn for_you_from_memory_follows_preferences_changed_through_another_instance() {
+    let app = spawn_app().await;
+    app.install(SHOP).await;
+    preference_center(&app).await;
+    add_products(
+        &app,
+        SHOP,
+        &[
+            product(1, "Tops", "A", "", &[("S", 3), ("M", 0)]),
+            product(2, "Tops", "A", "", &[("M", 3)]),
+            product(3, "Shoes", "A", "size-category:tops", &[("L", 3)]),
+            product(4, "Mugs", "A", "interest:outdoor", &[]),
+            product(5, "Mugs", "A", "", &[]),
+        ],
+    )
+    .await;
+    let shopper = 78;
+    order(&app, SHOP, 1, Some(shopper), &[5]).await;
+    for id in 2..=6 {
+        order(&app, SHOP, id, None, &[5, 1 + id % 4]).await;
+    }
+    app.drain().await;
+    put_preferences(
+        &app,
+        shopper,
+        &json!({"consent": {"personalization": true, "marketing": false}}),
+    )
+    .await;
+    let params = [("intent", "for_you"), ("limit", "50")];
+    let first = recs(&app, SHOP, Some(shopper), &params).await;
+    assert!(
+        first.contains(&1) && first.contains(&3),
+        "no size stated yet: {first:?}"
+    );
+    assert_eq!(first, recs(&app, SHOP, Some(shopper), &params).await);
+    let sibling = app.spawn_sibling().await;
+    let on_sibling = |path: &str| {
+        format!(
+            "http://127.0.0.1:{sibling}/proxy{path}?{}",
+            proxy_query(SHOP, Some(shopper), now(), API_SECRET)
+        )
+    };
+    let resp = app
+        .client
+        .put(on_sibling("/preferences"))
+        .json(&json!({"sizes": {"tops": "M"}, "interests": ["outdoor"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let stated = recs(&app, SHOP, Some(shopper), &params).await;
+    assert!(!stated.contains(&1) && !stated.contains(&3), "{stated:?}");
+    let at = |p: i64| stated.iter().position(|x| *x == p).unwrap();
+    assert!(at(4) < at(2), "the stated interest leads: {stated:?}");
+    let resp = app
+        .client
+        .put(on_sibling("/preferences"))
+        .json(&json!({"consent": {"personalization": false, "marketing": false}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        recs(&app, SHOP, Some(shopper), &params).await,
+        recs(&app, SHOP, None, &params).await,
+        "withdrawn through the other instance: nothing personal here either"
+    );
+}
+
 fn gql_product(id: i64) -> Value {
     json!({
         "id": format!("gid://shopify/Product/{id}"), "title": format!("Product {id}"), "handle": format!("p-{id}"),

@@ -25,6 +25,28 @@ pub fn personalization_allowed(
     Ok(consent.unwrap_or(false))
 }
 
+/// With personalization consent, what identifies the version of the shopper's preferences:
+/// `(updated_at, history_seq)`, which every write of the row changes; `None` without consent.
+/// One read answers both the consent gate and whether work computed under the earlier version
+/// of their stated sizes and interests still holds.
+pub fn personalization_stamp(
+    c: &mut DbConnection,
+    shop_id: &str,
+    customer_id: i64,
+) -> QueryResult<Option<(time::PrimitiveDateTime, i64)>> {
+    let row: Option<(bool, time::PrimitiveDateTime, i64)> = customer_preferences::table
+        .filter(customer_preferences::shop_id.eq(shop_id))
+        .filter(customer_preferences::customer_id.eq(customer_id))
+        .select((
+            customer_preferences::personalization_consent,
+            customer_preferences::updated_at,
+            customer_preferences::history_seq,
+        ))
+        .first(c)
+        .optional()?;
+    Ok(row.filter(|r| r.0).map(|(_, at, seq)| (at, seq)))
+}
+
 /// The shopper's explicit preferences still offered by the store.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Explicit {

@@ -145,7 +145,7 @@ mod explicit;
 mod history;
 mod patch;
 
-pub use explicit::{Explicit, explicit_for, personalization_allowed};
+pub use explicit::{Explicit, explicit_for, personalization_allowed, personalization_stamp};
 pub use history::{HistoryOut, history, redact, redact_history};
 pub use patch::{PrefsUpdate, parse_update};
 use patch::{changes, check_against, merged};

@@ -19,6 +19,8 @@ enum Change {
     /// These products changed in the catalogue.
     Catalogue(Vec<i64>),
     Reset,
+    /// This shopper's history or choices changed (an order, a view, their wishlist, answers).
+    Shopper(i64),
 }
 
 /// Changes made through this instance, in order, for its recommender to apply at its next
@@ -72,6 +74,12 @@ macro_rules! bump_version {
 }
 
 impl Recommender {
+    /// The shopper's history or choices changed through this instance: their `for_you` is
+    /// computed afresh at their next request here (other instances within `PERSONAL_TTL`).
+    pub fn shopper_changed(&self, shop_id: &str, customer_id: i64) {
+        self.local.record(shop_id, Change::Shopper(customer_id));
+    }
+
     /// An order changed the counts of `products`: bumps the shop's model version (first in the
     /// transaction: on PostgreSQL the row lock makes versions commit in order) and returns it, for
     /// the products to be stamped with.
@@ -160,6 +168,7 @@ impl Recommender {
             self.raw.forget(|_| true);
             self.shop_raw.forget(|_| true);
             self.settings.forget(|_| true);
+            self.personal.forget(|_| true);
             for e in self.catalogues.lock().values_mut() {
                 e.stale = true;
             }
@@ -177,6 +186,7 @@ impl Recommender {
                 for &p in ids {
                     self.forget_product(shop_id, p);
                 }
+                self.forget_personal_drawing_on(shop_id, ids);
                 self.shop_raw.forget(|(s, _)| s == shop_id);
             }
             Change::Catalogue(ids) => {
@@ -187,6 +197,7 @@ impl Recommender {
                 self.shop_raw.forget(|(s, _)| s == shop_id);
             }
             Change::Reset => self.forget(shop_id),
+            Change::Shopper(customer) => self.personal.remove(&(shop_id.to_owned(), *customer)),
         }
     }
 }

@@ -6,8 +6,9 @@ use std::collections::{HashMap, HashSet};
 const FOR_YOU_VIEWED: usize = 20;
 /// The shopper's most recent orders `for_you` reads (their history, for hundreds of lines).
 const FOR_YOU_ORDERS: i64 = 200;
-/// Scored products kept per request (an answer shows at most `MAX_LIMIT`).
-const FOR_YOU_KEPT: usize = 500;
+/// Scored products kept per shopper (an answer shows at most `MAX_LIMIT`; the shop's lists
+/// fill up after exclusions and the size filter).
+const FOR_YOU_KEPT: usize = 200;
 use std::sync::Arc;
 
 use diesel::prelude::*;
@@ -24,18 +25,128 @@ use crate::recommendations::scoring::{
     FOR_YOU_ITEMS, FOR_YOU_NEIGHBOURS, knn_scores, popularity_prior, recency_weight,
 };
 
+/// The version of a shopper's preferences (`consent::personalization_stamp`).
+pub(super) type Stamp = (time::PrimitiveDateTime, i64);
+
+/// A consenting shopper's `for_you` inputs: the ranked neighbours of their history, what they
+/// bought (never shown again), their stated sizes and interests, and which products were checked
+/// against those sizes. Kept per instance (`Recommender::personal`): the request only combines
+/// them with the shop's current lists, pins, exclusions and catalogue.
+pub(super) struct Personal {
+    stamp: Stamp,
+    explicit: consent::Explicit,
+    purchased: HashSet<i64>,
+    list: List,
+    /// The products whose neighbour lists `list` was computed from (sorted): when their counts
+    /// change, so may the shopper's list, as any list of theirs is dropped.
+    sources: Vec<i64>,
+    /// Sorted.
+    checked: Vec<i64>,
+    unfit: HashSet<i64>,
+}
+
 impl Recommender {
+    /// Forgets the `for_you` inputs of the shop's shoppers that drew on any of `products`.
+    pub(super) fn forget_personal_drawing_on(&self, shop_id: &str, products: &[i64]) {
+        if self.personal.is_empty() || products.is_empty() {
+            return;
+        }
+        self.personal.forget_where(|(s, _), p| {
+            s == shop_id && products.iter().any(|x| p.sources.binary_search(x).is_ok())
+        });
+    }
+
     /// `for_you` with consent: the shopper's purchases and recent views/carts lead to their
     /// complements and similar products; explicit interests boost, explicit sizes filter.
+    /// `stamp` is the version of their preferences the consent was read with.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn for_you(
         &self,
         c: &mut DbConnection,
         shop_id: &str,
         customer: i64,
+        stamp: Stamp,
         product: Option<i64>,
         limit: usize,
         explain: bool,
     ) -> QueryResult<Vec<Rec>> {
+        // Explanations carry reasons the cached inputs do not keep: computed afresh.
+        let key = (shop_id.to_owned(), customer);
+        let personal = match self
+            .personal
+            .get(&key)
+            .filter(|p| !explain && p.stamp == stamp)
+        {
+            Some(p) => p,
+            None => {
+                let p = Arc::new(self.personal_inputs(c, shop_id, customer, stamp, explain)?);
+                if !explain {
+                    self.personal.insert(key, p.clone());
+                }
+                p
+            }
+        };
+        let cat = self.catalogue(c, shop_id)?;
+        let settings = self.settings(c, shop_id)?;
+        let trending = self.raw(c, shop_id, ListKey::Trending, explain)?;
+        let newest = self.raw(c, shop_id, ListKey::Newest, explain)?;
+        // The stated sizes filter what the shop-wide fallbacks and pins could show too; those
+        // lists may have changed since the inputs were computed, so what they hold that was not
+        // checked then is checked now.
+        let sizes = &personal.explicit.sizes;
+        let mut more_unfit: Option<HashSet<i64>> = None;
+        if !sizes.is_empty() {
+            let mut need: Vec<i64> = settings
+                .pinned
+                .get(&product.unwrap_or(0))
+                .cloned()
+                .unwrap_or_default();
+            for list in [&trending, &newest] {
+                need.extend(list.iter().map(|r| r.0));
+            }
+            need.retain(|id| personal.checked.binary_search(id).is_err());
+            need.sort_unstable();
+            need.dedup();
+            if !need.is_empty() {
+                let details: HashMap<i64, &ProductInfo> = need
+                    .iter()
+                    .filter_map(|id| cat.recommendable(*id).map(|p| (*id, p)))
+                    .collect();
+                let found = size_matches(c, shop_id, &details, sizes)?;
+                if !found.is_empty() {
+                    let mut all = personal.unfit.clone();
+                    all.extend(found);
+                    more_unfit = Some(all);
+                }
+            }
+        }
+        let unfit = (!sizes.is_empty()).then(|| more_unfit.as_ref().unwrap_or(&personal.unfit));
+        let mut a = Assembly::new(&cat, &settings, product, limit, explain);
+        a.also_exclude(&personal.purchased);
+        a.personal(&personal.explicit, unfit);
+        for (name, list) in [
+            ("for_you", &personal.list),
+            ("trending", &trending),
+            ("newest", &newest),
+        ] {
+            if a.full() {
+                break;
+            }
+            a.add(name, list);
+        }
+        Ok(a.out)
+    }
+
+    /// What `for_you` computes from the shopper's history and choices, before the request's
+    /// own pins, exclusions and fallbacks.
+    fn personal_inputs(
+        &self,
+        c: &mut DbConnection,
+        shop_id: &str,
+        customer: i64,
+        stamp: Stamp,
+        explain: bool,
+    ) -> QueryResult<Personal> {
         let explicit = consent::explicit(c, shop_id, customer)?;
         let their_orders: Vec<i64> = orders::table
             .filter(orders::shop_id.eq(shop_id))
@@ -154,42 +265,36 @@ impl Recommender {
             }
         }
         sort_desc(&mut personal);
-        let personal = List::Explained(Arc::new(personal));
-        let settings = self.settings(c, shop_id)?;
+        let personal = List::new(personal, explain);
         let newest = self.raw(c, shop_id, ListKey::Newest, explain)?;
-        // Products the size filter must look at: those these lists could show.
+        // Products the size filter must look at: those the fallbacks could show now; the
+        // request checks what the fallbacks hold later and these did not.
+        let mut checked: Vec<i64> = personal.iter().map(|r| r.0).collect();
+        for list in [&trending, &newest] {
+            checked.extend(list.iter().map(|r| r.0));
+        }
+        checked.sort_unstable();
+        checked.dedup();
         let unfit = if explicit.sizes.is_empty() {
-            None
+            HashSet::new()
         } else {
-            let mut need: Vec<i64> = settings
-                .pinned
-                .get(&product.unwrap_or(0))
-                .cloned()
-                .unwrap_or_default();
-            for list in [&personal, &trending, &newest] {
-                need.extend(list.iter().map(|r| r.0));
-            }
-            need.sort_unstable();
-            need.dedup();
-            let details: HashMap<i64, &ProductInfo> = need
+            let details: HashMap<i64, &ProductInfo> = checked
                 .iter()
                 .filter_map(|id| cat.recommendable(*id).map(|p| (*id, p)))
                 .collect();
-            Some(size_matches(c, shop_id, &details, &explicit.sizes)?)
+            size_matches(c, shop_id, &details, &explicit.sizes)?
         };
-        let mut a = Assembly::new(&cat, &settings, product, limit, explain);
-        a.also_exclude(&purchased);
-        a.personal(&explicit, unfit.as_ref());
-        for (name, list) in [
-            ("for_you", &personal),
-            ("trending", &trending),
-            ("newest", &newest),
-        ] {
-            if a.full() {
-                break;
-            }
-            a.add(name, list);
-        }
-        Ok(a.out)
+        let mut sources: Vec<i64> = history.iter().chain(&viewed).copied().collect();
+        sources.sort_unstable();
+        sources.dedup();
+        Ok(Personal {
+            stamp,
+            sources,
+            explicit,
+            purchased,
+            list: personal,
+            checked,
+            unfit,
+        })
     }
 }

@@ -12,6 +12,12 @@
 //!   filtered against the catalogue at every request);
 //! - anything else (events, the normalisation of other lists by a changed popularity) within
 //!   [`CACHE_TTL`].
+//!
+//! A consenting shopper's `for_you` inputs (their ranked neighbours, what they bought, their
+//! stated sizes and interests) are kept per instance too, for [`PERSONAL_TTL`]: consent is read
+//! at every request (a withdrawal applies to the next one), a change of their preferences on any
+//! instance recomputes at once (the row's version is read with the consent), and their orders,
+//! views, wishlist and answers recompute at once on the instance that took them.
 
 mod assemble;
 mod candidates;
@@ -61,6 +67,11 @@ pub const VERSION_POLL: Duration = Duration::from_secs(1);
 pub const RAW_CACHE_ENTRIES: usize = 100_000;
 /// Bound of the per-instance cache of shop-wide lists (trending, per product type, newest).
 pub const SHOP_CACHE_ENTRIES: usize = 20_000;
+/// How long an instance keeps a shopper's `for_you` inputs at most (what another instance
+/// learned of them shows within this).
+pub const PERSONAL_TTL: Duration = Duration::from_secs(30);
+/// Bound of the per-instance cache of shoppers' `for_you` inputs (≈ 4 KB each at most).
+pub const PERSONAL_CACHE_ENTRIES: usize = 10_000;
 /// Products kept per candidate list.
 const RAW_LIST: usize = 100;
 /// Products per product type in the per-type trending lists `for_you`'s previous formula drew
@@ -144,6 +155,8 @@ pub struct Recommender {
     raw: TtlCache<(String, ListKey), List>,
     shop_raw: TtlCache<(String, ListKey), List>,
     settings: TtlCache<String, Arc<Steering>>,
+    /// Consenting shoppers' `for_you` inputs, by `(shop, customer)`.
+    personal: TtlCache<(String, i64), Arc<for_you::Personal>>,
     /// Changes made through this instance, applied at its next request.
     local: LocalLog,
 }
@@ -156,6 +169,7 @@ impl Default for Recommender {
             raw: TtlCache::new(CACHE_TTL, RAW_CACHE_ENTRIES),
             shop_raw: TtlCache::new(CACHE_TTL, SHOP_CACHE_ENTRIES),
             settings: TtlCache::new(CACHE_TTL, 10_000),
+            personal: TtlCache::new(PERSONAL_TTL, PERSONAL_CACHE_ENTRIES),
             local: LocalLog::default(),
         }
     }
@@ -167,6 +181,7 @@ impl Recommender {
         self.raw.forget(|(s, _)| s == shop_id);
         self.shop_raw.forget(|(s, _)| s == shop_id);
         self.settings.remove(shop_id);
+        self.personal.forget(|(s, _)| s == shop_id);
         if let Some(e) = self.catalogues.lock().get_mut(shop_id) {
             e.stale = true;
         }
@@ -236,9 +251,9 @@ impl Recommender {
         self.poll(c, shop_id)?;
         if intent == Intent::ForYou
             && let Some(customer) = customer
-            && consent::personalization_allowed(c, shop_id, customer)?
+            && let Some(stamp) = consent::personalization_stamp(c, shop_id, customer)?
         {
-            return self.for_you(c, shop_id, customer, product, limit, explain);
+            return self.for_you(c, shop_id, customer, stamp, product, limit, explain);
         }
         let settings = self.settings(c, shop_id)?;
         let cat = self.catalogue(c, shop_id)?;

@@ -121,10 +121,12 @@ impl Recommender {
                 .load(c)?;
             if touched.len() as i64 > TOUCHED_MAX {
                 self.raw.forget(|(s, _)| s == shop_id);
+                self.personal.forget(|(s, _)| s == shop_id);
             } else {
-                for p in touched {
+                for &p in &touched {
                     self.forget_product(shop_id, p);
                 }
+                self.forget_personal_drawing_on(shop_id, &touched);
             }
             self.shop_raw.forget(|(s, _)| s == shop_id);
         }

@@ -64,6 +64,8 @@ pub async fn put_answer(
             Ok(answers::quiz(c, &shop_id, Some(customer))?)
         })
         .await?;
+    // Answers are stated tastes: their `for_you` reflects them at once.
+    state.recs.shopper_changed(&sf.shop.id, customer);
     Ok(no_store(HttpResponse::Ok()).json(quiz))
 }
 
@@ -80,6 +82,7 @@ pub async fn delete_answer(
         .db
         .run_write(move |c| answers::clear(c, &shop_id, customer, &key, Source::Storefront))
         .await?;
+    state.recs.shopper_changed(&sf.shop.id, customer);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -100,6 +103,7 @@ pub async fn merge(
             Ok((skipped, answers::quiz(c, &shop_id, Some(customer))?))
         })
         .await?;
+    state.recs.shopper_changed(&sf.shop.id, customer);
     let mut out = serde_json::to_value(quiz).unwrap_or_default();
     out["skipped"] = json!(skipped);
     Ok(no_store(HttpResponse::Ok()).json(out))

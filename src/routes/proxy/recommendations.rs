@@ -391,5 +391,9 @@ pub async fn events(
             })?)
         })
         .await?;
+    // What they view and cart feeds their `for_you`.
+    if let Some(customer) = sf.customer_id {
+        state.recs.shopper_changed(&sf.shop.id, customer);
+    }
     Ok(HttpResponse::NoContent().finish())
 }

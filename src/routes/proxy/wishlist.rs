@@ -72,6 +72,7 @@ pub(crate) async fn add_to_wishlist(
     body: &Value,
 ) -> AppResult<HttpResponse> {
     let product_id = wishlist::parse_add(body).map_err(AppError::validation)?;
+    let shop = shop_id.clone();
     let (added, list) = state
         .db
         .run_write(move |c| {
@@ -79,6 +80,8 @@ pub(crate) async fn add_to_wishlist(
             Ok((added, wishlist::list(c, &shop_id, customer)?))
         })
         .await?;
+    // The wishlist leads their `for_you`.
+    state.recs.shopper_changed(&shop, customer);
     let resp = if added {
         HttpResponse::Created()
     } else {
@@ -114,10 +117,12 @@ pub(crate) async fn remove_from_wishlist(
                 "The product id must be a positive integer.",
             )
         })?;
+    let shop = shop_id.clone();
     state
         .db
         .run_write(move |c| Ok(wishlist::remove(c, &shop_id, customer, product_id)?))
         .await?;
+    state.recs.shopper_changed(&shop, customer);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -135,5 +140,6 @@ pub async fn merge(
         .db
         .run_write(move |c| wishlist::merge(c, &shop_id, customer, &ids))
         .await?;
+    state.recs.shopper_changed(&sf.shop.id, customer);
     Ok(no_store(HttpResponse::Ok()).json(out))
 }
